@@ -1,0 +1,28 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench bench-quick clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,bm3d]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/imagewizard demo -o demo-output
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_bench.py
+
+bench-quick: $(STAMP)
+	$(PY) benchmarks/run_bench.py --quick
+
+clean:
+	rm -rf $(VENV) demo-output build *.egg-info src/*.egg-info

@@ -1,0 +1,163 @@
+"""Task functions of the Python API: ``denoise``, ``deblur``, ``inpaint``, ``enhance``.
+
+They all go through :func:`apply`, which looks the method up in the
+registry, validates parameters, resolves the noise level (``sigma='auto'``
+estimates it), handles colour the way the method declares, carries an alpha
+channel through untouched and returns float32 in [0, 1].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import registry
+from .arrays import as_float_image, join_alpha, per_channel, split_alpha
+from .errors import ParameterError
+
+#: Noise levels are on the 0..255 scale; beyond this nothing is recognisable.
+MAX_SIGMA = 255.0
+
+
+def resolve_sigma(img: np.ndarray, sigma: Any) -> float:
+    """Return a noise level on the 0..255 scale: a number as given, or estimated for ``None``/``'auto'``."""
+    if sigma is None or (isinstance(sigma, str) and sigma.strip().lower() == "auto"):
+        from .estimate import noise_sigma
+
+        return float(noise_sigma(img))
+    try:
+        value = float(sigma)
+    except (TypeError, ValueError):
+        raise ParameterError(f"sigma must be a number on the 0..255 scale or 'auto', got {sigma!r}") from None
+    if not (0.0 <= value <= MAX_SIGMA):
+        raise ParameterError(f"sigma must be in [0, 255] (0..255 scale), got {value:g}")
+    return value
+
+
+def apply(task: str, img, method: str, *, sigma: Any = None, kernel: Any = None, mask: Any = None,
+          reference: Any = None, **params: Any) -> np.ndarray:
+    """Run registered method ``method`` of ``task`` on ``img``.
+
+    Parameters
+    ----------
+    task : str
+        ``'denoise'``, ``'deblur'``, ``'inpaint'`` or ``'enhance'``.
+    img : array_like
+        HxW, HxWx3 or HxWx4 (alpha is carried through untouched); uint8,
+        uint16 or float (float may leave [0, 1], e.g. unclipped noise).
+    method : str
+        Registered method name (``imagewizard methods`` lists them).
+    sigma : float or 'auto', optional
+        Noise standard deviation on the 0..255 scale, for methods that use
+        it; ``None``/``'auto'`` estimates it from the image.
+    kernel : array, str or path, optional
+        Blur kernel for deblurring: an array, a spec such as
+        ``'gaussian:2'`` or ``'motion:15,30'``, or an image/.npy file.
+    mask : array or path, optional
+        Inpainting mask, True (non-zero) where pixels are missing.
+    reference : array or path, optional
+        Reference image (e.g. for histogram matching).
+    **params
+        The method's own parameters (see its declaration).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 in [0, 1], same shape as ``img``.
+    """
+    m = registry.get(task, method)
+    m.check_available()
+    image = as_float_image(img, allow_alpha=True)
+    image, alpha = split_alpha(image)
+    bound = m.bind(params)
+    if m.color == "gray" and image.ndim == 3:
+        raise ParameterError(f"method '{m.name}' works on gray images only; convert with --gray or pick another method")
+    kwargs: dict[str, Any] = dict(bound)
+    if m.sigma == "auto":
+        kwargs["sigma"] = resolve_sigma(image, sigma)
+    elif m.sigma == "optional":
+        # None keeps the method's own default; 'auto' estimates; a number is used as given.
+        kwargs["sigma"] = None if sigma is None else resolve_sigma(image, sigma)
+    elif sigma is not None and not (isinstance(sigma, str) and sigma.lower() == "auto"):
+        # A noise level given to a method that does not use one is almost surely a mistake.
+        raise ParameterError(f"method '{m.name}' does not use a noise level; drop sigma")
+    if "kernel" in m.needs:
+        if kernel is None:
+            raise ParameterError(f"method '{m.name}' needs a blur kernel (--kernel SPEC|FILE)")
+        from .kernels import resolve_kernel
+
+        kwargs["kernel"] = resolve_kernel(kernel)
+    if "mask" in m.needs:
+        if mask is None:
+            raise ParameterError(f"method '{m.name}' needs a mask (--mask FILE, non-zero where pixels are missing)")
+        kwargs["mask"] = _resolve_mask(mask, image.shape[:2])
+    if "reference" in m.needs:
+        if reference is None:
+            raise ParameterError(f"method '{m.name}' needs a reference image (--reference FILE)")
+        kwargs["reference"] = _resolve_reference(reference)
+
+    if m.color == "per-channel" and image.ndim == 3:
+        out = per_channel(lambda ch: m.func(ch, **kwargs), image)
+    else:
+        out = m.func(image, **kwargs)
+    out = np.asarray(out, dtype=np.float32)
+    if out.shape != image.shape:
+        raise RuntimeError(f"{m.key} returned shape {out.shape} for input {image.shape}")
+    out = np.clip(out, 0.0, 1.0, out=out)
+    return join_alpha(out, alpha)
+
+
+def _resolve_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray:
+    if isinstance(mask, (str, bytes)) or hasattr(mask, "__fspath__"):
+        from .io import read
+
+        arr, _ = read(mask)
+        mask = arr
+    arr = np.asarray(mask)
+    if arr.ndim == 3:
+        arr = arr.max(axis=2)
+    if arr.shape != tuple(shape):
+        raise ParameterError(f"mask shape {arr.shape} does not match the image {tuple(shape)}")
+    if arr.dtype == bool:
+        return arr
+    if np.issubdtype(arr.dtype, np.integer):
+        return arr > 0
+    return arr > 0.5
+
+
+def _resolve_reference(reference: Any) -> np.ndarray:
+    if isinstance(reference, (str, bytes)) or hasattr(reference, "__fspath__"):
+        from .io import read
+
+        reference, _ = read(reference)
+    ref, _alpha = split_alpha(as_float_image(reference, name="reference", allow_alpha=True))
+    return ref
+
+
+def denoise(img, method: str = "median", sigma: Any = None, **params: Any) -> np.ndarray:
+    """Remove noise with a registered denoising method.
+
+    Examples
+    --------
+    >>> import numpy as np, imagewizard as iw
+    >>> noisy = np.random.default_rng(0).random((32, 32)).astype(np.float32)
+    >>> iw.denoise(noisy, method="median", size=3).shape
+    (32, 32)
+    """
+    return apply("denoise", img, method, sigma=sigma, **params)
+
+
+def deblur(img, kernel: Any, method: str = "wiener", sigma: Any = None, **params: Any) -> np.ndarray:
+    """Deconvolve ``img`` blurred by ``kernel`` (array, spec such as ``'motion:15,30'``, or file)."""
+    return apply("deblur", img, method, sigma=sigma, kernel=kernel, **params)
+
+
+def inpaint(img, mask: Any, method: str = "telea", **params: Any) -> np.ndarray:
+    """Fill the pixels where ``mask`` is True (non-zero)."""
+    return apply("inpaint", img, method, mask=mask, **params)
+
+
+def enhance(img, method: str = "clahe", reference: Any = None, **params: Any) -> np.ndarray:
+    """Improve contrast, tone or colour with a registered enhancement method."""
+    return apply("enhance", img, method, reference=reference, **params)

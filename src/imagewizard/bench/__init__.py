@@ -1,0 +1,1 @@
+"""Benchmarking restoration methods on image sets."""

@@ -1,0 +1,1 @@
+"""Deblur methods. Importing this package registers them (see :mod:`imagewizard.registry`)."""

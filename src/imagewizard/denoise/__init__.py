@@ -1,0 +1,1 @@
+"""Denoise methods. Importing this package registers them (see :mod:`imagewizard.registry`)."""

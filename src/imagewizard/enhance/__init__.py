@@ -1,0 +1,1 @@
+"""Enhance methods. Importing this package registers them (see :mod:`imagewizard.registry`)."""

@@ -1,0 +1,32 @@
+"""Exceptions with messages meant for users.
+
+Every error a user can cause (bad file, bad parameter, missing optional
+dependency) is an :class:`ImageWizardError` whose message is one line that
+names the problem; the CLI prints it without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class ImageWizardError(Exception):
+    """Base class: a problem the user can fix, described in one line."""
+
+
+class ImageReadError(ImageWizardError):
+    """A file could not be read as an image."""
+
+
+class ImageWriteError(ImageWizardError):
+    """An image could not be written."""
+
+
+class ParameterError(ImageWizardError, ValueError):
+    """A method or degradation parameter is missing, malformed or out of range."""
+
+
+class UnknownMethodError(ParameterError):
+    """No method of that name is registered for the task."""
+
+
+class MissingDependencyError(ImageWizardError):
+    """An optional extra (e.g. ``bm3d``) is needed but not installed."""

@@ -1,0 +1,1 @@
+"""Inpaint methods. Importing this package registers them (see :mod:`imagewizard.registry`)."""

@@ -1,0 +1,1 @@
+"""Learned models: networks, training, weights. Imports torch lazily."""

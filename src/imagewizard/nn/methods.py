@@ -1,0 +1,1 @@
+"""Registers the learned methods. Must not import torch at import time."""
