@@ -7,18 +7,56 @@ Plain functions on float32 arrays in [0, 1] (HxW gray or HxWx3 RGB)::
     clean = iw.denoise(img, method="nlm", sigma="auto")
     iw.write("photo-clean.png", clean, like=meta)
     print(iw.metrics.psnr(img, clean))
+
+Submodules are imported on first use, so ``import imagewizard`` stays fast
+(the CLI starts without loading SciPy, OpenCV or PyTorch).
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from . import metrics, registry
-from .api import apply, deblur, denoise, enhance, inpaint
-from .errors import ImageWizardError
-from .io import ImageInfo, read, write
+# public name -> (module, attribute or None for the module itself)
+_LAZY = {
+    "apply": ("imagewizard.api", "apply"),
+    "denoise": ("imagewizard.api", "denoise"),
+    "deblur": ("imagewizard.api", "deblur"),
+    "inpaint": ("imagewizard.api", "inpaint"),
+    "enhance": ("imagewizard.api", "enhance"),
+    "read": ("imagewizard.io", "read"),
+    "write": ("imagewizard.io", "write"),
+    "ImageInfo": ("imagewizard.io", "ImageInfo"),
+    "ImageWizardError": ("imagewizard.errors", "ImageWizardError"),
+    "metrics": ("imagewizard.metrics", None),
+    "degrade": ("imagewizard.degrade", None),
+    "estimate": ("imagewizard.estimate", None),
+    "kernels": ("imagewizard.kernels", None),
+    "registry": ("imagewizard.registry", None),
+}
 
-__all__ = [
-    "__version__", "apply", "deblur", "denoise", "enhance", "inpaint", "metrics", "registry",
-    "read", "write", "ImageInfo", "ImageWizardError",
-]
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'imagewizard' has no attribute {name!r}") from None
+    mod = importlib.import_module(module)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import degrade, estimate, kernels, metrics, registry  # noqa: F401
+    from .api import apply, deblur, denoise, enhance, inpaint  # noqa: F401
+    from .errors import ImageWizardError  # noqa: F401
+    from .io import ImageInfo, read, write  # noqa: F401

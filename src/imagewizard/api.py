@@ -19,6 +19,9 @@ from .errors import ParameterError
 #: Noise levels are on the 0..255 scale; beyond this nothing is recognisable.
 MAX_SIGMA = 255.0
 
+#: The method each task uses when none is named (the CLI reads this too).
+DEFAULT_METHODS = {"denoise": "nlm", "deblur": "wiener", "inpaint": "telea", "enhance": "clahe"}
+
 
 def resolve_sigma(img: np.ndarray, sigma: Any) -> float:
     """Return a noise level on the 0..255 scale: a number as given, or estimated for ``None``/``'auto'``."""
@@ -33,6 +36,22 @@ def resolve_sigma(img: np.ndarray, sigma: Any) -> float:
     if not (0.0 <= value <= MAX_SIGMA):
         raise ParameterError(f"sigma must be in [0, 255] (0..255 scale), got {value:g}")
     return value
+
+
+def sigma_for(method: "registry.Method", image: np.ndarray, sigma: Any) -> float | None:
+    """The noise level ``method`` will receive: given, estimated (``None``/``'auto'``), or ``None``.
+
+    Methods declared ``sigma='optional'`` get ``None`` when no level is given (their own default).
+    """
+    is_auto = sigma is None or (isinstance(sigma, str) and sigma.strip().lower() == "auto")
+    if method.sigma == "none":
+        if not is_auto:
+            # A noise level given to a method that does not use one is almost surely a mistake.
+            raise ParameterError(f"method '{method.name}' does not use a noise level; drop sigma")
+        return None
+    if method.sigma == "optional" and sigma is None:
+        return None
+    return resolve_sigma(image, sigma)
 
 
 def apply(task: str, img, method: str, *, sigma: Any = None, kernel: Any = None, mask: Any = None,
@@ -74,27 +93,23 @@ def apply(task: str, img, method: str, *, sigma: Any = None, kernel: Any = None,
     if m.color == "gray" and image.ndim == 3:
         raise ParameterError(f"method '{m.name}' works on gray images only; convert with --gray or pick another method")
     kwargs: dict[str, Any] = dict(bound)
-    if m.sigma == "auto":
-        kwargs["sigma"] = resolve_sigma(image, sigma)
-    elif m.sigma == "optional":
-        # None keeps the method's own default; 'auto' estimates; a number is used as given.
-        kwargs["sigma"] = None if sigma is None else resolve_sigma(image, sigma)
-    elif sigma is not None and not (isinstance(sigma, str) and sigma.lower() == "auto"):
-        # A noise level given to a method that does not use one is almost surely a mistake.
-        raise ParameterError(f"method '{m.name}' does not use a noise level; drop sigma")
-    if "kernel" in m.needs:
-        if kernel is None:
-            raise ParameterError(f"method '{m.name}' needs a blur kernel (--kernel SPEC|FILE)")
+    if m.sigma != "none":
+        kwargs["sigma"] = sigma_for(m, image, sigma)
+    else:
+        sigma_for(m, image, sigma)  # rejects a noise level given to a method that does not use one
+    given = {"kernel": kernel, "mask": mask, "reference": reference}
+    for what, value in given.items():
+        if what in m.needs and value is None:
+            raise ParameterError(f"method '{m.name}' needs {_NEED_HELP[what]}")
+        if value is not None and what not in m.needs | m.accepts:
+            raise ParameterError(f"method '{m.name}' does not use a {what}; drop it")
+    if kernel is not None:
         from .kernels import resolve_kernel
 
         kwargs["kernel"] = resolve_kernel(kernel)
-    if "mask" in m.needs:
-        if mask is None:
-            raise ParameterError(f"method '{m.name}' needs a mask (--mask FILE, non-zero where pixels are missing)")
+    if mask is not None:
         kwargs["mask"] = _resolve_mask(mask, image.shape[:2])
-    if "reference" in m.needs:
-        if reference is None:
-            raise ParameterError(f"method '{m.name}' needs a reference image (--reference FILE)")
+    if reference is not None:
         kwargs["reference"] = _resolve_reference(reference)
 
     if m.color == "per-channel" and image.ndim == 3:
@@ -106,6 +121,13 @@ def apply(task: str, img, method: str, *, sigma: Any = None, kernel: Any = None,
         raise RuntimeError(f"{m.key} returned shape {out.shape} for input {image.shape}")
     out = np.clip(out, 0.0, 1.0, out=out)
     return join_alpha(out, alpha)
+
+
+_NEED_HELP = {
+    "kernel": "a blur kernel (--kernel SPEC|FILE)",
+    "mask": "a mask (--mask FILE, non-zero where pixels are missing)",
+    "reference": "a reference image (--reference FILE)",
+}
 
 
 def _resolve_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray:
@@ -135,7 +157,7 @@ def _resolve_reference(reference: Any) -> np.ndarray:
     return ref
 
 
-def denoise(img, method: str = "median", sigma: Any = None, **params: Any) -> np.ndarray:
+def denoise(img, method: str = DEFAULT_METHODS["denoise"], sigma: Any = None, **params: Any) -> np.ndarray:
     """Remove noise with a registered denoising method.
 
     Examples
@@ -148,16 +170,19 @@ def denoise(img, method: str = "median", sigma: Any = None, **params: Any) -> np
     return apply("denoise", img, method, sigma=sigma, **params)
 
 
-def deblur(img, kernel: Any, method: str = "wiener", sigma: Any = None, **params: Any) -> np.ndarray:
-    """Deconvolve ``img`` blurred by ``kernel`` (array, spec such as ``'motion:15,30'``, or file)."""
+def deblur(img, kernel: Any = None, method: str = DEFAULT_METHODS["deblur"], sigma: Any = None, **params: Any) -> np.ndarray:
+    """Deconvolve ``img`` blurred by ``kernel`` (array, spec such as ``'motion:15,30'``, or file).
+
+    Blind methods (``blind-rl``) estimate the kernel and take ``kernel`` only as an optional start.
+    """
     return apply("deblur", img, method, sigma=sigma, kernel=kernel, **params)
 
 
-def inpaint(img, mask: Any, method: str = "telea", **params: Any) -> np.ndarray:
+def inpaint(img, mask: Any, method: str = DEFAULT_METHODS["inpaint"], **params: Any) -> np.ndarray:
     """Fill the pixels where ``mask`` is True (non-zero)."""
     return apply("inpaint", img, method, mask=mask, **params)
 
 
-def enhance(img, method: str = "clahe", reference: Any = None, **params: Any) -> np.ndarray:
+def enhance(img, method: str = DEFAULT_METHODS["enhance"], reference: Any = None, **params: Any) -> np.ndarray:
     """Improve contrast, tone or colour with a registered enhancement method."""
     return apply("enhance", img, method, reference=reference, **params)

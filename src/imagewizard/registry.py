@@ -172,10 +172,14 @@ class Method:
     color: str = "native"
     sigma: str = "none"
     needs: frozenset[str] = frozenset()
+    #: Inputs used when given but not required (e.g. an initial kernel for blind deconvolution).
+    accepts: frozenset[str] = frozenset()
     requires: tuple[str, ...] = ()
     extra: str | None = None
     note: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
+    #: Optional readiness check (e.g. trained weights present): returns None, or why it is unavailable.
+    check: Callable[[], str | None] | None = None
 
     @property
     def key(self) -> str:
@@ -209,14 +213,23 @@ class Method:
                 out[p.name] = p.default
         return out
 
+    def unavailable_reason(self) -> str | None:
+        """None when the method can run; otherwise why not, in one line."""
+        missing = [mod for mod in self.requires if importlib.util.find_spec(mod) is None]
+        if missing:
+            hint = f"pip install 'imagewizard[{self.extra}]'" if self.extra else "install " + ", ".join(missing)
+            return f"method '{self.name}' needs {', '.join(missing)}: {hint}"
+        why = self.check() if self.check is not None else None
+        return f"method '{self.name}' is unavailable: {why}" if why else None
+
     def available(self) -> bool:
-        """True when the optional modules this method needs are importable."""
-        return all(importlib.util.find_spec(mod) is not None for mod in self.requires)
+        """True when the optional modules (and e.g. weights) this method needs are present."""
+        return self.unavailable_reason() is None
 
     def check_available(self) -> None:
-        if not self.available():
-            hint = f"pip install 'imagewizard[{self.extra}]'" if self.extra else "install " + ", ".join(self.requires)
-            raise MissingDependencyError(f"method '{self.name}' needs {', '.join(self.requires)}: {hint}")
+        reason = self.unavailable_reason()
+        if reason:
+            raise MissingDependencyError(reason)
 
     def describe(self) -> dict:
         """A JSON-friendly description (what ``imagewizard methods --json`` prints)."""
@@ -227,6 +240,7 @@ class Method:
             "color": self.color,
             "sigma": self.sigma,
             "needs": sorted(self.needs),
+            "accepts": sorted(self.accepts),
             "params": [p.describe() for p in self.params],
             "available": self.available(),
             "extra": self.extra,
@@ -240,10 +254,10 @@ _LOADED = False
 
 #: Modules whose import registers the built-in methods.
 _BUILTIN_MODULES = (
-    "imagewizard.denoise",
-    "imagewizard.deblur",
-    "imagewizard.inpaint",
-    "imagewizard.enhance",
+    "imagewizard.methods.denoise",
+    "imagewizard.methods.deblur",
+    "imagewizard.methods.inpaint",
+    "imagewizard.methods.enhance",
     "imagewizard.nn.methods",
 )
 
@@ -257,19 +271,21 @@ def register(
     color: str = "native",
     sigma: str = "none",
     needs: Iterable[str] = (),
+    accepts: Iterable[str] = (),
     requires: Iterable[str] = (),
     extra: str | None = None,
     note: str = "",
     tags: Iterable[str] = (),
+    check: Callable[[], str | None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator that declares ``func`` as method ``name`` of ``task``."""
     if color not in COLOR_MODES:
         raise ValueError(f"color must be one of {COLOR_MODES}")
     if sigma not in SIGMA_MODES:
         raise ValueError(f"sigma must be one of {SIGMA_MODES}")
-    needs = frozenset(needs)
-    if not needs <= set(_NEEDS):
-        raise ValueError(f"needs must be a subset of {_NEEDS}")
+    needs, accepts = frozenset(needs), frozenset(accepts) - frozenset(needs)
+    if not (needs | accepts) <= set(_NEEDS):
+        raise ValueError(f"needs and accepts must be subsets of {_NEEDS}")
     params = tuple(params)
     if len({p.name for p in params}) != len(params):
         raise ValueError(f"{task}/{name}: duplicate parameter names")
@@ -281,8 +297,8 @@ def register(
         if key in _REGISTRY and _REGISTRY[key].func is not func:
             raise ValueError(f"method {task}/{name} is registered twice")
         _REGISTRY[key] = Method(name=name, task=task, func=func, summary=summary, params=params,
-                                color=color, sigma=sigma, needs=needs, requires=tuple(requires),
-                                extra=extra, note=note, tags=tuple(tags))
+                                color=color, sigma=sigma, needs=needs, accepts=accepts, requires=tuple(requires),
+                                extra=extra, note=note, tags=tuple(tags), check=check)
         return func
 
     return deco

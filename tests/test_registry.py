@@ -1,0 +1,150 @@
+"""The method registry and the task API that reads it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imagewizard import registry
+from imagewizard.api import apply
+from imagewizard.errors import MissingDependencyError, ParameterError, UnknownMethodError
+from imagewizard.registry import Param, bind_args, parse_spec
+
+
+@pytest.fixture
+def toy_methods():
+    """Register a few toy methods under a private task; remove them afterwards."""
+    before = dict(registry._REGISTRY)
+    calls = []
+
+    @registry.register("toy", "scale", "Multiply by a factor.",
+                       params=[Param("factor", float, 2.0, "gain", low=0, high=10)], color="per-channel")
+    def scale(img, *, factor):
+        calls.append(img.shape)
+        return img * factor
+
+    @registry.register("toy", "noisy", "Uses the noise level.", sigma="auto")
+    def noisy(img, *, sigma):
+        calls.append(sigma)
+        return img
+
+    @registry.register("toy", "needs-mask", "Needs a mask.", needs=["mask"])
+    def needs_mask(img, *, mask):
+        out = img.copy()
+        out[mask] = 0.5
+        return out
+
+    @registry.register("toy", "missing", "Needs a package that is not installed.",
+                       requires=("surely_not_installed_pkg",), extra="nothing")
+    def missing(img):
+        return img
+
+    yield calls
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(before)
+
+
+def test_param_parsing_and_ranges():
+    p = Param("size", int, 3, "window", low=1, high=99)
+    assert p.parse("5") == 5
+    assert p.parse(7.0) == 7
+    with pytest.raises(ParameterError, match="must be an integer"):
+        p.parse("2.5")
+    with pytest.raises(ParameterError, match=">= 1"):
+        p.parse(0)
+    with pytest.raises(ParameterError, match="no automatic value"):
+        p.parse("auto")
+    q = Param("mode", str, "soft", choices=("soft", "hard"))
+    assert q.parse("hard") == "hard"
+    with pytest.raises(ParameterError, match="one of soft, hard"):
+        q.parse("medium")
+    b = Param("fast", bool, True)
+    assert b.parse("no") is False and b.parse("yes") is True
+    with pytest.raises(ParameterError):
+        b.parse("maybe")
+    a = Param("h", float, None, "derived from sigma")
+    assert a.auto and a.parse("auto") is None and a.parse("0.5") == 0.5
+    with pytest.raises(ParameterError, match="a number"):
+        Param("x", float, 1.0).parse("nan")
+
+
+def test_parse_spec_and_bind():
+    assert parse_spec("motion:15,30") == ("motion", ["15", "30"], {})
+    assert parse_spec("Gaussian:sigma=25") == ("gaussian", [], {"sigma": "25"})
+    assert parse_spec("text") == ("text", [], {})
+    with pytest.raises(ParameterError):
+        parse_spec("a:x=1,2")
+    params = [Param("length", int, 9, low=1), Param("angle", float, 0.0)]
+    assert bind_args(params, ["15"], {"angle": "30"}, where="motion") == {"length": 15, "angle": 30.0}
+    with pytest.raises(ParameterError, match="at most 2 values"):
+        bind_args(params, ["1", "2", "3"], {}, where="motion")
+    with pytest.raises(ParameterError, match="no parameter 'size'"):
+        bind_args(params, [], {"size": "3"}, where="motion")
+
+
+def test_lookup_errors_name_the_known_methods(toy_methods):
+    with pytest.raises(UnknownMethodError, match=r"unknown toy method 'nope' \(known: scale, noisy"):
+        registry.get("toy", "nope")
+    m = registry.get("toy", "scale")
+    with pytest.raises(ParameterError, match="has no parameter 'gain'.*factor"):
+        m.bind({"gain": 1})
+    assert m.bind({}) == {"factor": 2.0}
+    assert m.describe()["params"][0]["range"] == [0, 10]
+
+
+def test_apply_per_channel_alpha_and_clipping(toy_methods):
+    rgba = np.zeros((4, 5, 4), np.float32)
+    rgba[..., :3] = 0.3
+    rgba[..., 3] = np.linspace(0, 1, 5)[None, :]
+    out = apply("toy", rgba, "scale", factor=4)
+    assert out.shape == (4, 5, 4) and out.dtype == np.float32
+    assert np.all(out[..., :3] == 1.0)  # 1.2 clipped
+    np.testing.assert_array_equal(out[..., 3], rgba[..., 3])  # alpha untouched
+    assert toy_methods == [(4, 5)] * 3  # called once per colour channel
+
+
+def test_apply_sigma_handling(toy_methods):
+    img = np.full((8, 8), 0.5, np.float32)
+    apply("toy", img, "noisy", sigma=25)
+    assert toy_methods[-1] == 25.0
+    with pytest.raises(ParameterError, match=r"\[0, 255\]"):
+        apply("toy", img, "noisy", sigma=300)
+    with pytest.raises(ParameterError, match="does not use a noise level"):
+        apply("toy", img, "scale", sigma=10)
+
+
+def test_apply_mask_and_missing_dependency(toy_methods):
+    img = np.zeros((6, 6), np.float32)
+    mask = np.zeros((6, 6), np.uint8)
+    mask[2, 3] = 255
+    out = apply("toy", img, "needs-mask", mask=mask)
+    assert out[2, 3] == 0.5 and out.sum() == 0.5
+    with pytest.raises(ParameterError, match="needs a mask"):
+        apply("toy", img, "needs-mask")
+    with pytest.raises(ParameterError, match="does not match"):
+        apply("toy", img, "needs-mask", mask=np.zeros((5, 5), bool))
+    with pytest.raises(MissingDependencyError, match=r"imagewizard\[nothing\]"):
+        apply("toy", img, "missing")
+    assert not registry.get("toy", "missing").available()
+
+
+def test_apply_rejects_bad_arrays(toy_methods):
+    with pytest.raises(ParameterError, match="HxW"):
+        apply("toy", np.zeros((4, 4, 2)), "scale")
+    with pytest.raises(ParameterError, match="NaN"):
+        apply("toy", np.full((4, 4), np.nan), "scale")
+    with pytest.raises(ParameterError, match="empty"):
+        apply("toy", np.zeros((0, 4)), "scale")
+    # uint8 input is scaled to [0, 1]
+    out = apply("toy", np.full((2, 2), 51, np.uint8), "scale", factor=1)
+    assert np.allclose(out, 0.2)
+
+
+def test_every_builtin_declaration_is_well_formed():
+    ms = registry.methods()
+    assert len({m.key for m in ms}) == len(ms)
+    for m in ms:
+        assert m.task in registry.TASKS and m.summary and "\n" not in m.summary
+        for p in m.params:
+            if not p.auto:
+                assert p.parse(p.default) == p.default, f"{m.key}.{p.name} default is outside its own range"
