@@ -1,1 +1,0 @@
-"""Deblur methods. Importing this package registers them (see :mod:`imagewizard.registry`)."""

@@ -1,1 +1,0 @@
-"""Denoise methods. Importing this package registers them (see :mod:`imagewizard.registry`)."""

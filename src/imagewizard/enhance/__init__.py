@@ -1,1 +1,0 @@
-"""Enhance methods. Importing this package registers them (see :mod:`imagewizard.registry`)."""

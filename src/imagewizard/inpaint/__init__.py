@@ -1,1 +1,0 @@
-"""Inpaint methods. Importing this package registers them (see :mod:`imagewizard.registry`)."""

@@ -1,0 +1,191 @@
+"""Enhancement methods: equalization, CLAHE, stretching, curves, histogram matching, unsharp mask, gray world."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from imagewizard import registry
+from imagewizard.api import apply
+from imagewizard.methods.enhance.color import gray_world
+from imagewizard.methods.enhance.curves import gamma, log, sigmoid
+from imagewizard.methods.enhance.histogram import clahe, equalize, equalize_levels, match_histogram, stretch
+from imagewizard.methods.enhance.luminance import luminance, with_luminance
+from imagewizard.methods.enhance.sharpen import unsharp
+from imagewizard.errors import ParameterError
+
+METHODS = ["equalize", "clahe", "stretch", "gamma", "log", "sigmoid", "match-histogram", "unsharp", "gray-world"]
+
+
+@pytest.fixture(scope="module")
+def camera_u8() -> np.ndarray:
+    from skimage import data
+
+    return data.camera()[::4, ::4].copy()  # 128x128 uint8
+
+
+@pytest.fixture(scope="module")
+def color() -> np.ndarray:
+    from skimage import data
+
+    return (data.astronaut()[::8, ::8] / 255.0).astype(np.float32)  # 64x64x3
+
+
+def hue(rgb: np.ndarray) -> np.ndarray:
+    from skimage.color import rgb2hsv
+
+    return rgb2hsv(np.clip(rgb, 0, 1))[..., 0]
+
+
+def hue_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d = np.abs(hue(a) - hue(b))
+    return np.minimum(d, 1.0 - d)
+
+
+def test_methods_are_declared_for_enhance():
+    names = {m.name for m in registry.methods("enhance")}
+    assert set(METHODS) <= names
+    assert registry.get("enhance", "match-histogram").needs == frozenset({"reference"})
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_shapes_dtype_range_and_determinism(name, camera_u8, color):
+    for x in (camera_u8 / np.float32(255), color):
+        kw = {"reference": color[::-1]} if name == "match-histogram" else {}
+        out = apply("enhance", x, name, **kw)
+        assert out.shape == x.shape and out.dtype == np.float32
+        assert 0.0 <= out.min() and out.max() <= 1.0
+        np.testing.assert_array_equal(out, apply("enhance", x, name, **kw))
+
+
+def test_equalization_rule_by_hand():
+    # L = 8 levels, 16 pixels: counts 4,4,0,0,4,0,0,4 at levels 0,1,4,7.
+    levels = np.array([0, 1, 4, 7] * 4).reshape(4, 4)
+    x = levels / np.float32(7)
+    # T(k) = floor(7 * cdf(k)): cdf = 4/16, 8/16, 8/16, 8/16, 12/16, ..., 1 -> T = 1, 3, 3, 3, 5, 5, 5, 7.
+    expected = np.array([1, 3, 5, 7] * 4).reshape(4, 4) / np.float32(7)
+    np.testing.assert_allclose(equalize_levels(x, levels=8), expected, atol=1e-7)
+
+
+def test_equalization_8bit_matches_course_rule_and_libraries(camera_u8):
+    out = np.rint(equalize(camera_u8 / np.float32(255)) * 255).astype(int)
+    counts = np.bincount(camera_u8.ravel(), minlength=256)
+    table = np.floor(255 * np.cumsum(counts) / camera_u8.size + 1e-9).astype(int)
+    np.testing.assert_array_equal(out, table[camera_u8])
+    # OpenCV maps the lowest level to 0 and rounds; scikit-image returns the cdf itself.
+    assert np.abs(out - cv2.equalizeHist(camera_u8).astype(int)).max() <= 1
+    from skimage.exposure import equalize_hist
+
+    assert np.abs(out / 255.0 - equalize_hist(camera_u8)).max() <= 1 / 255 + 1e-9
+
+
+def test_equalization_flattens_the_histogram(camera_u8):
+    out = np.rint(equalize(camera_u8 / np.float32(255)) * 255).astype(int)
+    cdf = np.cumsum(np.bincount(out.ravel(), minlength=256)) / out.size
+    assert np.abs(cdf - np.arange(1, 257) / 256).max() < 0.03
+
+
+def test_luminance_equalization_keeps_hue_and_per_channel_does_not(color):
+    lum = equalize(color, mode="luminance")
+    per = equalize(color, mode="per-channel")
+    chroma = color.max(2) - color.min(2) > 0.1
+    assert hue_distance(lum, color)[chroma].max() < 1e-3
+    assert hue_distance(per, color)[chroma].mean() > 0.01
+    # The luminance itself is the equalized one.
+    np.testing.assert_allclose(luminance(lum), equalize_levels(luminance(color)), atol=2e-3)
+    g = equalize(color, mode="gray")
+    assert np.array_equal(g[..., 0], g[..., 1]) and np.array_equal(g[..., 1], g[..., 2])
+
+
+def test_with_luminance_is_exact_in_gamut_and_hue_preserving(color):
+    target = np.random.default_rng(0).random(color.shape[:2]).astype(np.float32)
+    out = with_luminance(color, target)
+    assert 0 <= out.min() and out.max() <= 1
+    np.testing.assert_allclose(luminance(out), target, atol=1e-5)
+    ok = (color.max(2) - color.min(2) > 0.05) & (target > 0.02) & (target < 0.98)
+    assert hue_distance(out, color)[ok].max() < 1e-3
+
+
+def test_clahe_matches_scikit_image_with_mapped_clip_limit(camera_u8):
+    from skimage.exposure import equalize_adapthist
+
+    x = camera_u8 / np.float32(255)
+    ref = equalize_adapthist(x, kernel_size=(16, 16), clip_limit=3.0 / 256, nbins=256)
+    np.testing.assert_allclose(clahe(x, clip_limit=3.0, tiles=8), ref, atol=1e-6)
+
+
+def test_clahe_raises_local_contrast_and_keeps_hue(color):
+    low = (0.3 + 0.4 * color).astype(np.float32)
+    out = clahe(low)
+    assert out.std() > low.std()
+    chroma = low.max(2) - low.min(2) > 0.05
+    assert hue_distance(out, low)[chroma & (luminance(out) < 0.97)].max() < 1e-3
+
+
+def test_stretch_maps_percentiles_and_keeps_hue(color):
+    dim = (0.2 + 0.5 * color).astype(np.float32)
+    out = stretch(dim, low=0, high=100)
+    assert out.min() == 0.0 and out.max() == 1.0
+    chroma = dim.max(2) - dim.min(2) > 0.05
+    assert hue_distance(out, dim)[chroma].max() < 1e-3
+    per = stretch(dim, low=1, high=99, per_channel=True)
+    for c in range(3):
+        lo, hi = np.percentile(dim[..., c], [1, 99])
+        np.testing.assert_allclose(per[..., c], np.clip((dim[..., c] - lo) / (hi - lo), 0, 1), atol=1e-6)
+    with pytest.raises(ParameterError, match="below"):
+        stretch(dim, low=60, high=40)
+
+
+def test_curves_match_scikit_image(color):
+    from skimage import exposure
+
+    np.testing.assert_allclose(gamma(color, gamma=0.4, gain=0.9), exposure.adjust_gamma(color, 0.4, 0.9), atol=1e-6)
+    np.testing.assert_allclose(log(color, gain=0.8), exposure.adjust_log(color, 0.8), atol=1e-6)
+    np.testing.assert_allclose(log(color, inverse=True), exposure.adjust_log(color, 1, inv=True), atol=1e-6)
+    np.testing.assert_allclose(sigmoid(color, cutoff=0.4, gain=7), exposure.adjust_sigmoid(color, 0.4, 7), atol=1e-6)
+    np.testing.assert_allclose(sigmoid(color, cutoff=0.4, gain=7, negative=True),
+                               exposure.adjust_sigmoid(color, 0.4, 7, inv=True), atol=1e-6)
+
+
+def test_match_histogram_combinations(camera_u8, color):
+    from skimage.exposure import match_histograms
+
+    ref = color[::-1, ::-1] ** 2
+    np.testing.assert_allclose(match_histogram(color, reference=ref),
+                               match_histograms(color, ref, channel_axis=-1), atol=1e-6)
+    gray = camera_u8 / np.float32(255)
+    out = match_histogram(gray, reference=ref)  # gray image, colour reference: its luminance
+    np.testing.assert_allclose(out, match_histograms(gray, luminance(ref)), atol=1e-6)
+    out = match_histogram(color, reference=gray)  # colour image, gray reference: luminance, hues kept
+    chroma = color.max(2) - color.min(2) > 0.1
+    assert hue_distance(out, color)[chroma & (luminance(out) < 0.97)].max() < 1e-3
+    assert abs(np.median(luminance(out)) - np.median(gray)) < 0.03
+
+
+def test_unsharp_matches_scikit_image_and_threshold_spares_flat_areas(camera_u8):
+    from skimage.filters import unsharp_mask
+
+    x = camera_u8 / np.float32(255)
+    np.testing.assert_allclose(np.clip(unsharp(x, radius=2.0, amount=1.5), 0, 1),
+                               unsharp_mask(x, radius=2.0, amount=1.5), atol=1e-5)
+    noisy = (0.5 + np.random.default_rng(0).normal(0, 1 / 255, (32, 32))).astype(np.float32)
+    np.testing.assert_array_equal(unsharp(noisy, threshold=8.0), noisy)  # detail below 8 levels
+    assert np.abs(unsharp(noisy) - noisy).max() > 0
+
+
+def test_unsharp_on_colour_adds_the_same_detail_to_all_channels(color):
+    out = unsharp(color, radius=1.0, amount=1.0)
+    d = out - color
+    np.testing.assert_allclose(d[..., 0], d[..., 1], atol=1e-6)
+    np.testing.assert_allclose(d[..., 1], d[..., 2], atol=1e-6)
+
+
+def test_gray_world_equalizes_channel_means(color):
+    cast = (color * np.array([0.9, 0.6, 0.4], np.float32)).astype(np.float32)
+    out = gray_world(cast)
+    means = out.reshape(-1, 3).mean(0)
+    assert np.ptp(means) < 1e-5
+    assert abs(means.mean() - cast.mean()) < 1e-5  # brightness kept
+    g = cast[..., 0]
+    np.testing.assert_array_equal(gray_world(g), g)
