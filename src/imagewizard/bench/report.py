@@ -1,0 +1,296 @@
+"""The benchmark's written outputs: ``summary.csv``, ``summary.md`` and a self-contained ``report.html``.
+
+The HTML page embeds its figures as base64 PNG (it opens anywhere, offline):
+the summary table per degradation (with published numbers when asked), a
+PSNR-versus-time scatter plot per degradation (log time axis), and for the
+first few images side-by-side crops (clean, degraded, every method) titled
+with each image's full-image PSNR/SSIM.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .published import caveats, protocol_note, published_rows, source_legend
+from .summary import (TABLE_HEAD, csv_text, fmt, markdown_table, published_as_rows, ranked, summarize,
+                      table_cells)
+from .store import file_mode
+from .worker import BASELINE, crop_path
+
+PUBLISHED_HEAD = ["method (published)", "PSNR (dB)", "SSIM", "source"]
+
+
+def _atomic_text(path: Path, text: str) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_outputs(plan, records: list[dict[str, Any]], machine: dict[str, Any], out: Path):
+    """Write summary.csv, summary.md and report.html; returns (rows, published, files)."""
+    rows = summarize(records, plan.order)
+    for r in rows:
+        r.update({"dataset": plan.dataset.name, "protocol": plan.config.protocol})
+    published: dict[str, list] = {}
+    if plan.config.published:
+        for d in plan.degradations:
+            published[d.spec] = published_rows(plan.dataset.identity, d.published_sigma)
+    csv_rows = list(rows)
+    for spec, prow in published.items():
+        csv_rows += published_as_rows(spec, prow)
+    files = {
+        "results": out / "results.jsonl",
+        "summary_csv": _atomic_text(out / "summary.csv", csv_text(csv_rows)),
+        "summary_md": _atomic_text(out / "summary.md", markdown_report(plan, rows, published, machine, records)),
+        "report": _atomic_text(out / "report.html", html_report(plan, rows, published, machine, records, out)),
+    }
+    return rows, published, files
+
+
+# --------------------------------------------------------------------------- shared text
+
+def protocol_text(protocol: str) -> str:
+    if protocol == "float":
+        return ("float: noise is added to the 8-bit clean image in float and the result is not clipped or rounded "
+                "(the protocol of the published Set12/BSD68/CBSD68 tables); scores on the [0, 1] scale, which "
+                "is PSNR at peak 255 for 8-bit data")
+    return ("uint8: the degraded input is clipped to [0, 1] and rounded to 8-bit levels, like a real file "
+            "(published tables do not clip; expect them to be a little higher, about 0.15 dB on BSD68 at "
+            "sigma 25); scores on the [0, 1] scale, which is PSNR at peak 255 for 8-bit data")
+
+
+def header_facts(plan, machine: dict[str, Any], records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    from .machine import machine_line
+
+    c, ds = plan.config, plan.dataset
+    threads = sorted({r.get("threads") for r in records if r.get("threads")})
+    workers = ("in the calling process" if c.workers == 0 else
+               f"{c.workers} worker process{'es' if c.workers != 1 else ''}"
+               + (f", {'/'.join(map(str, threads))} thread(s) each" if threads else ""))
+    sigma = ("blind: methods that take a noise level estimated it from the degraded image (--blind)" if c.blind
+             else "non-blind: methods that take a noise level were given the true Gaussian sigma of the "
+                  "degradation (as in the published tables); 'sigma' column: true / estimated (no Gaussian "
+                  "sigma to give) / default (method's own) / none (method takes none)")
+    facts = [
+        ("Task", plan.task),
+        ("Data", f"{ds.description}; {len(ds.images)} image(s) benchmarked"),
+        ("Protocol", protocol_text(c.protocol)),
+        ("Noise level", sigma),
+        ("Seed", f"{c.seed} (each image's noise seed derives from the seed, the image name and the degradation, "
+                 "so results do not depend on the number of workers)"),
+        ("Workers", workers),
+        ("Measures", "PSNR/SSIM/MSE of the whole image against the clean one (mean ± sample std over images); "
+                     "s / image: wall time of the method call after a warm-up call; MP/s: megapixels per "
+                     "second; peak MB: largest growth of the worker's resident memory during one call "
+                     "(all libraries, PyTorch and OpenCV included)"),
+        ("Machine", machine_line(machine)),
+    ]
+    if c.command:
+        facts.insert(0, ("Command", f"`{c.command}`"))
+    for n in plan.notes:
+        facts.append(("Note", n))
+    return facts
+
+
+def _steps(records: list[dict[str, Any]], spec: str) -> str:
+    for r in records:
+        if r["degradation"] == spec and r["method"] == BASELINE and r.get("steps"):
+            return "; ".join(s for s in r["steps"])
+    return ""
+
+
+def _published_caption(plan, spec_sigma: float | None) -> str:
+    ds = plan.dataset
+    bits = [f"Published PSNR on the full {ds.name} set at sigma {spec_sigma:g}, as reported by each source "
+            f"(float protocol, their own noise realisations; differences under about 0.1 dB are noise)."]
+    if len(ds.images) < ds.total:
+        bits.append(f"Our numbers are on {len(ds.images)} of {ds.total} images, so not directly comparable.")
+    if plan.config.protocol != "float":
+        bits.append("This run used the uint8 protocol; the published numbers did not clip or round the input.")
+    return " ".join(bits)
+
+
+def _published_note(plan, d) -> str | None:
+    """Why no published rows are shown for degradation ``d`` (None when some are)."""
+    if plan.dataset.identity is None:
+        return (f"No published numbers for {plan.dataset.name}: the tables cover Set12, BSD68 and CBSD68 "
+                "(and Kodak24, McMaster, Urban100) only.")
+    if d.published_sigma is None:
+        return "No published numbers: the tables are for additive Gaussian noise alone."
+    return None
+
+
+# --------------------------------------------------------------------------- markdown
+
+def markdown_report(plan, rows, published, machine, records) -> str:
+    c = plan.config
+    lines = [f"# ImageWizard benchmark: {plan.task} on {plan.dataset.name}", ""]
+    lines += [f"- **{k}**: {v}" for k, v in header_facts(plan, machine, records)]
+    lines.append("")
+    for d in plan.degradations:
+        steps = _steps(records, d.spec)
+        lines += [f"## {d.spec}", ""] + ([f"Degradation: {steps}.", ""] if steps else [])
+        body = [table_cells(r) for r in ranked([r for r in rows if r["degradation"] == d.spec])]
+        lines += [markdown_table(TABLE_HEAD, body), ""]
+        if c.published:
+            prow = published.get(d.spec) or []
+            if prow:
+                lines += [_published_caption(plan, d.published_sigma), "",
+                          markdown_table(PUBLISHED_HEAD, [[p.method, f"{p.psnr:.2f}", fmt(p.ssim, ".4f"),
+                                                           p.short_source] for p in prow]), ""]
+            else:
+                lines += [_published_note(plan, d) or "No published numbers for this sigma.", ""]
+    if c.published:
+        legend = source_legend([p for rows_ in published.values() for p in rows_])
+        if legend:
+            lines += ["Sources of the published numbers:", ""] + [f"- **{k}**: {v}" for k, v in legend] + [""]
+        lines += ["Caveats of the published numbers:", ""] + [f"- {t}" for t in caveats()] + [""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- figures
+
+def scatter_png(plan, rows, spec: str) -> bytes | None:
+    """PSNR versus seconds per image (log axis) for one degradation; None when nothing was timed."""
+    from ..plots import _pyplot, figure_png_bytes
+
+    pts = [r for r in rows if r["degradation"] == spec and r["kind"] == "method"
+           and r["psnr_mean"] is not None and r["seconds_mean"]]
+    if not pts:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    xs = np.array([r["seconds_mean"] for r in pts])
+    ys = np.array([r["psnr_mean"] for r in pts])
+    ax.scatter(xs, ys, s=36, color="#1f77b4", zorder=3)
+    for r, x, y in zip(pts, xs, ys):
+        ax.annotate(r["method"], (x, y), xytext=(4, 3), textcoords="offset points", fontsize=8)
+    base = next((r for r in rows if r["degradation"] == spec and r["kind"] == "input"), None)
+    if base is not None and base["psnr_mean"] is not None:
+        ax.axhline(base["psnr_mean"], color="0.5", ls="--", lw=1)
+        ax.text(0.01, base["psnr_mean"], " degraded input", transform=ax.get_yaxis_transform(), va="bottom",
+                fontsize=8, color="0.35")
+    ax.set_xscale("log")
+    lo, hi = xs.min(), xs.max()
+    ax.set_xlim(lo / 2, hi * 3)
+    ax.set_xlabel("seconds per image (log scale)")
+    ax.set_ylabel("mean PSNR (dB)")
+    ax.set_title(f"{spec}: quality versus time ({plan.dataset.name}, {plan.config.protocol} protocol)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    return figure_png_bytes(fig, dpi=90)
+
+
+def crops_png(plan, records, spec: str, image: str, out: Path) -> bytes | None:
+    """Side-by-side crops of one image: clean, degraded, then methods by PSNR; None when not saved."""
+    from ..plots import compare_figure, figure_png_bytes
+
+    by_method = {r["method"]: r for r in records if r["degradation"] == spec and r["image"] == image}
+    clean_p = crop_path(out, spec, image, "clean")
+    if not clean_p.exists() or BASELINE not in by_method:
+        return None
+    items = [(np.load(clean_p), "clean")]
+    methods = sorted((m for m in plan.methods if m in by_method and by_method[m].get("psnr") is not None),
+                     key=lambda m: -by_method[m]["psnr"])
+    for m in [BASELINE, *methods]:
+        p = crop_path(out, spec, image, m)
+        if not p.exists():
+            continue
+        r = by_method[m]
+        name = "degraded" if m == BASELINE else m
+        items.append((np.load(p), f"{name}\n{r['psnr']:.2f} dB, SSIM {r['ssim']:.3f}"))
+    cols = min(6, len(items))
+    fig = compare_figure([a for a, _ in items], [t for _, t in items], columns=cols, tile_inches=2.1)
+    return figure_png_bytes(fig, dpi=80)
+
+
+# --------------------------------------------------------------------------- HTML
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;margin:auto;
+padding:1em 1.5em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}h3{font-size:1.05em}
+table{border-collapse:collapse;margin:.5em 0 1em}td,th{padding:3px 9px;border-bottom:1px solid #e3e3e3;
+text-align:right;font-variant-numeric:tabular-nums}td:first-child,th:first-child{text-align:left}
+th{background:#f4f4f4}tr.input td{color:#666;font-style:italic}tr.published td{color:#555}
+dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 12px;font-size:.92em}
+dl.facts dt{font-weight:600}dl.facts dd{margin:0}img{max-width:100%}.caption{font-size:.9em;color:#444}
+td.src,th.src{text-align:left}td.src{font-size:.85em;max-width:420px}
+"""
+
+
+def _img_tag(png: bytes, alt: str) -> str:
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+
+
+def _html_table(head, body, classes=None, col_class: dict[int, str] | None = None) -> str:
+    col_class = col_class or {}
+    parts = ["<table><tr>" + "".join((f"<th class='{col_class[j]}'>" if j in col_class else "<th>") + html.escape(h)
+                                     + "</th>" for j, h in enumerate(head)) + "</tr>"]
+    for i, row in enumerate(body):
+        cls = f" class='{classes[i]}'" if classes and classes[i] else ""
+        cells = "".join((f"<td class='{col_class[j]}'>" if j in col_class else "<td>") + html.escape(str(c)) + "</td>"
+                        for j, c in enumerate(row))
+        parts.append(f"<tr{cls}>{cells}</tr>")
+    parts.append("</table>")
+    return "".join(parts)
+
+
+def html_report(plan, rows, published, machine, records, out: Path) -> str:
+    c = plan.config
+    title = f"ImageWizard benchmark: {plan.task} on {plan.dataset.name}"
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>", "<dl class='facts'>"]
+    for k, v in header_facts(plan, machine, records):
+        parts.append(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v.strip('`'))}</dd>")
+    parts.append("</dl>")
+    crop_images = [r.name for r in plan.dataset.images[:c.crops]]
+    for d in plan.degradations:
+        parts.append(f"<h2>{html.escape(d.spec)}</h2>")
+        steps = _steps(records, d.spec)
+        if steps:
+            parts.append(f"<p class='caption'>Degradation: {html.escape(steps)}.</p>")
+        ordered = ranked([r for r in rows if r["degradation"] == d.spec])
+        parts.append(_html_table(TABLE_HEAD, [table_cells(r) for r in ordered],
+                                 ["input" if r["kind"] == "input" else "" for r in ordered]))
+        if c.published:
+            prow = published.get(d.spec) or []
+            if prow:
+                parts.append(f"<p class='caption'>{html.escape(_published_caption(plan, d.published_sigma))}</p>")
+                body = [[p.method, f"{p.psnr:.2f}", fmt(p.ssim, ".4f"), p.short_source] for p in prow]
+                parts.append(_html_table(PUBLISHED_HEAD, body, ["published"] * len(body), {3: "src"}))
+            else:
+                parts.append(f"<p class='caption'>{html.escape(_published_note(plan, d) or 'No published numbers for this sigma.')}</p>")
+        png = scatter_png(plan, rows, d.spec)
+        if png:
+            parts.append("<h3>Quality versus time</h3>" + _img_tag(png, f"PSNR versus time, {d.spec}"))
+        crops = [(img, crops_png(plan, records, d.spec, img, out)) for img in crop_images]
+        crops = [(img, p) for img, p in crops if p]
+        if crops:
+            parts.append("<h3>Crops</h3><p class='caption'>The most detailed square of each image; titles give "
+                         "the whole image's PSNR and SSIM. Degraded inputs are shown clipped to [0, 1].</p>")
+            for img, p in crops:
+                parts.append(f"<p><b>{html.escape(img)}</b></p>" + _img_tag(p, f"crops of {img}, {d.spec}"))
+    if c.published:
+        legend = source_legend([p for rows_ in published.values() for p in rows_])
+        parts.append("<h2>About the published numbers</h2><p class='caption'>" + html.escape(protocol_note()) + "</p>")
+        if legend:
+            parts.append("<p>Sources:</p><ul>" + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
+                                                          for k, v in legend) + "</ul>")
+        parts.append("<p>Caveats:</p><ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in caveats()) + "</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

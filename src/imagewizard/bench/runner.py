@@ -1,0 +1,421 @@
+"""Plan and run a benchmark: images x degradations x methods, in parallel, resumable.
+
+:func:`plan_bench` validates everything (data, specs, methods) before any
+work and lists the jobs; :func:`run_bench` runs the jobs that
+``results.jsonl`` in the output folder does not already hold, then writes
+``summary.csv``, ``summary.md`` and ``report.html`` from all the records of
+the plan.
+
+Workers are separate processes (``spawn``), each capped at its share of the
+cores (OpenMP/BLAS/OpenCV/PyTorch threads = cores // workers), so parallel
+images do not oversubscribe the CPU; ``workers=0`` runs the jobs in the
+calling process (for debugging; threads are then left alone).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from ..errors import ImageWizardError, ParameterError
+from .datasets import Dataset, resolve_dataset
+from .store import Key, ResultStore, record_key
+from .worker import BASELINE, THREAD_ENV, Job, Settings, init_worker, run_job, slug
+
+__all__ = ["BenchConfig", "Degradation", "Plan", "BenchResult", "BenchError", "plan_bench", "run_bench",
+           "PROTOCOLS", "SAVE_FORMATS"]
+
+PROTOCOLS = ("float", "uint8")
+SAVE_FORMATS = ("png", "npy")
+RUN_FILE = "run.json"
+#: Settings that must match for records of an earlier run in the same folder to be reused.
+_RUN_IDENTITY = ("dataset", "data_root", "task", "protocol", "seed", "blind", "gray")
+
+
+class BenchError(ImageWizardError):
+    """The benchmark could not go on (e.g. a worker process died)."""
+
+
+@dataclass
+class BenchConfig:
+    """Everything ``imagewizard bench`` takes (see :func:`run_bench`)."""
+
+    data: str
+    degradations: Sequence[str]
+    methods: str | Sequence[str] = "all"
+    task: str | None = None
+    protocol: str = "float"
+    seed: int = 0
+    out: str | Path = "bench-output"
+    workers: int = 1
+    limit: int | None = None
+    gray: bool = False
+    blind: bool = False
+    published: bool = False
+    save_images: bool = False
+    save_format: str = "png"
+    exclude: Sequence[str] = ()
+    crops: int = 3
+    fresh: bool = False
+    command: str | None = None
+
+
+@dataclass
+class Degradation:
+    text: str  # as given
+    spec: str  # canonical (the key in records)
+    kw: dict[str, Any]
+    sigma_true: float | None  # the Gaussian noise level methods get in non-blind runs
+    published_sigma: float | None  # set when the degradation is exactly Gaussian noise
+
+
+@dataclass
+class Plan:
+    config: BenchConfig
+    dataset: Dataset
+    task: str
+    degradations: list[Degradation]
+    methods: list[str]
+    jobs: list[Job]
+    settings: Settings
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def order(self) -> list[tuple[str, str]]:
+        """(degradation, method) pairs that have jobs, in report order, the input baseline first."""
+        pairs = {(j.degradation, j.method) for j in self.jobs}
+        return [(d.spec, m) for d in self.degradations for m in [BASELINE, *self.methods] if (d.spec, m) in pairs]
+
+    @property
+    def keys(self) -> set[Key]:
+        return {(j.image, j.degradation, j.method) for j in self.jobs}
+
+
+@dataclass
+class BenchResult:
+    out: Path
+    plan: Plan
+    records: list[dict[str, Any]]
+    rows: list[dict[str, Any]]
+    published: dict[str, list]
+    files: dict[str, Path]
+    ran: int
+    reused: int
+
+
+# --------------------------------------------------------------------------- planning
+
+def _true_sigma(kw: dict[str, Any]) -> float | None:
+    """The Gaussian noise level when every noise step is zero-mean Gaussian (combined in quadrature)."""
+    from ..degrade import NOISES
+    from ..kernels import parse_declared
+
+    sigmas = []
+    for spec in kw.get("noise") or []:
+        name, bound = parse_declared(NOISES, spec, kind="noise")
+        if name != "gaussian" or bound.get("mean", 0.0) != 0.0:
+            return None
+        sigmas.append(float(bound["sigma"]))
+    if not sigmas:
+        return None
+    return float(math.sqrt(sum(s * s for s in sigmas)))
+
+
+def _degradations(texts: Sequence[str]) -> list[Degradation]:
+    from ..degrade import format_degrade_spec, parse_degrade_spec
+    from .published import gaussian_sigma_only
+
+    if isinstance(texts, str):
+        texts = [texts]
+    if not texts:
+        raise ParameterError("--degrade: give at least one degradation spec, e.g. --degrade gaussian:25")
+    out: list[Degradation] = []
+    seen: dict[str, str] = {}
+    for text in texts:
+        kw = parse_degrade_spec(text)
+        if kw.get("downscale"):
+            raise ParameterError(f"--degrade {text}: downscaling changes the image size, so it cannot be scored "
+                                 "against the clean image here")
+        spec = format_degrade_spec(**kw)
+        if spec == "none":
+            raise ParameterError(f"--degrade {text}: degrades nothing")
+        if spec in seen:
+            continue
+        clash = [seen[s] for s in seen if slug(s) == slug(spec)]
+        if clash:
+            raise ParameterError(f"--degrade {text}: its folder name clashes with --degrade {clash[0]}")
+        seen[spec] = text
+        out.append(Degradation(text, spec, kw, _true_sigma(kw), gaussian_sigma_only(kw)))
+    return out
+
+
+def _infer_task(degs: list[Degradation]) -> str:
+    def task_of(d: Degradation) -> str:
+        if d.kw.get("mask"):
+            return "inpaint"
+        if d.kw.get("blur"):
+            return "deblur"
+        return "denoise"
+
+    tasks = {task_of(d) for d in degs}
+    if len(tasks) > 1:
+        raise ParameterError(f"the --degrade specs call for different tasks ({', '.join(sorted(tasks))}); "
+                             "pass --task or run them separately")
+    return tasks.pop()
+
+
+def _split_list(value: str | Sequence[str]) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else [v for x in value for v in str(x).split(",")]
+    return [v.strip() for v in items if v.strip()]
+
+
+def _select_methods(task: str, requested: str | Sequence[str], exclude: Sequence[str],
+                    degs: list[Degradation], notes: list[str]):
+    from .. import registry
+
+    names = _split_list(requested)
+    if not names:
+        raise ParameterError("--methods is empty; give names separated by commas, or 'all'")
+    excluded = set(_split_list(exclude)) if exclude else set()
+    has = {"kernel": any(d.kw.get("blur") for d in degs), "mask": any(d.kw.get("mask") for d in degs)}
+    if [n.lower() for n in names] == ["all"]:
+        chosen, skipped = [], []
+        for m in registry.methods(task):
+            if m.name in excluded or excluded & set(m.tags):
+                continue
+            why = m.unavailable_reason()
+            if why is None and "reference" in m.needs:
+                why = "needs a reference image"
+            if why is None and any(not has[n] for n in m.needs if n in has):
+                why = f"needs a {' and '.join(n for n in sorted(m.needs) if n in has)} the degradation does not make"
+            if why:
+                skipped.append(f"{m.name} ({why})")
+            else:
+                chosen.append(m)
+        if skipped:
+            notes.append("not run: " + "; ".join(skipped))
+        if not chosen:
+            raise ParameterError(f"--methods all: no {task} method can run here" +
+                                 (f" ({'; '.join(skipped)})" if skipped else ""))
+        return chosen
+    if "all" in [n.lower() for n in names]:
+        raise ParameterError("--methods: 'all' cannot be combined with method names")
+    chosen = []
+    for n in dict.fromkeys(names):
+        if n == BASELINE:
+            raise ParameterError(f"--methods: '{BASELINE}' is the name of the degraded-input baseline row")
+        m = registry.get(task, n)
+        m.check_available()
+        if "reference" in m.needs:
+            raise ParameterError(f"--methods: '{n}' needs a reference image, which a benchmark does not have")
+        for need in m.needs:
+            if need in has and not has[need]:
+                raise ParameterError(f"--methods: '{n}' needs a {need}, but no --degrade spec makes one "
+                                     f"(add {'blur=KERNEL' if need == 'kernel' else 'mask=MASK'})")
+        if m not in chosen and m.name not in excluded:
+            chosen.append(m)
+    return chosen
+
+
+def plan_bench(config: BenchConfig) -> Plan:
+    """Validate ``config`` and list the jobs (one-line :class:`ParameterError` on any bad argument)."""
+    from .. import registry
+
+    c = config
+    if c.protocol not in PROTOCOLS:
+        raise ParameterError(f"--protocol must be one of {', '.join(PROTOCOLS)}; got {c.protocol!r}")
+    if c.save_format not in SAVE_FORMATS:
+        raise ParameterError(f"--save-format must be one of {', '.join(SAVE_FORMATS)}; got {c.save_format!r}")
+    for name, value, low in (("--workers", c.workers, 0), ("--seed", c.seed, 0), ("--crops", c.crops, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ParameterError(f"{name} must be an integer >= {low}; got {value!r}")
+    degs = _degradations(c.degradations)
+    task = c.task or _infer_task(degs)
+    if task not in registry.tasks():
+        raise ParameterError(f"--task: unknown task '{task}' (known: {', '.join(registry.tasks())})")
+    notes: list[str] = []
+    methods = _select_methods(task, c.methods, c.exclude, degs, notes)
+    ds = resolve_dataset(c.data, limit=c.limit, gray=c.gray)
+    notes = ds.notes + notes
+    settings = Settings(task=task, protocol=c.protocol, seed=int(c.seed), blind=bool(c.blind), gray=bool(c.gray),
+                        dataset=ds.name, out_dir=str(Path(c.out)), save_images=bool(c.save_images),
+                        save_format=c.save_format)
+    jobs: list[Job] = []
+    gray_only = [m for m in methods if m.color == "gray"]
+    colour_skips = 0
+    crop_images = {r.name for r in ds.images[:c.crops]}
+    for ref in ds.images:
+        colour = None
+        for d in degs:
+            for name in [BASELINE, *(m.name for m in methods)]:
+                m = next((x for x in methods if x.name == name), None)
+                if m is not None and (m.needs & {"kernel"} and not d.kw.get("blur") or
+                                      m.needs & {"mask"} and not d.kw.get("mask")):
+                    continue
+                if m is not None and m.color == "gray":
+                    if colour is None:
+                        colour = _is_colour(ref, c.gray)
+                    if colour:
+                        colour_skips += 1
+                        continue
+                jobs.append(Job(ref.name, ref.source, d.spec, d.kw, name, d.sigma_true, settings,
+                                crops=ref.name in crop_images))
+    if colour_skips:
+        notes.append(f"{', '.join(m.name for m in gray_only)} work on gray images only: skipped on colour images "
+                     f"({colour_skips} jobs; --gray converts)")
+    return Plan(c, ds, task, degs, [m.name for m in methods], jobs, settings, notes)
+
+
+def _is_colour(ref, gray: bool) -> bool:
+    from .datasets import load_image
+
+    return load_image(ref, gray=gray).ndim == 3
+
+
+# --------------------------------------------------------------------------- output folder
+
+def _run_identity(plan: Plan) -> dict[str, Any]:
+    c = plan.config
+    return {"dataset": plan.dataset.name, "data_root": plan.dataset.root, "task": plan.task,
+            "protocol": c.protocol, "seed": int(c.seed), "blind": bool(c.blind), "gray": bool(c.gray)}
+
+
+def _prepare_out(plan: Plan, machine: dict[str, Any]) -> Path:
+    out = Path(plan.config.out)
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"--out {out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    run_file = out / RUN_FILE
+    ident = _run_identity(plan)
+    if plan.config.fresh:
+        for name in ("results.jsonl", "summary.csv", "summary.md", "report.html", RUN_FILE):
+            (out / name).unlink(missing_ok=True)
+        for sub in ("crops", "images"):
+            shutil.rmtree(out / sub, ignore_errors=True)
+    elif run_file.exists():
+        try:
+            old = json.loads(run_file.read_text())
+        except ValueError:
+            old = {}
+        for k in _RUN_IDENTITY:
+            if k in old and old[k] != ident[k]:
+                raise ParameterError(f"--out {out}: holds a run with {k}={old[k]} (this run: {ident[k]}); "
+                                     "choose another --out or add --fresh to start over")
+    run_file.write_text(json.dumps({**ident, "command": plan.config.command, "machine": machine}, indent=2) + "\n")
+    return out
+
+
+# --------------------------------------------------------------------------- execution
+
+@contextmanager
+def _worker_env(threads: int) -> Iterator[None]:
+    """Environment for spawned workers: thread caps, and glibc returning big blocks (see worker notes)."""
+    saved = {k: os.environ.get(k) for k in (*THREAD_ENV, "MALLOC_MMAP_THRESHOLD_")}
+    try:
+        for k in THREAD_ENV:
+            os.environ[k] = str(threads)
+        os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _progress(console, enabled: bool):
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                    disable=not enabled, transient=False)
+
+
+def _execute(todo: list[Job], workers: int, store: ResultStore, console, progress: bool) -> None:
+    from .machine import usable_cores
+
+    with _progress(console, progress) as bar:
+        task_id = bar.add_task("bench", total=len(todo))
+
+        def done(rec: dict[str, Any]) -> None:
+            store.append(rec)
+            label = f"{rec['method']} on {rec['image']}"
+            bar.update(task_id, advance=1, description=label[:40])
+
+        if workers == 0:
+            for job in todo:
+                done(run_job(job))
+            return
+        import multiprocessing
+
+        n = min(workers, len(todo))
+        threads = max(1, usable_cores() // max(workers, 1))
+        ctx = multiprocessing.get_context("spawn")
+        with _worker_env(threads):
+            pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=init_worker, initargs=(threads,))
+            futures = {pool.submit(run_job, job): job for job in todo}
+        try:
+            for fut in as_completed(futures):
+                try:
+                    done(fut.result())
+                except BrokenProcessPool:
+                    job = futures[fut]
+                    raise BenchError(f"a worker process died (out of memory or a crash) around {job.method} on "
+                                     f"{job.image} [{job.degradation}]; finished records are kept, run again "
+                                     "to resume") from None
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+
+def run_bench(config: BenchConfig, *, console=None, progress: bool = True) -> BenchResult:
+    """Run (or resume) a benchmark and write its outputs to ``config.out``.
+
+    Outputs: ``results.jsonl`` (one record per image x degradation x
+    method, written as it goes), ``summary.csv``, ``summary.md``,
+    ``report.html`` and ``run.json`` (settings and machine). Records already
+    in ``results.jsonl`` are reused, so an interrupted run resumes.
+
+    Examples
+    --------
+    >>> res = run_bench(BenchConfig(data="tiny", degradations=["gaussian:25"], methods="box",
+    ...                             limit=1, out=tmp, workers=0), progress=False)   # doctest: +SKIP
+    >>> [r["method"] for r in res.rows]                                             # doctest: +SKIP
+    ['input', 'box']
+    """
+    from .machine import machine_info
+    from .report import write_outputs
+
+    plan = plan_bench(config)
+    machine = machine_info()
+    out = _prepare_out(plan, machine)
+    store = ResultStore(out / "results.jsonl")
+    existing = store.load()
+    wanted = plan.keys
+    todo = [j for j in plan.jobs if (j.image, j.degradation, j.method) not in existing]
+    if console is not None:
+        reused = len(wanted) - len(todo)
+        console.print(f"{len(plan.jobs)} jobs: {plan.dataset.name} ({len(plan.dataset.images)} images) x "
+                      f"{len(plan.degradations)} degradations x {len(plan.methods)} methods + input"
+                      + (f"; {reused} already in {store.path}, {len(todo)} to run" if reused else ""))
+        if store.dropped:
+            console.print(f"dropped {store.dropped} unreadable line(s) from {store.path} (an interrupted write)")
+    try:
+        if todo:
+            _execute(todo, config.workers, store, console, progress)
+    finally:
+        store.close()
+    records = [r for r in ResultStore(out / "results.jsonl").load().values() if record_key(r) in wanted]
+    rows, published, files = write_outputs(plan, records, machine, out)
+    return BenchResult(out, plan, records, rows, published, files, ran=len(todo), reused=len(wanted) - len(todo))
