@@ -1,0 +1,70 @@
+"""Network architectures, one file each. ``build(name, **config)`` makes one.
+
+Every denoiser takes ``(x, sigma)``: images (N, C, H, W) in [0, 1] and the
+noise level (N,) on the 0..1 scale; networks without a noise-level input
+ignore ``sigma``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ...errors import ParameterError
+
+
+def _unet(**cfg):
+    from .unet import UNetDenoiser
+
+    return UNetDenoiser(**cfg)
+
+
+def _dncnn(**cfg):
+    from .dncnn import DnCNN
+
+    return DnCNN(**cfg)
+
+
+def _rednet(**cfg):
+    from .rednet import REDNet
+
+    return REDNet(**cfg)
+
+
+def _dae(**cfg):
+    from .autoencoders import DenoisingAutoencoder
+
+    return DenoisingAutoencoder(**cfg)
+
+
+def _conv_ae(**cfg):
+    from .autoencoders import ConvAutoencoder
+
+    return ConvAutoencoder(**cfg)
+
+
+#: name -> (builder, default config, one-line summary)
+ARCHS: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
+    "unet": (_unet, {"in_channels": 3, "channels": (64, 128, 256, 384), "blocks": 1, "shuffle": 2},
+             "multi-scale residual U-Net with a noise-level map (flagship)"),
+    "dncnn": (_dncnn, {"in_channels": 1, "features": 64, "depth": 17},
+              "DnCNN: conv+BN+ReLU stack with residual learning (blind over its training range)"),
+    "rednet": (_rednet, {"in_channels": 3, "features": 64, "depth": 20, "skip_step": 2},
+               "RED-Net: symmetric conv/deconv encoder-decoder with skip connections"),
+    "conv-ae": (_conv_ae, {"in_channels": 3, "features": 64},
+                "small convolutional autoencoder: Conv-Conv(stride 2)-Upsample-Conv"),
+    "dae": (_dae, {"in_channels": 1, "size": 28, "hidden": (256, 128, 64)},
+            "fully connected denoising autoencoder 784-256-128-64 (28x28 gray patches)"),
+}
+
+
+def build(name: str, **config: Any):
+    """Build architecture ``name`` with ``config`` overriding its defaults."""
+    try:
+        builder, defaults, _ = ARCHS[name]
+    except KeyError:
+        raise ParameterError(f"unknown architecture '{name}' (known: {', '.join(ARCHS)})") from None
+    cfg = {**defaults, **config}
+    unknown = set(cfg) - set(defaults)
+    if unknown:
+        raise ParameterError(f"architecture '{name}' has no option(s) {', '.join(sorted(unknown))}")
+    return builder(**cfg), cfg

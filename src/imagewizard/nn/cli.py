@@ -1,0 +1,70 @@
+"""``imagewizard train ...``: the training commands (mounted by the main CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+train_app = typer.Typer(help="Train learned models on a folder of images.", no_args_is_help=True,
+                        rich_markup_mode="markdown")
+
+
+@train_app.callback()
+def _train() -> None:
+    """Train learned models on a folder of images."""
+
+
+@train_app.command("denoiser", epilog="""
+Examples:
+
+    imagewizard train denoiser --arch unet --data ../shared/data/bsds500/images \\
+        --exclude ../shared/data/testsets/CBSD68 --channels 3 --sigma 0-75 --steps 40000 --out runs/unet-color
+
+    imagewizard train denoiser --resume runs/unet-color --minutes 60
+""")
+def denoiser(
+    arch: str = typer.Option("unet", help="architecture (see `imagewizard models --archs`)"),
+    data: Optional[Path] = typer.Option(None, help="folder of training images (searched recursively)"),
+    exclude: Optional[Path] = typer.Option(None, help="folder of images never to train on (matched by file name)"),
+    channels: int = typer.Option(3, help="1 = gray, 3 = colour"),
+    sigma: str = typer.Option("0-75", help="Gaussian noise sigma or range on the 0..255 scale, e.g. 25 or 0-75"),
+    patch: int = typer.Option(128, help="patch side in pixels"),
+    batch: int = typer.Option(8, help="patches per step"),
+    steps: Optional[int] = typer.Option(None, help="schedule length in steps (default 10000)"),
+    minutes: Optional[float] = typer.Option(None, help="stop this invocation after this many minutes (resume later)"),
+    lr: Optional[float] = typer.Option(None, help="peak learning rate (AdamW; default 4e-4)"),
+    schedule: str = typer.Option("cosine", help="cosine or step"),
+    loss: str = typer.Option("l1", help="mse, l1, charbonnier or ssim"),
+    ema: float = typer.Option(0.999, help="EMA decay of the weights (0 = off)"),
+    val_every: Optional[int] = typer.Option(None, help="validate every N steps (default 1000)"),
+    seed: int = typer.Option(0, help="random seed (runs are deterministic given it)"),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: all)"),
+    resume: Optional[Path] = typer.Option(None, help="run folder or checkpoint to resume exactly"),
+    out: Optional[Path] = typer.Option(None, help="run folder (checkpoints, log, best weights)"),
+) -> None:
+    """Train a denoiser on random noisy patches; checkpoints resume exactly."""
+    from .data import parse_sigma_range
+    from .train import TrainConfig, command_line, train_denoiser
+
+    if resume is not None:
+        overrides = {"steps": steps, "minutes": minutes, "lr": lr, "val_every": val_every, "threads": threads,
+                     "out": str(out) if out else None}
+        result = train_denoiser(TrainConfig(), resume=resume, overrides=overrides)
+    else:
+        if data is None:
+            raise typer.BadParameter("--data is required (unless --resume)")
+        cfg = TrainConfig(arch=arch, data=str(data), exclude=str(exclude) if exclude else None, channels=channels,
+                          sigma=parse_sigma_range(sigma), patch=patch, batch=batch, steps=steps or 10000,
+                          minutes=minutes, lr=lr or 4e-4, schedule=schedule, loss=loss, ema=ema,
+                          val_every=val_every or 1000, seed=seed, threads=threads or 0,
+                          out=str(out or f"runs/{arch}"), command=command_line())
+        result = train_denoiser(cfg)
+    best = result["best"]
+    typer.echo(f"trained {result['step']}/{result['steps']} steps ({result['hours']:.2f} h); "
+               f"best validation PSNR {best['psnr']:.3f} dB at step {best['step']}; run folder {result['out']}")
+
+
+if __name__ == "__main__":  # python -m imagewizard.nn.cli denoiser ...
+    train_app()

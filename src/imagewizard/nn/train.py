@@ -1,0 +1,363 @@
+"""Training denoisers: AdamW, cosine schedule, EMA, validation, exact resume.
+
+``train_denoiser(TrainConfig(...))`` is what ``imagewizard train denoiser``
+runs. A run directory holds ``last.ckpt`` (everything needed to resume
+exactly: model, EMA, optimiser, schedule position, random generators,
+history), ``best.safetensors`` + ``best.json`` (the EMA weights with the best
+validation PSNR and their card) and ``log.jsonl`` (one line per validation).
+Given the same seed, data and step count, a run gives the same weights
+whether or not it was interrupted and resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ParameterError
+from . import data as D
+
+LOSSES = ("mse", "l1", "charbonnier", "ssim")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (recorded in the checkpoint and the card)."""
+
+    arch: str = "unet"
+    arch_config: dict[str, Any] = field(default_factory=dict)
+    data: str = ""
+    exclude: str | None = None  # folder of images never to train on (e.g. testsets/CBSD68)
+    channels: int = 3
+    sigma: tuple[float, float] = (0.0, 75.0)
+    patch: int = 128
+    batch: int = 8
+    steps: int = 10000  # length of the schedule
+    minutes: float | None = None  # stop this invocation after this long (resume later)
+    lr: float = 4e-4
+    lr_min: float = 1e-6
+    warmup: int = 200
+    schedule: str = "cosine"  # or "step"
+    weight_decay: float = 1e-4
+    loss: str = "l1"
+    ema: float = 0.999  # 0 disables
+    grad_clip: float = 1.0
+    val_count: int = 12
+    val_every: int = 1000
+    val_sigmas: tuple[float, ...] = (15.0, 25.0, 50.0)
+    val_crop: int = 0  # 0: whole images
+    checkpoint_minutes: float = 10.0
+    seed: int = 0
+    threads: int = 0  # 0: torch default
+    out: str = "runs/denoiser"
+    command: str = ""
+
+    def validate(self) -> None:
+        if self.loss not in LOSSES:
+            raise ParameterError(f"loss must be one of {', '.join(LOSSES)}, got '{self.loss}'")
+        if self.schedule not in ("cosine", "step"):
+            raise ParameterError(f"schedule must be cosine or step, got '{self.schedule}'")
+        if self.channels not in (1, 3):
+            raise ParameterError(f"channels must be 1 (gray) or 3 (colour), got {self.channels}")
+        for name in ("patch", "batch", "steps"):
+            if getattr(self, name) <= 0:
+                raise ParameterError(f"{name} must be positive")
+        if self.lr <= 0:
+            raise ParameterError("lr must be positive")
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    """Learning rate at ``step``: linear warm-up, then cosine (or x0.5 steps) decay to ``lr_min``."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = min((step - cfg.warmup) / max(cfg.steps - cfg.warmup, 1), 1.0)
+    if cfg.schedule == "cosine":
+        return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * t))
+    return max(cfg.lr * 0.5 ** int(t * 4), cfg.lr_min)
+
+
+def make_loss(name: str) -> Callable:
+    import torch
+    import torch.nn.functional as F
+
+    if name == "mse":
+        return F.mse_loss
+    if name == "l1":
+        return F.l1_loss
+    if name == "charbonnier":
+        return lambda a, b: torch.sqrt((a - b) ** 2 + 1e-6).mean()
+    return lambda a, b: 1.0 - ssim_torch(a, b)
+
+
+def ssim_torch(a, b, data_range: float = 1.0):
+    """Differentiable SSIM (11x11 Gaussian window, sigma 1.5), mean over channels and pixels."""
+    import torch
+    import torch.nn.functional as F
+
+    c = a.shape[1]
+    g = torch.exp(-((torch.arange(11, dtype=a.dtype, device=a.device) - 5) ** 2) / (2 * 1.5 ** 2))
+    g = g / g.sum()
+    win = (g[:, None] * g[None, :]).expand(c, 1, 11, 11)
+    f = lambda x: F.conv2d(x, win, groups=c)  # noqa: E731
+    mu_a, mu_b = f(a), f(b)
+    va = f(a * a) - mu_a ** 2
+    vb = f(b * b) - mu_b ** 2
+    cov = f(a * b) - mu_a * mu_b
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (va + vb + c2))
+    return s.mean()
+
+
+def _ema_update(decay: float):
+    """EMA with warm-up: the decay ramps as (1 + n) / (10 + n) up to ``decay``, so early
+    averages are not dominated by the random initial weights."""
+    import torch
+
+    def update(ema_params, params, num_averaged):
+        n = float(num_averaged)
+        d = min(decay, (1 + n) / (10 + n))
+        torch._foreach_lerp_(ema_params, params, 1.0 - d)
+
+    return update
+
+
+def _save_atomic(obj: Any, path: Path) -> None:
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def evaluate(model, images: list[np.ndarray], sigmas, *, seed: int = 1234, crop: int = 0) -> dict[str, float]:
+    """Mean PSNR (dB) of ``model`` on uint8 ``images`` with Gaussian noise at each sigma (float protocol)."""
+    from .infer import predict
+
+    out: dict[str, float] = {}
+    model.eval()
+    for s in sigmas:
+        vals = []
+        for i, im in enumerate(images):
+            if crop:
+                h, w = im.shape[:2]
+                y, x = max((h - crop) // 2, 0), max((w - crop) // 2, 0)
+                im = im[y:y + crop, x:x + crop]
+            clean = (im[:, :, 0] if im.shape[2] == 1 else im).astype(np.float32) / 255.0
+            rng = np.random.default_rng([seed, i, int(round(s * 100))])
+            noisy = clean + rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(s / 255.0)
+            pred = np.clip(predict(model, noisy, s, tile=1024), 0, 1)
+            mse = float(np.mean((pred.astype(np.float64) - clean) ** 2))
+            vals.append(10 * math.log10(1.0 / max(mse, 1e-12)))
+        out[f"psnr_s{s:g}"] = float(np.mean(vals))
+    return out
+
+
+#: What may change when a run is resumed; everything else comes from the checkpoint.
+RESUME_OVERRIDES = ("steps", "minutes", "out", "lr", "lr_min", "val_every", "checkpoint_minutes", "threads")
+
+
+def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                   log: Callable[[str], None] = print, progress: bool = True,
+                   stop_after: int | None = None) -> dict[str, Any]:
+    """Train a denoiser, or resume the run in ``resume`` (a run folder or checkpoint).
+
+    On resume the run's definition comes from the checkpoint; ``overrides`` may change only the
+    keys in :data:`RESUME_OVERRIDES` (e.g. extend ``steps`` or set a time budget in ``minutes``).
+    ``stop_after`` ends this invocation after that many steps (the schedule is unchanged).
+    """
+    import torch
+
+    from .archs import build
+    from .weights import save_model
+
+    state = None
+    if resume is not None:
+        rp = Path(resume)
+        rp = rp / "last.ckpt" if rp.is_dir() else rp
+        if not rp.is_file():
+            raise ParameterError(f"{rp}: checkpoint not found")
+        state = torch.load(rp, map_location="cpu", weights_only=False)
+        saved = dict(state["config"])
+        saved["sigma"], saved["val_sigmas"] = tuple(saved["sigma"]), tuple(saved["val_sigmas"])
+        bad = set(overrides or {}) - set(RESUME_OVERRIDES)
+        if bad:
+            raise ParameterError(f"cannot change {', '.join(sorted(bad))} when resuming (only {', '.join(RESUME_OVERRIDES)})")
+        saved.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        cfg = TrainConfig(**saved)
+    out = Path(cfg.out)
+    ckpt_path = out / "last.ckpt"
+    cfg.validate()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+
+    files = D.list_image_files(cfg.data, cfg.exclude)
+    train_files, val_files = D.split_files(files, cfg.val_count)
+    log(f"data: {len(train_files)} training images, {len(val_files)} held out for validation ({cfg.data})")
+    train_imgs = [D.load_uint8(p, cfg.channels) for p in train_files]
+    val_imgs = [D.load_uint8(p, cfg.channels) for p in val_files]
+    sampler = D.PatchSampler(train_imgs, cfg.patch)
+    noise = D.GaussianNoise(*cfg.sigma)
+
+    model, arch_cfg = build(cfg.arch, **{"in_channels": cfg.channels, **cfg.arch_config})
+    cfg.arch_config = {k: list(v) if isinstance(v, tuple) else v for k, v in arch_cfg.items()}
+    model = model.to(memory_format=torch.channels_last)
+    ema = None
+    if cfg.ema > 0:
+        from torch.optim.swa_utils import AveragedModel
+
+        # use_buffers: batch-norm statistics are averaged too, so the EMA model is usable as is.
+        ema = AveragedModel(model, multi_avg_fn=_ema_update(cfg.ema), use_buffers=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    loss_fn = make_loss(cfg.loss)
+    rng = np.random.default_rng(cfg.seed)
+    step, elapsed, history, best = 0, 0.0, [], {"psnr": -1.0, "step": 0}
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        if ema is not None and state.get("ema") is not None:
+            ema.load_state_dict(state["ema"])
+        rng.bit_generator.state = state["np_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        step, elapsed, history, best = state["step"], state["elapsed"], state["history"], state["best"]
+        log(f"resumed from step {step} ({elapsed / 3600:.2f} h trained so far; best val PSNR {best['psnr']:.3f})")
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"model: {cfg.arch} {json.dumps(cfg.arch_config)} ({n_params / 1e6:.2f} M parameters)")
+
+    def checkpoint() -> None:
+        _save_atomic({"config": asdict(cfg), "model": model.state_dict(), "opt": opt.state_dict(),
+                      "ema": ema.state_dict() if ema is not None else None, "np_rng": rng.bit_generator.state,
+                      "torch_rng": torch.get_rng_state(), "step": step, "elapsed": elapsed, "history": history,
+                      "best": best}, ckpt_path)
+
+    def validate() -> None:
+        net = ema.module if ema is not None else model
+        t0 = time.time()
+        scores = evaluate(net, val_imgs, cfg.val_sigmas, crop=cfg.val_crop) if val_imgs else {}
+        mean = float(np.mean(list(scores.values()))) if scores else float("nan")
+        rec = {"step": step, "hours": round(elapsed / 3600, 4), "lr": lr_at(cfg, step), "loss": run_loss,
+               "val_psnr": round(mean, 4), **{k: round(v, 4) for k, v in scores.items()}}
+        history.append(rec)
+        with open(out / "log.jsonl", "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        log(f"step {step}: val PSNR {mean:.3f} dB {json.dumps({k: round(v, 2) for k, v in scores.items()})} "
+            f"({time.time() - t0:.0f} s)")
+        if scores and mean > best["psnr"]:
+            best.update(psnr=mean, step=step, **scores)
+            card = {"task": "denoise", "channels": cfg.channels, "sigma_range": list(cfg.sigma),
+                    "data": {"folder": cfg.data, "exclude": cfg.exclude, "train_images": len(train_files),
+                             "val_images": len(val_files)},
+                    "command": cfg.command, "train": {k: v for k, v in asdict(cfg).items() if k != "command"},
+                    "steps": step, "wall_time_hours": round(elapsed / 3600, 3),
+                    "validation": {"images": "held-out training-split images, whole, float protocol",
+                                   **{k: round(v, 3) for k, v in scores.items()}},
+                    "learning_curve": [{k: r[k] for k in ("step", "hours", "val_psnr")} for r in history]}
+            save_model(out / "best.safetensors", net.state_dict(), cfg.arch, cfg.arch_config, card)
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    deadline = time.time() + cfg.minutes * 60 if cfg.minutes else None
+    last_ckpt = time.time()
+    run_loss, loss_sum, seen = float("nan"), 0.0, 0
+    stop_step = cfg.steps if stop_after is None else min(cfg.steps, step + stop_after)
+    bar = _progress(cfg.steps, step) if progress else None
+    model.train()
+    try:
+        while step < stop_step and (deadline is None or time.time() < deadline):
+            t0 = time.time()
+            clean = sampler.sample(cfg.batch, rng)
+            noisy, sig = noise(clean, rng)
+            x = torch.from_numpy(noisy).contiguous(memory_format=torch.channels_last)
+            y = torch.from_numpy(clean).contiguous(memory_format=torch.channels_last)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(cfg, step)
+            pred = model(x, torch.from_numpy(sig))
+            loss = loss_fn(pred, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            if ema is not None:
+                ema.update_parameters(model)
+            step += 1
+            elapsed += time.time() - t0
+            loss_sum += float(loss.detach())
+            seen += 1
+            run_loss = loss_sum / seen  # mean since the last validation (what the log reports)
+            if bar is not None:
+                bar.update(step, run_loss, cfg.batch * cfg.patch ** 2 / max(time.time() - t0, 1e-9))
+            if step % cfg.val_every == 0 or step == cfg.steps:
+                model.eval()
+                validate()
+                loss_sum, seen = 0.0, 0
+                model.train()
+                checkpoint()
+                last_ckpt = time.time()
+            elif time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
+                checkpoint()
+                last_ckpt = time.time()
+    except KeyboardInterrupt:
+        log(f"interrupted at step {step}; checkpoint saved, resume with --resume {out}")
+    finally:
+        if bar is not None:
+            bar.close()
+        if step > 0:
+            checkpoint()
+    return {"step": step, "steps": cfg.steps, "hours": elapsed / 3600, "best": best, "out": str(out)}
+
+
+class _progress:
+    """A Rich progress bar with loss, throughput and ETA (plain lines when not on a terminal)."""
+
+    def __init__(self, total: int, start: int):
+        self.total, self.start, self.t0 = total, start, time.time()
+        self.last_print = 0.0
+        self.rich = sys.stderr.isatty()
+        if self.rich:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.p = Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                              TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=False)
+            self.p.start()
+            self.task = self.p.add_task("train", total=total, completed=start, info="")
+
+    def update(self, step: int, loss: float, px_per_s: float) -> None:
+        info = f"loss {loss:.4f}  {px_per_s / 1e3:.0f} kpx/s"
+        if self.rich:
+            self.p.update(self.task, completed=step, info=info)
+        elif time.time() - self.last_print > 60:
+            done = step - self.start
+            rate = done / max(time.time() - self.t0, 1e-9)
+            eta = (self.total - step) / max(rate, 1e-9)
+            print(f"step {step}/{self.total}  {info}  eta {eta / 3600:.2f} h", file=sys.stderr, flush=True)
+            self.last_print = time.time()
+
+    def close(self) -> None:
+        if self.rich:
+            self.p.stop()
+
+
+def command_line() -> str:
+    """The command as a user would type it: ``imagewizard train denoiser ...``."""
+    args = sys.argv[1:]
+    if "denoiser" in args:
+        args = args[args.index("denoiser") + 1:]
+    return "imagewizard train denoiser " + " ".join(shlex.quote(a) for a in args)

@@ -1,0 +1,114 @@
+"""Training framework, weights and tiled inference, on tiny models and tiny data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from imagewizard.errors import ParameterError  # noqa: E402
+from imagewizard.nn.archs import build  # noqa: E402
+from imagewizard.nn.infer import run_tiled  # noqa: E402
+from imagewizard.nn.train import TrainConfig, lr_at, ssim_torch, train_denoiser  # noqa: E402
+from imagewizard.nn.weights import load_model, save_model  # noqa: E402
+
+TINY = {"channels": [8, 16, 32], "blocks": 1, "shuffle": 2}
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    """Eight small natural-looking images (crops of scikit-image samples)."""
+    from PIL import Image
+
+    from imagewizard.samples import sample
+
+    d = tmp_path_factory.mktemp("imgs")
+    src = (sample("astronaut") * 255).astype(np.uint8)
+    for i in range(8):
+        y, x = 40 * i, 30 * i
+        Image.fromarray(src[y:y + 96, x:x + 96]).save(d / f"img{i}.png")
+    return d
+
+
+def _cfg(folder, out, **kw):
+    base = dict(arch="unet", arch_config=TINY, data=str(folder), channels=3, sigma=(10.0, 40.0), patch=32, batch=4,
+                steps=8, lr=2e-3, warmup=2, val_count=2, val_every=4, val_sigmas=(25.0,), seed=3, threads=1,
+                out=str(out), ema=0.9)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_training_lowers_the_loss_and_writes_a_card(image_folder, tmp_path):
+    res = train_denoiser(_cfg(image_folder, tmp_path / "run", steps=30, val_every=15), log=lambda s: None,
+                         progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert res["step"] == 30 and len(log) == 2
+    assert log[-1]["loss"] < 0.9 * log[0]["loss"]  # mean training loss of steps 16-30 vs 1-15
+    card = json.loads((tmp_path / "run" / "best.json").read_text())
+    assert card["arch"] == "unet" and card["steps"] in (15, 30) and "psnr_s25" in card["validation"]
+    assert card["data"]["train_images"] == 6 and card["data"]["val_images"] == 2
+
+
+def test_resume_is_exact(image_folder, tmp_path):
+    train_denoiser(_cfg(image_folder, tmp_path / "a"), log=lambda s: None, progress=False)
+    train_denoiser(_cfg(image_folder, tmp_path / "b"), log=lambda s: None, progress=False, stop_after=5)
+    train_denoiser(TrainConfig(), resume=tmp_path / "b", log=lambda s: None, progress=False)
+    a = torch.load(tmp_path / "a" / "last.ckpt", weights_only=False)
+    b = torch.load(tmp_path / "b" / "last.ckpt", weights_only=False)
+    assert a["step"] == b["step"] == 8
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    with pytest.raises(ParameterError, match="cannot change"):
+        train_denoiser(TrainConfig(), resume=tmp_path / "b", overrides={"patch": 64}, log=lambda s: None)
+
+
+def test_save_load_round_trip_gives_identical_outputs(tmp_path):
+    torch.manual_seed(0)
+    model, cfg = build("unet", in_channels=1, **TINY)
+    model.eval()
+    save_model(tmp_path / "m.safetensors", model.state_dict(), "unet", cfg, {"note": "test"})
+    loaded, card = load_model(tmp_path / "m.safetensors")
+    assert card["note"] == "test" and card["dtype"] == "float32"
+    x = torch.rand(1, 1, 40, 56)
+    s = torch.tensor([0.1])
+    with torch.inference_mode():
+        assert torch.equal(model(x, s), loaded(x, s))
+    (tmp_path / "bad.safetensors").write_bytes(b"not weights")
+    with pytest.raises(ParameterError, match="not a valid safetensors"):
+        load_model(tmp_path / "bad.safetensors")
+
+
+def test_tiled_inference_matches_whole_image():
+    torch.manual_seed(1)
+    model, _ = build("unet", in_channels=3, **TINY)
+    model.eval()
+    img = np.random.default_rng(0).random((150, 170, 3), dtype=np.float32)
+    whole = run_tiled(model, img, 25.0, tile=4096)
+    tiled = run_tiled(model, img, 25.0, tile=48)  # many tiles, odd image size
+    assert tiled.shape == img.shape and tiled.dtype == np.float32
+    np.testing.assert_allclose(tiled, whole, atol=2e-5)
+    gray = run_tiled(build("unet", in_channels=1, **TINY)[0].eval(), img[..., 0], 10.0, tile=32)
+    assert gray.shape == img.shape[:2]
+
+
+def test_receptive_margin_bounds_the_real_receptive_field():
+    torch.manual_seed(2)
+    model, _ = build("unet", in_channels=1, **TINY)
+    model.eval()
+    x = torch.rand(1, 1, 192, 192, requires_grad=True)
+    model(x, torch.tensor([0.1]))[0, 0, 96, 96].backward()
+    rows = np.nonzero(x.grad[0, 0].abs().sum(1).numpy())[0]
+    assert 96 - rows.min() <= model.receptive_margin and rows.max() - 96 <= model.receptive_margin
+
+
+def test_schedule_and_ssim_loss():
+    cfg = TrainConfig(lr=1e-3, lr_min=1e-6, warmup=10, steps=110)
+    assert lr_at(cfg, 0) == pytest.approx(1e-4)
+    assert lr_at(cfg, 10) == pytest.approx(1e-3)
+    assert lr_at(cfg, 110) == pytest.approx(1e-6)
+    a = torch.rand(1, 3, 32, 32)
+    assert float(ssim_torch(a, a)) == pytest.approx(1.0, abs=1e-6)
+    assert float(ssim_torch(a, torch.rand(1, 3, 32, 32))) < 0.2
