@@ -112,3 +112,43 @@ def test_schedule_and_ssim_loss():
     a = torch.rand(1, 3, 32, 32)
     assert float(ssim_torch(a, a)) == pytest.approx(1.0, abs=1e-6)
     assert float(ssim_torch(a, torch.rand(1, 3, 32, 32))) < 0.2
+
+
+def test_gray_weights_alone_serve_colour_images_in_opponent_space(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import imagewizard as iw
+    from imagewizard import registry
+    from imagewizard.cli import app
+    from imagewizard.methods.denoise.opponent import OPPONENT
+    from imagewizard.nn import zoo
+    from imagewizard.nn.infer import predict
+
+    torch.manual_seed(0)
+    model, cfg = build("unet", in_channels=1, **TINY)
+    save_model(tmp_path / "unet-gray.safetensors", model.state_dict(), "unet", cfg,
+               {"steps": 8, "sigma_range": [0, 75], "validation": {"psnr_s25": 20.0}})
+    monkeypatch.setenv("IMAGEWIZARD_WEIGHTS", str(tmp_path))
+    zoo._load_cached.cache_clear()
+    registry.load_builtins()
+    assert registry.get("denoise", "unet").available()
+
+    rng = np.random.default_rng(0)
+    img = rng.random((24, 40, 3), dtype=np.float32)
+    out = iw.denoise(img, method="unet", sigma=20)
+    gray, _ = zoo.load("unet-gray")
+    # each opponent channel, mapped onto [0, 1], is one gray image with its own noise level
+    opp = img.astype(np.float64) @ OPPONENT.T
+    hi = np.clip(OPPONENT, 0, None).sum(1)  # channel ranges for RGB in [0, 1]
+    lo = np.where((OPPONENT < 0).any(1), -hi, 0.0)
+    chans = []
+    for c in range(3):
+        scale = 1.0 / (hi[c] - lo[c])
+        den = predict(gray, ((opp[..., c] - lo[c]) * scale).astype(np.float32), 20 * scale, threads=1)
+        chans.append(den / scale + lo[c])
+    expected = np.clip(np.stack(chans, 2) @ OPPONENT, 0, 1)
+    assert out.shape == img.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out, expected, atol=2e-5)
+
+    res = CliRunner().invoke(app, ["models"])
+    assert res.exit_code == 0 and "unet-gray" in res.output

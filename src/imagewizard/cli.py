@@ -172,7 +172,7 @@ def inpaint(input: Path = typer.Argument(..., help="input image"), params: Optio
     _run_task("inpaint", input, output, method, None, params, overwrite, ref, as_json, mask=mask)
 
 
-@app.command(epilog="Example: `imagewizard enhance dull.png -o better.png --method clahe clip_limit=0.02`")
+@app.command(epilog="Example: `imagewizard enhance dull.png -o better.png --method clahe clip_limit=3`")
 def enhance(input: Path = typer.Argument(..., help="input image"), params: Optional[List[str]] = _PARAMS,
             output: Path = _OUT, method: str = _method_option("enhance"),
             reference: Optional[Path] = typer.Option(None, "--reference", help="reference image (histogram matching)"),
@@ -212,6 +212,36 @@ def methods(task: Optional[str] = typer.Option(None, "--task", "-t", help="only 
         cells = (m.task, m.name, summary, m.sigma, ",".join(sorted(m.needs)) or "-", _params_text(m.params) or "-")
         table.add_row(*(escape(c) for c in cells))  # brackets are text here, not Rich markup
     _console().print(table)
+
+
+@app.command()
+def models(as_json: bool = typer.Option(False, "--json", help="print the full model cards as JSON")) -> None:
+    """List the trained models in the zoo (package weights and $IMAGEWIZARD_WEIGHTS) with their cards."""
+    from .nn import zoo
+
+    cards = zoo.cards()
+    if as_json:
+        typer.echo(json.dumps(cards, indent=2, default=str))
+        return
+    console = _console()
+    if not cards:
+        where = ", ".join(str(d) for d in zoo.weight_dirs())
+        console.print(f"no trained models found (looked in {where}); train one with `imagewizard train denoiser`",
+                      highlight=False)
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    for col in ("name", "arch", "channels", "sigma", "MB", "steps", "train hours", "val PSNR s15/25/50 (dB)"):
+        table.add_column(col)
+    for c in cards:
+        sig, val = c.get("sigma_range"), c.get("validation") or {}
+        psnrs = "/".join(f"{val[k]:.2f}" for k in ("psnr_s15", "psnr_s25", "psnr_s50") if k in val) or "?"
+        cells = (c["name"], c.get("arch", "?"), c.get("channels", "?"), f"{sig[0]:g}-{sig[1]:g}" if sig else "?",
+                 f"{c['bytes'] / 1e6:.1f}", c.get("steps", "?"), c.get("wall_time_hours", "?"), psnrs)
+        table.add_row(*(escape(str(x)) for x in cells))
+    console.print(table)
 
 
 # --------------------------------------------------------------------------- degrade
