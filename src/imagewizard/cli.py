@@ -414,6 +414,110 @@ def compare(images: List[Path] = typer.Argument(..., help="images to show side b
     _console().print(f"wrote {path}")
 
 
+# --------------------------------------------------------------------------- pipelines and batch
+
+_PIPELINE_EPILOG = """
+A pipeline file (YAML or JSON) lists steps, each a registered method:
+
+    steps:
+      - {task: denoise, method: median, params: {size: 3}}
+      - {task: denoise, method: nlm, sigma: auto}
+      - {task: enhance, method: clahe, params: {clip_limit: 2.0}}
+
+'task' may be left out when the method name is unique; 'kernel' (spec or file), 'mask' and
+'reference' (files; {stem} is the input's name) go to the methods that use them.
+"""
+
+
+@app.command("run", epilog=_PIPELINE_EPILOG + """
+Example:
+
+    imagewizard run cleanup.yaml scan.png -o scan-clean.png
+""")
+def run_pipeline(pipeline: Path = typer.Argument(..., help="pipeline file (.yaml, .yml or .json)"),
+                 input: Path = typer.Argument(..., help="input image"),
+                 output: Path = _OUT, overwrite: bool = _OVERWRITE, as_json: bool = _JSON) -> None:
+    """Run a pipeline of registered methods on one image."""
+    from .pipeline import Pipeline
+
+    p = Pipeline.load(pipeline)  # validate before reading the image
+    img, meta = _read(input)
+    t0 = time.perf_counter()
+    out, steps = p.run(img, source=input)
+    seconds = time.perf_counter() - t0
+    path = _write(output, out, meta, overwrite)
+    record = {"pipeline": str(pipeline), "input": str(input), "output": str(path), "seconds": seconds, "steps": steps}
+    if as_json:
+        typer.echo(json.dumps(record, default=_json_default))
+        return
+    console = _console()
+    for s in steps:
+        sig = f", sigma {s['sigma']:.2f}" if s.get("sigma") is not None else ""
+        console.print(f"{s['step']}. {s['task']} {s['method']}{sig}  ({s['seconds']:.2f} s)", highlight=False)
+    console.print(f"wrote {path}  ({seconds:.2f} s)", highlight=False)
+
+
+@app.command(epilog=_PIPELINE_EPILOG + """
+Examples:
+
+    imagewizard batch photos/ cleaned/ --method nlm --workers 2
+
+    imagewizard batch scans/ out/ --pipeline cleanup.yaml --pattern '*.tif'
+
+Images whose output exists are skipped, so running the same command again resumes after a
+crash or Ctrl-C; failed images are logged in OUT_DIR/imagewizard-batch.jsonl and retried.
+""")
+def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
+          out_dir: Path = typer.Argument(..., help="output folder (mirrors the input tree)"),
+          pipeline: Optional[Path] = typer.Option(None, "--pipeline", "-p", help="pipeline file to run"),
+          method: Optional[str] = typer.Option(None, "--method", "-m", help="a single method to run instead"),
+          task: Optional[str] = typer.Option(None, "--task", help="the method's task, if its name is ambiguous"),
+          sigma: Optional[str] = _SIGMA,
+          params: Optional[List[str]] = typer.Argument(None, help="method parameters as name=value (with --method)",
+                                                       show_default=False),
+          workers: int = typer.Option(1, "--workers", "-w", min=1, help="worker processes"),
+          recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="descend into sub-folders"),
+          pattern: Optional[str] = typer.Option(None, "--pattern", help="only files matching this glob"),
+          as_json: bool = typer.Option(False, "--json", help="print the summary as JSON")) -> None:
+    """Run a pipeline or one method over a folder of images, resumably."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from . import registry
+    from .batch import plan_jobs, run_batch
+    from .errors import ParameterError
+    from .pipeline import Pipeline, single_step
+
+    if (pipeline is None) == (method is None):
+        raise ParameterError("give exactly one of --pipeline and --method")
+    if pipeline is not None:
+        if params or sigma is not None:
+            raise ParameterError("method parameters and --sigma go in the pipeline file when --pipeline is used")
+        p = Pipeline.load(pipeline)
+    else:
+        sig: Any = None if sigma is None else (sigma if str(sigma).lower() == "auto" else float(sigma))
+        p = single_step(method, task=task, params=registry.parse_assignments(params or []), sigma=sig)
+    todo, done = plan_jobs(in_dir, out_dir, recursive=recursive, pattern=pattern)
+    console = _console()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=_console(stderr=True),
+                  disable=as_json) as bar:
+        tid = bar.add_task(f"batch ({len(done)} already done)", total=len(todo))
+
+        def tick(rec: dict[str, Any], finished: int, total: int) -> None:
+            bar.update(tid, completed=finished)
+            if rec["status"] != "ok":
+                bar.console.print(f"error: {rec['error']}", highlight=False, markup=False)
+
+        summary = run_batch(in_dir, out_dir, p, workers=workers, recursive=recursive, pattern=pattern, progress=tick)
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        console.print(f"{summary['ok']} done, {summary['error']} failed, {summary['skipped']} skipped (already done) "
+                      f"of {summary['total']} in {summary['seconds']:.1f} s; log: {summary['log']}", highlight=False)
+    if summary["error"]:
+        raise typer.Exit(1)
+
+
 # --------------------------------------------------------------------------- demo and training
 
 @app.command()
@@ -456,7 +560,10 @@ def main(argv: list[str] | None = None) -> int:
             if name in args:
                 command.commands[name].epilog = (command.commands[name].epilog or "") + "\n\n" + _task_epilog(name)
     try:
-        command.main(args=args, prog_name="imagewizard", standalone_mode=False)
+        # without standalone mode Click returns (not raises) the code of a typer.Exit
+        rc = command.main(args=args, prog_name="imagewizard", standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            return rc
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
