@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SIGMAS = (15, 25, 50)
 SETS = {"set12": "Set12 (12 gray images)", "bsd68": "BSD68 (68 gray images)", "cbsd68": "CBSD68 (68 colour images)"}
+SIZES = {"set12": 12, "bsd68": 68, "cbsd68": 68}  # a cell over fewer images is marked as partial
 QUICK_SET = "tiny"
 DOCS = ROOT / "docs" / "benchmarks.md"
 
@@ -115,7 +116,8 @@ def docs_block(name: str, out: Path) -> str | None:
     ours = [r for r in rows if r["kind"] in ("input", "method")]
     methods = list(dict.fromkeys(r["method"] for r in ours))
     cell = {(r["degradation"], r["method"]): r for r in rows}
-    n = max((int(r["n"]) for r in ours if r["n"]), default=0)
+    n = SIZES.get(name) or max((int(r["n"]) for r in ours if r["n"]), default=0)
+    partial = any(int(r["n"] or 0) < n for r in ours)
     head = ["method"] + [f"{d} PSNR / SSIM" for d in degs] + [f"s / image ({degs[len(degs) // 2]})", "MP/s", "peak MB"]
     mid = degs[len(degs) // 2]
 
@@ -128,12 +130,15 @@ def docs_block(name: str, out: Path) -> str | None:
              f"Command: `{run.get('command') or ''}` ({n} images; float protocol: noise added to the 8-bit image in "
              "float, not clipped; PSNR at peak 255; methods given the true sigma).", "",
              f"Machine: {machine_line(run['machine'])}.", "",
+             *(["**Run not finished**: a cell marked (k/N) is the mean over the first k images only, "
+                "not comparable with full-set numbers; `make bench` resumes it.", ""] if partial else []),
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in order:
         cells = [("(noisy input)" if m == "input" else m)]
         for d in degs:
             r = cell.get((d, m))
-            cells.append(f"{_f(r['psnr_mean'], '.2f')} / {_f(r['ssim_mean'], '.4f')}" if r and r["psnr_mean"] else "")
+            mark = f" ({r['n']}/{n})" if r and int(r["n"] or 0) < n else ""
+            cells.append(f"{_f(r['psnr_mean'], '.2f')} / {_f(r['ssim_mean'], '.4f')}{mark}" if r and r["psnr_mean"] else "")
         r = cell.get((mid, m)) or {}
         cells += [_f(r.get("seconds_mean", ""), ".3g"), _f(r.get("mp_per_s_mean", ""), ".3g"),
                   _f(r.get("peak_mem_mb_max", ""), ".0f")]
