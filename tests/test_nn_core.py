@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,3 +153,22 @@ def test_gray_weights_alone_serve_colour_images_in_opponent_space(tmp_path, monk
 
     res = CliRunner().invoke(app, ["models"])
     assert res.exit_code == 0 and "unet-gray" in res.output
+
+
+SHIPPED = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "src" / "imagewizard" / "nn" / "weights")
+                 .glob("*.safetensors"))
+
+
+@pytest.mark.parametrize("name", SHIPPED or [pytest.param("none", marks=pytest.mark.skip("no weights shipped"))])
+def test_shipped_weights_load_and_raise_psnr_on_a_bundled_sample(name):
+    import imagewizard as iw
+    from imagewizard.nn import zoo
+    from imagewizard.samples import sample
+
+    model, card = zoo.load(name)
+    assert card["bytes"] < 20e6 and card["steps"] > 0 and "wall_time_hours" in card
+    clean = sample("camera")[96:224, 160:288] if card["channels"] == 1 else sample("astronaut")[:128, :128]
+    rng = np.random.default_rng(1)
+    noisy = (clean + rng.normal(0, 25 / 255, clean.shape)).astype(np.float32)
+    out = iw.denoise(noisy, method="unet", sigma=25, weights=name, threads=1)
+    assert iw.metrics.psnr(clean, out) > iw.metrics.psnr(clean, noisy) + 6
