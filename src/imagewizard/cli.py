@@ -172,13 +172,86 @@ def inpaint(input: Path = typer.Argument(..., help="input image"), params: Optio
     _run_task("inpaint", input, output, method, None, params, overwrite, ref, as_json, mask=mask)
 
 
-@app.command(epilog="Example: `imagewizard enhance dull.png -o better.png --method clahe clip_limit=3`")
+@app.command(epilog="""
+Examples:
+
+    imagewizard enhance photo.jpg -o better.jpg                 # the wizard decides (see --dry-run)
+
+    imagewizard enhance photo.jpg -o better.jpg --dry-run --explain
+
+    imagewizard enhance photo.jpg -o better.jpg --save-plan plan.yaml   # replay with: imagewizard run plan.yaml
+
+    imagewizard enhance dull.png -o better.png --method clahe clip_limit=3
+""")
 def enhance(input: Path = typer.Argument(..., help="input image"), params: Optional[List[str]] = _PARAMS,
-            output: Path = _OUT, method: str = _method_option("enhance"),
+            output: Path = _OUT,
+            method: Optional[str] = typer.Option(None, "--method", "-m",
+                                                 help="enhance method (listed below); none: the wizard decides"),
             reference: Optional[Path] = typer.Option(None, "--reference", help="reference image (histogram matching)"),
+            dry_run: bool = typer.Option(False, "--dry-run", help="wizard: print the plan only"),
+            explain: bool = typer.Option(False, "--explain", help="wizard: also print the measurements"),
+            save_plan: Optional[Path] = typer.Option(None, "--save-plan", help="wizard: write the plan (YAML/JSON)"),
             ref: Optional[Path] = _REF, overwrite: bool = _OVERWRITE, as_json: bool = _JSON) -> None:
-    """Improve contrast, tone and colour."""
-    _run_task("enhance", input, output, method, None, params, overwrite, ref, as_json, reference=reference)
+    """Improve an image: with no --method the wizard analyses it, plans the steps and runs them."""
+    from .errors import ParameterError
+
+    if method is not None:
+        if dry_run or explain or save_plan:
+            raise ParameterError("--dry-run, --explain and --save-plan are for the wizard (no --method)")
+        _run_task("enhance", input, output, method, None, params, overwrite, ref, as_json, reference=reference)
+        return
+    if params:
+        raise ParameterError("method parameters need --method; the wizard chooses its own")
+    _run_wizard(input, output, dry_run=dry_run, explain=explain, save_plan=save_plan, ref=ref, overwrite=overwrite,
+                as_json=as_json)
+
+
+def _run_wizard(input: Path, output: Path, *, dry_run: bool, explain: bool, save_plan: Optional[Path],
+                ref: Optional[Path], overwrite: bool, as_json: bool) -> None:
+    from .arrays import split_alpha
+    from .wizard import plan
+
+    img, meta = _read(input)
+    decided = plan(split_alpha(img)[0])
+    record: dict[str, Any] = {"input": str(input), "plan": decided.pipeline.to_dict() if decided.pipeline else None,
+                              "reasons": decided.reasons, "not_done": decided.skipped}
+    if explain:
+        record["measurements"] = decided.analysis
+    if save_plan is not None and decided.pipeline is not None:
+        record["plan_file"] = str(decided.pipeline.save(save_plan))
+    console = _console()
+    if not as_json:
+        if decided.pipeline is None:
+            console.print("plan: nothing to do", highlight=False)
+        else:
+            console.print("plan:", highlight=False)
+            for i, (s, why) in enumerate(zip(decided.pipeline.steps, decided.reasons), 1):
+                console.print(f"  {i}. {s.task} {s.method}: {why}", highlight=False, markup=False)
+        for line in decided.skipped:
+            console.print(f"  - {line}", highlight=False, markup=False)
+        if explain:
+            console.print("measurements: " + ", ".join(f"{k}={_fmt(v)}" for k, v in decided.analysis.items()
+                                                       if not isinstance(v, (dict, list))), highlight=False)
+        if save_plan is not None and decided.pipeline is not None:
+            console.print(f"wrote plan {record['plan_file']}", highlight=False)
+    if not dry_run:
+        t0 = time.perf_counter()
+        out, steps = decided.pipeline.run(img, source=input) if decided.pipeline else (img, [])
+        record.update(seconds=time.perf_counter() - t0, steps=steps)
+        record["output"] = str(_write(output, out, meta, overwrite))
+        if ref is not None:
+            from .metrics import compare
+
+            clean, _ = _read(ref)
+            record["before"], record["after"] = compare(clean, img), compare(clean, out)
+        if not as_json:
+            if ref is not None:
+                b, a = record["before"], record["after"]
+                console.print(f"  vs reference: PSNR {b['psnr']:.2f} -> {a['psnr']:.2f} dB, "
+                              f"SSIM {b['ssim']:.4f} -> {a['ssim']:.4f}", highlight=False)
+            console.print(f"wrote {record['output']}  ({record['seconds']:.2f} s)", highlight=False)
+    if as_json:
+        typer.echo(json.dumps(record, default=_json_default))
 
 
 _TASK_COMMANDS = ("denoise", "deblur", "inpaint", "enhance")

@@ -1,0 +1,129 @@
+"""The wizard: analyse an image, decide a plan of restoration steps, say why, run it.
+
+The plan is an ordinary :class:`~imagewizard.pipeline.Pipeline`, so it can be printed, saved
+(``enhance --save-plan plan.yaml``) and replayed on other images with ``imagewizard run``.
+
+The rules are deliberately conservative: a step is planned only when the measurement behind it
+is clear (for example a noise level well above what 8-bit quantisation and fine texture
+produce), so that a clean, well-exposed photo comes back unchanged.
+
+Examples
+--------
+>>> import numpy as np
+>>> from imagewizard.wizard import plan
+>>> rng = np.random.default_rng(0)
+>>> flat = np.full((64, 64), 0.5, np.float32)
+>>> decided = plan(flat + rng.normal(0, 20 / 255, flat.shape).astype(np.float32))
+>>> decided.pipeline.steps[0].task
+'denoise'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import registry
+from .pipeline import Pipeline
+
+#: Estimated Gaussian noise below this (0..255 scale) is left alone: 8-bit rounding alone gives
+#: 0.3, and the estimator reads fine texture of clean photos as up to about 1.5.
+NOISE_MIN_SIGMA = 3.0
+#: Denoisers in order of preference; the first one installed (and with weights) is used.
+DENOISERS = ("unet", "bm3d", "nlm")
+#: A tonal range (1st to 99th percentile of luminance) narrower than this is stretched.
+LOW_CONTRAST_RANGE = 0.5
+
+
+@dataclass
+class Plan:
+    """What the wizard decided: the pipeline, one reason per step, and the measurements."""
+
+    pipeline: Pipeline | None
+    reasons: list[str]
+    analysis: dict[str, Any]
+    skipped: list[str] = field(default_factory=list)
+
+
+def _first_available(names: tuple[str, ...], task: str = "denoise") -> str:
+    registry.load_builtins()
+    for name in names:
+        try:
+            if registry.get(task, name).available():
+                return name
+        except Exception:  # noqa: BLE001 - an unregistered or broken method is simply not a candidate
+            continue
+    return names[-1]
+
+
+def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
+    """Measure ``img`` and decide the steps that should improve it.
+
+    Parameters
+    ----------
+    img : ndarray
+        HxW or HxWx3 float image.
+    analysis : dict, optional
+        The result of :func:`imagewizard.estimate.analyze`, if already computed.
+
+    Returns
+    -------
+    Plan
+        ``pipeline`` is None when nothing needs doing.
+    """
+    from .arrays import split_alpha
+    from .estimate import analyze
+
+    colour, _ = split_alpha(np.asarray(img, dtype=np.float32))
+    a = analysis if analysis is not None else analyze(colour)
+    steps: list[dict[str, Any]] = []
+    reasons: list[str] = []
+    skipped: list[str] = []
+    ntype, sigma = a.get("noise_type"), float(a.get("noise_sigma") or 0.0)
+    impulses = float((a.get("noise_evidence") or {}).get("impulse_fraction") or 0.0)
+
+    if ntype == "salt-pepper":
+        steps.append({"task": "denoise", "method": "median", "params": {"size": 3}})
+        reasons.append(f"impulse (salt-and-pepper) noise on {100 * impulses:.1f}% of pixels: a 3x3 median "
+                       "removes isolated extremes and keeps edges")
+    elif sigma >= NOISE_MIN_SIGMA:
+        name = _first_available(DENOISERS)
+        steps.append({"task": "denoise", "method": name, "sigma": "auto"})
+        kind = {"gaussian": "Gaussian", "poisson": "signal-dependent (Poisson-like)",
+                "speckle": "multiplicative (speckle)"}.get(str(ntype), str(ntype))
+        reasons.append(f"{kind} noise of sigma {sigma:.1f} (0..255 scale): {name}, the best denoiser installed, "
+                       "at the noise level estimated from the image")
+    else:
+        skipped.append(f"no denoising: noise sigma {sigma:.1f} is below {NOISE_MIN_SIGMA:g}")
+
+    if a.get("likely_blocky"):
+        skipped.append(f"JPEG blocking measured ({a.get('blockiness', 0):.2f}) but no deblocking method yet")
+
+    if a.get("likely_blurred") and not steps:
+        steps.append({"task": "enhance", "method": "unsharp", "params": {"radius": 1.5, "amount": 0.6}})
+        reasons.append(f"soft image (detail ratio {a.get('detail_ratio', 0):.2f}) without noise to amplify: "
+                       "mild unsharp masking; a true deconvolution needs the blur kernel (imagewizard deblur)")
+    elif a.get("likely_blurred"):
+        skipped.append("soft image, but sharpening after denoising would bring the noise back")
+
+    span = float(a.get("range_used") or 1.0)
+    if a.get("low_contrast") or span < LOW_CONTRAST_RANGE:
+        steps.append({"task": "enhance", "method": "stretch", "params": {"low": 1.0, "high": 99.0}})
+        reasons.append(f"low contrast: the tones span only {100 * span:.0f}% of the range; stretch the 1st-99th "
+                       "percentiles to the full range (one mapping for all channels, so colours keep their balance)")
+    else:
+        skipped.append(f"no contrast change: tones already span {100 * span:.0f}% of the range")
+
+    pipeline = Pipeline.from_dict({"name": "wizard", "steps": steps}) if steps else None
+    return Plan(pipeline=pipeline, reasons=reasons, analysis=a, skipped=skipped)
+
+
+def auto(img: np.ndarray) -> tuple[np.ndarray, Plan, list[dict[str, Any]]]:
+    """Analyse, plan and run: returns the result, the plan and one record per step run."""
+    decided = plan(img)
+    if decided.pipeline is None:
+        return np.asarray(img, dtype=np.float32).copy(), decided, []
+    out, records = decided.pipeline.run(img)
+    return out, decided, records

@@ -1,0 +1,75 @@
+"""The wizard (`imagewizard enhance` without --method): plans from measurements, does no harm."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+import imagewizard as iw
+from imagewizard.cli import main
+from imagewizard.pipeline import Pipeline
+from imagewizard.samples import sample
+from imagewizard.wizard import auto, plan
+
+
+@pytest.fixture(scope="module")
+def clean():
+    return sample("astronaut")[:128, 128:256].copy()
+
+
+def test_clean_photo_is_left_alone(clean):
+    decided = plan(clean)
+    assert decided.pipeline is None and decided.reasons == []
+    out, _, records = auto(clean)
+    assert records == [] and iw.metrics.psnr(clean, out) == np.inf
+
+
+def test_gaussian_noise_plans_a_denoiser_at_the_estimated_sigma(clean):
+    noisy = iw.degrade.degrade(clean, noise="gaussian:20", seed=0, protocol="uint8").image
+    decided = plan(noisy)
+    (step,) = decided.pipeline.steps
+    assert step.task == "denoise" and step.sigma == "auto" and step.method in ("unet", "bm3d", "nlm")
+    assert "sigma 2" in decided.reasons[0]  # the estimate, about 20
+    out, _, records = auto(noisy)
+    assert abs(records[0]["sigma"] - 20) < 3
+    assert iw.metrics.psnr(clean, out) > iw.metrics.psnr(clean, noisy) + 6
+
+
+def test_impulse_noise_plans_a_median(clean):
+    noisy = iw.degrade.degrade(clean, noise="salt-pepper:0.05", seed=0, protocol="uint8").image
+    decided = plan(noisy)
+    assert [(s.task, s.method) for s in decided.pipeline.steps] == [("denoise", "median")]
+    out, _, _ = auto(noisy)
+    assert iw.metrics.psnr(clean, out) > iw.metrics.psnr(clean, noisy) + 10
+
+
+def test_low_contrast_is_stretched(clean):
+    dull = (0.3 + 0.35 * clean).astype(np.float32)
+    decided = plan(dull)
+    assert [s.method for s in decided.pipeline.steps] == ["stretch"]
+    out, _, _ = auto(dull)
+    assert iw.metrics.psnr(clean, out) > iw.metrics.psnr(clean, dull) + 10
+
+
+def test_cli_dry_run_explain_and_saved_plan_replays(clean, tmp_path, capsys):
+    noisy = iw.degrade.degrade(clean, noise="salt-pepper:0.05", seed=0, protocol="uint8").image
+    iw.write(tmp_path / "in.png", noisy)
+    args = ["enhance", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png")]
+    assert main(args + ["--dry-run", "--explain", "--save-plan", str(tmp_path / "plan.yaml")]) == 0
+    text = capsys.readouterr().out
+    assert "1. denoise median: impulse" in text and "noise_type=salt-pepper" in text
+    assert not (tmp_path / "out.png").exists()  # dry run writes no image
+    saved = yaml.safe_load((tmp_path / "plan.yaml").read_text())
+    assert saved["steps"][0]["method"] == "median"
+    assert main(args + ["--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["plan"]["steps"][0]["method"] == "median" and record["steps"][0]["method"] == "median"
+    # the saved plan replays through `imagewizard run` to the same image
+    assert main(["run", str(tmp_path / "plan.yaml"), str(tmp_path / "in.png"), "-o", str(tmp_path / "replay.png")]) == 0
+    np.testing.assert_array_equal(iw.read(tmp_path / "replay.png")[0], iw.read(tmp_path / "out.png")[0])
+    assert main(args + ["--method", "clahe", "--dry-run"]) == 1
+    assert "for the wizard" in capsys.readouterr().err
+    assert isinstance(Pipeline.load(tmp_path / "plan.yaml"), Pipeline)
