@@ -35,6 +35,8 @@ _LAZY = {
     "estimate": ("imagewizard.estimate", None),
     "kernels": ("imagewizard.kernels", None),
     "registry": ("imagewizard.registry", None),
+    "wizard": ("imagewizard.wizard", None),
+    "Pipeline": ("imagewizard.pipeline", "Pipeline"),
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -56,7 +58,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import degrade, estimate, kernels, metrics, registry  # noqa: F401
+    from . import degrade, estimate, kernels, metrics, registry, wizard  # noqa: F401
     from .api import apply, deblur, denoise, enhance, inpaint  # noqa: F401
     from .errors import ImageWizardError  # noqa: F401
     from .io import ImageInfo, read, write  # noqa: F401
+    from .pipeline import Pipeline  # noqa: F401
