@@ -4,7 +4,7 @@
 ``make bench``        every available denoiser on the shared test sets Set12 and BSD68 (gray) and CBSD68
                       (colour) at Gaussian sigma 15/25/50, float protocol, published numbers beside ours.
                       A set that is not on this machine is skipped with a message (the data lives in
-                      $IMAGEWIZARD_DATA/testsets or ../shared/data/testsets; the package never needs it).
+                      $IMAGEWIZARD_DATA/testsets, default ../shared/data here; the package never needs it).
                       This takes hours on a laptop CPU; it resumes where it stopped when run again.
 ``make bench-quick``  the built-in tiny set at sigma 25 without the methods tagged slow: a minute or two.
 
@@ -27,11 +27,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The repository's benchmarks read the team's data checkout beside the repository unless told otherwise.
+os.environ.setdefault("IMAGEWIZARD_DATA", str(ROOT.parent / "shared" / "data"))
 SIGMAS = (15, 25, 50)
 SETS = {"set12": "Set12 (12 gray images)", "bsd68": "BSD68 (68 gray images)", "cbsd68": "CBSD68 (68 colour images)"}
 SIZES = {"set12": 12, "bsd68": 68, "cbsd68": 68}  # a cell over fewer images is marked as partial

@@ -29,7 +29,7 @@ from it), summary.csv, summary.md, report.html (self-contained), run.json; with 
 def bench_command(
     data: str = typer.Option(..., "--data", "-d", help="image folder (searched recursively; a BSDS500 folder means "
                              "its test images), or a set: tiny (built in), set12, bsd68, cbsd68, bsds500 "
-                             "(from $IMAGEWIZARD_DATA/testsets or ../shared/data/testsets)"),
+                             "(from $IMAGEWIZARD_DATA/testsets or ./data/testsets)"),
     degrade: List[str] = typer.Option(..., "--degrade", "-D", help="degradation spec, repeatable: gaussian:25, "
                                       "salt-pepper:0.1, blur=motion:15,30+gaussian:2, mask=text, jpeg=30"),
     methods: str = typer.Option("all", "--methods", "-m", help="comma-separated method names, or all "

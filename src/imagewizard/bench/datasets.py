@@ -6,7 +6,7 @@
   (:func:`imagewizard.samples.tiny_set`), always available;
 * ``set12``, ``bsd68``, ``cbsd68`` (any case): the classic denoising test
   sets, looked up in ``$IMAGEWIZARD_DATA/testsets/<Name>`` (or
-  ``$IMAGEWIZARD_DATA/<Name>``) and then in ``../shared/data/testsets/<Name>``
+  ``$IMAGEWIZARD_DATA/<Name>``) and then in ``./data/testsets/<Name>``
   beside the working directory or the source checkout. The package never
   needs them; when absent the error says where it looked;
 * ``bsds500``: the 200 BSDS500 test images found the same way;
@@ -65,11 +65,7 @@ def data_roots() -> list[Path]:
     env = os.environ.get(DATA_ENV)
     if env:
         roots.append(Path(env).expanduser())
-    roots.append(Path.cwd().parent / "shared" / "data")
-    # A source checkout sits at <root>/src/imagewizard/bench; shared/ lives beside <root>.
-    here = Path(__file__).resolve()
-    if len(here.parents) > 4:
-        roots.append(here.parents[4] / "shared" / "data")
+    roots.append(Path.cwd() / "data")
     seen, out = set(), []
     for r in roots:
         key = str(r.resolve()) if r.exists() else str(r)

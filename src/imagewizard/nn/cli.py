@@ -19,8 +19,8 @@ def _train() -> None:
 @train_app.command("denoiser", epilog="""
 Examples:
 
-    imagewizard train denoiser --arch unet --data ../shared/data/bsds500/images \\
-        --exclude ../shared/data/testsets/CBSD68 --channels 3 --sigma 0-75 --steps 40000 --out runs/unet-color
+    imagewizard train denoiser --arch unet --data data/bsds500/images \\
+        --exclude data/testsets/CBSD68 --channels 3 --sigma 0-75 --steps 40000 --out runs/unet-color
 
     imagewizard train denoiser --resume runs/unet-color --minutes 60
 """)
