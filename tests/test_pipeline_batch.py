@@ -198,3 +198,35 @@ def test_a_killed_batch_leaves_no_partial_output_and_resumes(tmp_path):
     summary = run_batch(src, out, single_step("median"))  # resume: only the missing ones run
     assert summary["skipped"] == len([n for n in written if not n.startswith(".")]) and summary["error"] == 0
     assert summary["ok"] + summary["skipped"] == n
+
+
+def test_a_dask_local_cluster_gives_the_same_files_and_log_as_a_local_run(folder, tmp_path, capsys):
+    distributed = pytest.importorskip("distributed")
+    from imagewizard.cluster import connect, parse_cluster
+
+    p = single_step("wavelet", sigma="auto")
+    run_batch(folder, tmp_path / "local", p, workers=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        summary = run_batch(folder, tmp_path / "dask", p, cluster=cluster.scheduler_address)
+        assert summary["ok"] == 4 and summary["error"] == 1 and summary["workers"] == 2
+        again = run_batch(folder, tmp_path / "dask", p, cluster=cluster.scheduler_address)
+        assert again["ok"] == 0 and again["skipped"] == 4  # resume: nothing redone, the corrupt file retried
+    for f in (tmp_path / "local").rglob("*.*"):
+        if f.name != LOG_NAME:
+            assert f.read_bytes() == (tmp_path / "dask" / f.relative_to(tmp_path / "local")).read_bytes(), f
+    log = read_log(tmp_path / "dask")
+    assert sorted(r["input"] for r in log if r["status"] == "error") == ["broken.png", "broken.png"]
+    assert parse_cluster("local:3") == ("local", 3)
+    with pytest.raises(ParameterError, match="tcp://host:8786"):
+        parse_cluster("8786")
+    capsys.readouterr()
+    assert main(["batch", str(folder), str(tmp_path / "x"), "--method", "median", "--workers", "2",
+                 "--cluster", "local:2"]) == 1
+    assert "not both" in capsys.readouterr().err
+    assert main(["batch", str(folder), str(tmp_path / "x"), "--method", "median", "--cluster", "8786"]) == 1
+    assert "tcp://host:8786" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    with connect("local:1") as client:  # the local:N form starts (and stops) its own cluster on 127.0.0.1
+        assert client.scheduler.address.startswith("tcp://127.0.0.1:")

@@ -97,7 +97,7 @@ def _worker_init() -> None:
 
 
 def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline, *, workers: int = 1,
-              recursive: bool = True, pattern: str | None = None,
+              recursive: bool = True, pattern: str | None = None, cluster: str | None = None,
               progress: Callable[[dict[str, Any], int, int], None] | None = None) -> dict[str, Any]:
     """Run ``pipeline`` on every image under ``in_dir`` not yet done in ``out_dir``.
 
@@ -108,9 +108,12 @@ def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline, *, wo
     pipeline : Pipeline
         What to run (see :mod:`imagewizard.pipeline`).
     workers : int
-        Processes; 1 runs in this process.
+        Processes; 1 runs in this process. Ignored with ``cluster``.
     recursive, pattern
         Which images to take (see :func:`imagewizard.io.list_images`).
+    cluster : str, optional
+        Run on a Dask cluster instead: ``'tcp://host:8786'`` or ``'local:N'``
+        (see :mod:`imagewizard.cluster`). Same outputs, log and resume rule.
     progress : callable, optional
         Called as ``progress(record, finished, total)`` after each image.
 
@@ -122,6 +125,10 @@ def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline, *, wo
     """
     if workers < 1:
         raise ParameterError(f"workers must be >= 1; got {workers}")
+    if cluster is not None:
+        from .cluster import parse_cluster
+
+        parse_cluster(cluster)  # a bad spec fails before any work
     todo, done = plan_jobs(in_dir, out_dir, recursive=recursive, pattern=pattern)
     out_root = Path(out_dir)
     out_root.mkdir(parents=True, exist_ok=True)
@@ -140,7 +147,13 @@ def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline, *, wo
     with open(log_path, "a", encoding="utf-8") as log:
         if log.tell() and not log_path.read_bytes().endswith(b"\n"):
             log.write("\n")  # a kill mid-line left a torn record; start clean after it
-        if workers == 1 or len(todo) <= 1:
+        if cluster is not None and todo:
+            from .cluster import connect, n_workers, run_jobs
+
+            with connect(cluster) as client:
+                workers = n_workers(client)
+                run_jobs(client, todo, spec, lambda rec: finish(rec, log))
+        elif workers == 1 or len(todo) <= 1:
             for job in todo:
                 finish(process_one(str(job.source), str(job.dest), job.rel, spec), log)
         else:
@@ -168,7 +181,7 @@ def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline, *, wo
     processed = counts["ok"] + counts["error"]
     return {"total": len(todo) + len(done), "ok": counts["ok"], "error": counts["error"], "skipped": len(done),
             "seconds": round(seconds, 3), "images_per_second": round(processed / seconds, 4) if seconds > 0 else None,
-            "workers": workers, "log": str(log_path)}
+            "workers": workers, "cluster": cluster, "log": str(log_path)}
 
 
 def _take(it: Iterable[Job], n: int) -> list[Job]:

@@ -537,6 +537,10 @@ Examples:
 
     imagewizard batch scans/ out/ --pipeline cleanup.yaml --pattern '*.tif'
 
+    imagewizard batch /shared/in /shared/out --method unet --cluster tcp://scheduler:8786
+
+    imagewizard batch photos/ cleaned/ --method nlm --cluster local:4
+
 Images whose output exists are skipped, so running the same command again resumes after a
 crash or Ctrl-C; failed images are logged in OUT_DIR/imagewizard-batch.jsonl and retried.
 """)
@@ -549,6 +553,8 @@ def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
           params: Optional[List[str]] = typer.Argument(None, help="method parameters as name=value (with --method)",
                                                        show_default=False),
           workers: int = typer.Option(1, "--workers", "-w", min=1, help="worker processes"),
+          cluster: Optional[str] = typer.Option(None, "--cluster", help="run on a Dask cluster: tcp://HOST:8786 "
+                                                "(a running scheduler; workers must see both folders) or local:N"),
           recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="descend into sub-folders"),
           pattern: Optional[str] = typer.Option(None, "--pattern", help="only files matching this glob"),
           as_json: bool = typer.Option(False, "--json", help="print the summary as JSON")) -> None:
@@ -562,6 +568,12 @@ def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
 
     if (pipeline is None) == (method is None):
         raise ParameterError("give exactly one of --pipeline and --method")
+    if cluster is not None and workers != 1:
+        raise ParameterError("give --workers or --cluster, not both (a cluster has its own workers)")
+    if cluster is not None:
+        from .cluster import parse_cluster
+
+        parse_cluster(cluster)
     if pipeline is not None:
         if params or sigma is not None:
             raise ParameterError("method parameters and --sigma go in the pipeline file when --pipeline is used")
@@ -581,7 +593,8 @@ def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
             if rec["status"] != "ok":
                 bar.console.print(f"error: {rec['error']}", highlight=False, markup=False)
 
-        summary = run_batch(in_dir, out_dir, p, workers=workers, recursive=recursive, pattern=pattern, progress=tick)
+        summary = run_batch(in_dir, out_dir, p, workers=workers, recursive=recursive, pattern=pattern,
+                            cluster=cluster, progress=tick)
     if as_json:
         typer.echo(json.dumps(summary))
     else:
