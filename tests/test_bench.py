@@ -327,3 +327,21 @@ def test_shared_bsd68_resolves_gray_and_published():
     assert plan.dataset.identity == "bsd68" and plan.dataset.total == 68
     assert datasets.load_image(plan.dataset.images[0]).ndim == 2
     assert math.isclose(plan.degradations[0].published_sigma, 25.0)
+
+
+def test_task_any_compares_methods_of_every_task_on_mixed_degradations(tmp_path):
+    out = tmp_path / "any"
+    res = run_bench(_cfg(out, degradations=["salt-pepper:0.1", "contrast=0.5"], methods="median,stretch,wizard",
+                         task="any", blind=True, protocol="uint8", limit=1, crops=0), progress=False)
+    recs = {(r["degradation"], r["method"]): r for r in _records(out)}
+    assert {r["task"] for r in recs.values() if r["method"] != "input"} == {"denoise", "enhance"}
+    # the wizard picks the right tool for each degradation
+    assert recs[("salt-pepper:0.1", "wizard")]["psnr"] == pytest.approx(recs[("salt-pepper:0.1", "median")]["psnr"])
+    # (the wizard stretches the 1st-99th percentiles; stretch's defaults are gentler)
+    assert recs[("contrast=0.5", "wizard")]["psnr"] >= recs[("contrast=0.5", "stretch")]["psnr"]
+    assert recs[("contrast=0.5", "wizard")]["psnr"] > recs[("contrast=0.5", "input")]["psnr"] + 3
+    all_ = plan_bench(_cfg(out, task="any", methods="all", degradations=["contrast=0.5"]))
+    names = set(all_.methods)
+    assert {"median", "stretch", "wizard", "blind-rl"} <= names and not names & {"wiener", "telea", "match-histogram"}
+    with pytest.raises(runner.ParameterError, match="unknown method 'nope'"):
+        plan_bench(_cfg(out, task="any", methods="nope"))

@@ -273,10 +273,12 @@ def test_alpha_is_carried_and_degrade_accepts_uint8(camera):
     ("salt-pepper:0.1,0.5+blur-mode=wrap+blur=disk:3", {"noise": ["salt-pepper:0.1,0.5"], "blur_mode": "wrap",
                                                          "blur": "disk:3"}),
     ("downscale=1", {"downscale": 1}),
+    ("contrast=0.5+gaussian:10", {"contrast": 0.5, "noise": ["gaussian:10"]}),
     ("none", {}),
 ])
 def test_parse_degrade_spec_examples(text, expected):
-    base = {"noise": [], "blur": None, "blur_mode": "reflect", "downscale": None, "jpeg": None, "mask": None}
+    base = {"noise": [], "blur": None, "blur_mode": "reflect", "downscale": None, "jpeg": None, "mask": None,
+            "contrast": None}
     assert parse_degrade_spec(text) == {**base, **expected}
 
 
@@ -293,6 +295,8 @@ def test_parse_degrade_spec_examples(text, expected):
     ("mask=stars", "unknown mask 'stars'"),
     ("text", "write masks as mask=text"),
     ("downscale=0", "downscale.factor"),
+    ("contrast=0", "contrast must be > 0"),
+    ("contrast=1.5", "contrast.factor"),
     ("wat=3", "unknown key 'wat'"),
     ("blur_mode=circular", "blur_mode must be one of"),
     ("salt-pepper:0.1,0.5,3", "at most 2 values"),
@@ -327,3 +331,10 @@ def test_declaration_tables_drive_specs():
     assert set(NOISES) == {"gaussian", "salt-pepper", "speckle", "poisson"}
     assert set(MASKS) == {"pixels", "lines", "box", "text"}
     assert format_degrade_spec(noise="gaussian:sigma=25,mean=0") == "gaussian:25"
+
+
+def test_contrast_pulls_tones_toward_mid_grey_before_the_noise(textured):
+    res = degrade(textured, contrast=0.5, noise="gaussian:0", seed=0)
+    np.testing.assert_allclose(res.image, 0.5 + 0.5 * (textured.astype(np.float32) - 0.5), atol=1e-6)
+    assert res.steps[0].startswith("contrast x0.5") and res.spec.startswith("contrast=0.5")
+    assert degrade(textured, contrast=1.0, seed=0).spec == "none"  # 1 changes nothing

@@ -171,6 +171,27 @@ def test_blockiness_after_jpeg(images):
         assert est.blockiness(_jpeg(img, 10)[3:, 5:]) > est.BLOCKY_THRESHOLD
 
 
+@pytest.mark.parametrize("quality", [8, 25, 50, 90])
+def test_jpeg_quality_is_recovered_from_pixels(images, quality):
+    from imagewizard.degrade import jpeg_compress
+
+    for name, img in images.items():
+        q, exact = est.jpeg_quality(jpeg_compress(img, quality))
+        assert q == quality
+        assert exact or img.ndim == 3  # colour: chroma subsampling can leave more than rounding
+    # saved by Pillow (libjpeg's standard tables as well) and cropped off the 8x8 grid
+    assert est.jpeg_quality(_jpeg(images["camera"], quality)[3:, 5:] / 255.0)[0] == quality
+    assert est.jpeg_quality(images["camera"]) == (None, False)  # never a JPEG: no dip
+
+
+def test_poisson_fit_recovers_the_peak(images):
+    from imagewizard.degrade import poisson_noise
+
+    for peak in (10, 30, 100):
+        _, ev = est.noise_type(poisson_noise(images["camera"], peak=peak, rng=0))
+        assert 0.7 * peak < 255.0 / ev["poisson_fit"][1] < 1.3 * peak
+
+
 def test_exposure_and_contrast(images):
     cam = images["camera"]
     assert est.exposure(cam)["exposure"] == "ok"

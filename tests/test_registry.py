@@ -148,3 +148,18 @@ def test_every_builtin_declaration_is_well_formed():
         for p in m.params:
             if not p.auto:
                 assert p.parse(p.default) == p.default, f"{m.key}.{p.name} default is outside its own range"
+
+
+def test_readme_method_table_matches_the_registry():
+    import re
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    rows = {}
+    for line in readme.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^\| (denoise|deblur|inpaint|enhance) \| (.+) \|$", line)
+        if m:
+            text = re.sub(r"\([^)]*\)", "", m.group(2))  # drop the explanations in brackets
+            rows[m.group(1)] = {n.strip() for n in text.split(",") if n.strip()}
+    for task in registry.tasks():
+        assert rows.get(task) == {m.name for m in registry.methods(task)}, f"README's {task} row is out of date"

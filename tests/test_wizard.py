@@ -73,3 +73,27 @@ def test_cli_dry_run_explain_and_saved_plan_replays(clean, tmp_path, capsys):
     assert main(args + ["--method", "clahe", "--dry-run"]) == 1
     assert "for the wizard" in capsys.readouterr().err
     assert isinstance(Pipeline.load(tmp_path / "plan.yaml"), Pipeline)
+
+
+def test_jpeg_blocking_plans_deblocking_at_the_estimated_quality(clean):
+    from imagewizard.degrade import jpeg_compress
+
+    blocky = jpeg_compress(clean, 15)
+    decided = plan(blocky)
+    assert [(s.method, s.params) for s in decided.pipeline.steps][0] == ("deblock", {"quality": 15})
+    out, _, _ = auto(blocky)
+    assert iw.metrics.psnr(clean, out) > iw.metrics.psnr(clean, blocky) + 0.3
+
+
+def test_shot_noise_plans_the_anscombe_transform(clean):
+    noisy = iw.degrade.degrade(clean, noise="poisson:20", seed=0, protocol="uint8").image
+    decided = plan(noisy)
+    assert [s.method for s in decided.pipeline.steps] == ["anscombe"]
+    assert "photons at white" in decided.reasons[0]
+
+
+def test_the_wizard_is_a_registered_method(clean):
+    dull = (0.3 + 0.35 * clean).astype(np.float32)
+    np.testing.assert_array_equal(iw.enhance(dull, method="wizard"), auto(dull)[0])
+    p = Pipeline.from_dict({"steps": [{"method": "wizard"}]})
+    np.testing.assert_array_equal(p.run(dull)[0], auto(dull)[0])

@@ -339,6 +339,8 @@ def degrade(
     mask: Optional[str] = typer.Option(None, "--mask", help="damage: pixels:0.5, lines:8,5, box:0.25, text[:WORDS]"),
     jpeg: Optional[int] = typer.Option(None, "--jpeg", help="JPEG quality 1..100"),
     downscale: Optional[int] = typer.Option(None, "--downscale", help="bicubic downscale factor 2, 3 or 4"),
+    contrast: Optional[float] = typer.Option(None, "--contrast", help="contrast factor in (0, 1]: tones pulled "
+                                              "toward mid-grey (haze, flat scan)"),
     seed: int = typer.Option(0, "--seed", help="random seed"),
     as_float: bool = typer.Option(False, "--float", help="keep the result unclipped in float (write .npy or .tif); "
                                   "default: clipped and quantized to 8-bit levels like a real file"),
@@ -351,11 +353,12 @@ def degrade(
 
     if as_float and output.suffix.lower() not in (".npy", ".tif", ".tiff"):
         raise ParameterError(f"{output}: --float keeps values outside [0, 1]; write to .npy or .tif")
-    if not (noise or blur or mask or jpeg or downscale):
-        raise ParameterError("nothing to do: give at least one of --noise, --blur, --mask, --jpeg, --downscale")
+    if not (noise or blur or mask or jpeg or downscale or contrast):
+        raise ParameterError("nothing to do: give at least one of --noise, --blur, --mask, --jpeg, --downscale, "
+                             "--contrast")
     img, meta = _read(input)
-    res = run_degrade(img, noise=noise or (), blur=blur, mask=mask, jpeg=jpeg, downscale=downscale, seed=seed,
-                      protocol="float" if as_float else "uint8")
+    res = run_degrade(img, noise=noise or (), blur=blur, mask=mask, jpeg=jpeg, downscale=downscale, contrast=contrast,
+                      seed=seed, protocol="float" if as_float else "uint8")
     like = meta if res.image.shape[:2] == img.shape[:2] else None
     path = _write(output, res.image, like, overwrite, **({"bit_depth": 32} if as_float and output.suffix.lower() != ".npy" else {}))
     console = _console()

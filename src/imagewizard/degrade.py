@@ -10,10 +10,10 @@ scaled first. Noise levels are on the 0..255 scale.
 The composable entry point is :func:`degrade`; it applies the steps in a
 fixed physical order, whatever order the arguments are written in::
 
-    blur -> downscale -> noise (in the order given) -> JPEG -> mask
+    blur -> contrast -> downscale -> noise (in the order given) -> JPEG -> mask
 
-(the optics blur the scene, the sensor samples it and adds noise, the file
-is compressed, then the damage). ``protocol='float'`` returns the result
+(the optics blur the scene and haze or flare flatten its tones, the sensor
+samples it and adds noise, the file is compressed, then the damage). ``protocol='float'`` returns the result
 unclipped in float32 (the published denoising protocol: noise added in float
 to the clean 8-bit image, no clipping); ``protocol='uint8'`` clips to [0, 1]
 and rounds to 8-bit levels, what a saved file holds.
@@ -27,12 +27,13 @@ Compact degradation specs
            | 'noise=' NOISE         the same, explicit
            | 'blur=' KERNEL         kernel spec (kernels.KERNELS) or kernel file (no '+' in its path)
            | 'blur_mode=' MODE      boundary of the blur: reflect|mirror|nearest|wrap|constant
+           | 'contrast=' FACTOR     0 < FACTOR <= 1: tones pulled toward mid-grey (haze, flat scan)
            | 'downscale=' FACTOR    integer >= 1 (MATLAB-style bicubic; 1 keeps the size)
            | 'jpeg=' QUALITY        1..100
            | 'mask=' MASK           mask spec (MASKS)
 
 Examples: ``'gaussian:25'``, ``'blur=motion:15,30+gaussian:2'``,
-``'mask=text'``, ``'jpeg=30'``, ``'downscale=4+gaussian:5'``. Spaces around
+``'mask=text'``, ``'jpeg=30'``, ``'contrast=0.5'``, ``'downscale=4+gaussian:5'``. Spaces around
 parts are ignored; every key but ``noise`` may appear once. Noise specs:
 ``gaussian:25``, ``gaussian:sigma=25,mean=0``, ``salt-pepper:0.1,0.5``,
 ``speckle:0.2``, ``poisson:30``. Masks: ``pixels:0.5``, ``lines:8,5``,
@@ -456,6 +457,7 @@ def apply_mask(img, mask, fill: float = 0.0) -> np.ndarray:
 
 _P_JPEG = Param("quality", int, 75, "JPEG quality", low=1, high=100)
 _P_FACTOR = Param("factor", int, 2, "integer downscaling factor", low=2, high=64)
+_P_CONTRAST = Param("factor", float, 1.0, "contrast factor (tones toward mid-grey)", low=0.0, high=1.0)
 _P_DOWNSCALE = Param("factor", int, 1, "integer downscaling factor (1: keep the size)", low=1, high=64)
 
 
@@ -586,7 +588,7 @@ class Degraded:
     protocol: str = "float"
 
 
-_SPEC_KEYS = ("noise", "blur", "blur_mode", "downscale", "jpeg", "mask")
+_SPEC_KEYS = ("noise", "blur", "blur_mode", "contrast", "downscale", "jpeg", "mask")
 
 
 def _off(value: Any) -> bool:
@@ -595,8 +597,8 @@ def _off(value: Any) -> bool:
 
 def degrade(img, *, noise: str | Iterable[str] = (), blur: Any = None, blur_mode: str = "reflect",
             mask: Any = None, jpeg: int | None = None, downscale: int | None = None, seed: int | None = 0,
-            protocol: str = "float") -> Degraded:
-    """Degrade ``img`` in the fixed order blur -> downscale -> noise -> JPEG -> mask.
+            protocol: str = "float", contrast: float | None = None) -> Degraded:
+    """Degrade ``img`` in the fixed order blur -> contrast -> downscale -> noise -> JPEG -> mask.
 
     Parameters
     ----------
@@ -617,6 +619,9 @@ def degrade(img, *, noise: str | Iterable[str] = (), blur: Any = None, blur_mode
         (True = missing) matching the output size. Missing pixels are set to 0.
     jpeg : int, optional
         JPEG quality 1..100.
+    contrast : float, optional
+        Contrast factor in (0, 1]: every value becomes ``0.5 + contrast * (x - 0.5)``, the
+        tonal range shrunk toward mid-grey as by haze, flare or a flat scan (1 changes nothing).
     downscale : int, optional
         Integer factor (2, 3, 4, ...) for MATLAB-style bicubic downscaling
         (:func:`downscale`); ``None`` or 1 leaves the size alone.
@@ -644,7 +649,8 @@ def degrade(img, *, noise: str | Iterable[str] = (), blur: Any = None, blur_mode
     """
     if protocol not in PROTOCOLS:
         raise ParameterError(f"protocol must be 'float' or 'uint8', got {protocol!r}")
-    plan = _plan(noise=noise, blur=blur, blur_mode=blur_mode, mask=mask, jpeg=jpeg, downscale=downscale)
+    plan = _plan(noise=noise, blur=blur, blur_mode=blur_mode, mask=mask, jpeg=jpeg, downscale=downscale,
+                 contrast=contrast)
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
     elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -659,6 +665,9 @@ def degrade(img, *, noise: str | Iterable[str] = (), blur: Any = None, blur_mode
         kernel = plan["kernel"]
         x = _blur(x, kernel, mode=blur_mode)
         steps.append(f"blur {plan['blur_label']}" + (f" boundary={blur_mode}" if blur_mode != "reflect" else ""))
+    if plan["contrast"] is not None:
+        x = (np.float32(0.5) + np.float32(plan["contrast"]) * (x - np.float32(0.5))).astype(np.float32)
+        steps.append(f"contrast x{plan['contrast']:g} toward mid-grey")
     if plan["downscale"]:
         f = plan["downscale"]
         x = _downscale(x, f)
@@ -692,7 +701,7 @@ def degrade(img, *, noise: str | Iterable[str] = (), blur: Any = None, blur_mode
                     protocol=protocol)
 
 
-def _plan(*, noise, blur, blur_mode, mask, jpeg, downscale) -> dict[str, Any]:
+def _plan(*, noise, blur, blur_mode, mask, jpeg, downscale, contrast=None) -> dict[str, Any]:
     """Validate every argument of :func:`degrade` before any work; returns the parsed plan and its spec."""
     if isinstance(noise, str):
         noise = [] if _off(noise) else [noise]
@@ -703,7 +712,8 @@ def _plan(*, noise, blur, blur_mode, mask, jpeg, downscale) -> dict[str, Any]:
     except TypeError:
         raise ParameterError(f"noise must be a spec or a list of specs, got {type(noise).__name__}") from None
     parts: list[str] = []
-    plan: dict[str, Any] = {"kernel": None, "noise": [], "mask": None, "jpeg": None, "downscale": None}
+    plan: dict[str, Any] = {"kernel": None, "noise": [], "mask": None, "jpeg": None, "downscale": None,
+                            "contrast": None}
     if blur_mode not in BLUR_MODES:
         raise ParameterError(f"blur_mode must be one of {', '.join(BLUR_MODES)}; got {blur_mode!r}")
     if isinstance(blur, bytes):
@@ -720,6 +730,13 @@ def _plan(*, noise, blur, blur_mode, mask, jpeg, downscale) -> dict[str, Any]:
             parts.append("blur=" + format_declared(KERNELS, *parse_declared(KERNELS, blur, kind="kernel")))
         if blur_mode != "reflect":
             parts.append(f"blur_mode={blur_mode}")
+    if contrast is not None and not (isinstance(contrast, str) and _off(contrast)):
+        c = _P_CONTRAST.parse(contrast, where="contrast.")
+        if c <= 0:
+            raise ParameterError(f"contrast must be > 0 (0 would make a flat grey image); got {c:g}")
+        if c < 1:
+            plan["contrast"] = c
+            parts.append(f"contrast={c:g}")
     if downscale is not None and not (isinstance(downscale, str) and _off(downscale)):
         f = _P_DOWNSCALE.parse(downscale, where="downscale.")
         if f > 1:
@@ -770,7 +787,7 @@ def parse_degrade_spec(text: str) -> dict[str, Any]:
     if not isinstance(text, str) or not text.strip():
         raise ParameterError(f"empty degradation spec {text!r}; e.g. 'gaussian:25' or 'blur=motion:15,30+gaussian:2'")
     out: dict[str, Any] = {"noise": [], "blur": None, "blur_mode": "reflect", "downscale": None, "jpeg": None,
-                           "mask": None}
+                           "mask": None, "contrast": None}
     if text.strip().lower() == "none":
         return out
     seen: set[str] = set()
@@ -801,6 +818,9 @@ def parse_degrade_spec(text: str) -> dict[str, Any]:
                 if value not in BLUR_MODES:
                     raise ParameterError(f"blur_mode must be one of {', '.join(BLUR_MODES)}; got '{value}'")
                 out["blur_mode"] = value
+            elif key == "contrast":
+                _plan(noise=(), blur=None, blur_mode="reflect", mask=None, jpeg=None, downscale=None, contrast=value)
+                out["contrast"] = _P_CONTRAST.parse(value, where="contrast.")
             elif key == "downscale":
                 out["downscale"] = _P_DOWNSCALE.parse(value, where="downscale.")
             elif key == "jpeg":
@@ -814,7 +834,8 @@ def parse_degrade_spec(text: str) -> dict[str, Any]:
 
 
 def format_degrade_spec(*, noise: str | Iterable[str] = (), blur: Any = None, blur_mode: str = "reflect",
-                        mask: Any = None, jpeg: int | None = None, downscale: int | None = None) -> str:
+                        mask: Any = None, jpeg: int | None = None, downscale: int | None = None,
+                        contrast: float | None = None) -> str:
     """The canonical compact spec of :func:`degrade` arguments (what ``Degraded.spec`` holds).
 
     Examples
@@ -822,4 +843,5 @@ def format_degrade_spec(*, noise: str | Iterable[str] = (), blur: Any = None, bl
     >>> format_degrade_spec(noise=["gaussian:sigma=25"], blur="motion:15,30", jpeg=30)
     'blur=motion:15,30+gaussian:25+jpeg=30'
     """
-    return _plan(noise=noise, blur=blur, blur_mode=blur_mode, mask=mask, jpeg=jpeg, downscale=downscale)["spec"]
+    return _plan(noise=noise, blur=blur, blur_mode=blur_mode, mask=mask, jpeg=jpeg, downscale=downscale,
+                 contrast=contrast)["spec"]

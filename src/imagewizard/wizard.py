@@ -58,6 +58,22 @@ def _first_available(names: tuple[str, ...], task: str = "denoise") -> str:
     return names[-1]
 
 
+def _range_without_noise(img: np.ndarray) -> float:
+    """1st-99th percentile spread of the luminance after a 3x3 median and a light blur (noise removed)."""
+    from scipy import ndimage
+
+    from .arrays import to_gray
+
+    y = ndimage.gaussian_filter(ndimage.median_filter(to_gray(img), size=3), 1.5)
+    lo, hi = np.percentile(y, [1, 99])
+    return float(hi - lo)
+
+
+def _peak(a: dict[str, Any]) -> float | None:
+    fit = (a.get("noise_evidence") or {}).get("poisson_fit")
+    return 255.0 / fit[1] if fit and fit[1] > 0 else None
+
+
 def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
     """Measure ``img`` and decide the steps that should improve it.
 
@@ -84,10 +100,25 @@ def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
     ntype, sigma = a.get("noise_type"), float(a.get("noise_sigma") or 0.0)
     impulses = float((a.get("noise_evidence") or {}).get("impulse_fraction") or 0.0)
 
+    if a.get("likely_blocky") and a.get("jpeg_quality"):
+        q = int(a["jpeg_quality"])
+        steps.append({"task": "denoise", "method": "deblock", "params": {"quality": q}})
+        how = "" if a.get("jpeg_quality_exact") else " (approximately: not the standard tables)"
+        reasons.append(f"JPEG blocking (block-edge jumps {a.get('blockiness', 0):.2f}x the others) from quality {q}"
+                       f"{how}: deblock by re-encoding on all 64 shifts of the 8x8 grid and averaging")
+    elif a.get("likely_blocky"):
+        skipped.append(f"JPEG-like blocking measured ({a.get('blockiness', 0):.2f}) but no JPEG quality could be "
+                       "estimated: left alone")
+
     if ntype == "salt-pepper":
         steps.append({"task": "denoise", "method": "median", "params": {"size": 3}})
         reasons.append(f"impulse (salt-and-pepper) noise on {100 * impulses:.1f}% of pixels: a 3x3 median "
                        "removes isolated extremes and keeps edges")
+    elif sigma >= NOISE_MIN_SIGMA and ntype == "poisson" and _peak(a) is not None:
+        steps.append({"task": "denoise", "method": "anscombe"})
+        reasons.append(f"shot (Poisson) noise, variance growing with brightness (about {_peak(a):.0f} photons at "
+                       f"white; sigma {sigma:.1f} in the smooth areas): Anscombe transform, the best denoiser "
+                       "installed at unit sigma, unbiased inverse")
     elif sigma >= NOISE_MIN_SIGMA:
         name = _first_available(DENOISERS)
         steps.append({"task": "denoise", "method": name, "sigma": "auto"})
@@ -98,8 +129,6 @@ def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
     else:
         skipped.append(f"no denoising: noise sigma {sigma:.1f} is below {NOISE_MIN_SIGMA:g}")
 
-    if a.get("likely_blocky"):
-        skipped.append(f"JPEG blocking measured ({a.get('blockiness', 0):.2f}) but no deblocking method yet")
 
     if a.get("likely_blurred") and not steps:
         steps.append({"task": "enhance", "method": "unsharp", "params": {"radius": 1.5, "amount": 0.6}})
@@ -109,6 +138,8 @@ def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
         skipped.append("soft image, but sharpening after denoising would bring the noise back")
 
     span = float(a.get("range_used") or 1.0)
+    if steps and steps[0]["task"] == "denoise":
+        span = _range_without_noise(colour)  # noise widens the percentiles; judge the tones under it
     if a.get("low_contrast") or span < LOW_CONTRAST_RANGE:
         steps.append({"task": "enhance", "method": "stretch", "params": {"low": 1.0, "high": 99.0}})
         reasons.append(f"low contrast: the tones span only {100 * span:.0f}% of the range; stretch the 1st-99th "

@@ -19,6 +19,11 @@ Examples:
 
     imagewizard bench --data tiny --degrade mask=text --task inpaint --save-images
 
+    imagewizard bench --data set12 --degrade gaussian:25 --degrade salt-pepper:0.1 --degrade contrast=0.5 --degrade jpeg=20 --task any --blind --protocol uint8
+
+(--task any compares methods of every task that need nothing but the image, the wizard among them,
+on a mixed set of degradations.)
+
 Outputs in --out: results.jsonl (one record per image x degradation x method; an interrupted run resumes
 from it), summary.csv, summary.md, report.html (self-contained), run.json; with --save-images, images/
 (clean and degraded inputs exact; restored 16-bit PNG, whose `imagewizard metrics` agree with results.jsonl within
@@ -34,8 +39,9 @@ def bench_command(
                                       "salt-pepper:0.1, blur=motion:15,30+gaussian:2, mask=text, jpeg=30"),
     methods: str = typer.Option("all", "--methods", "-m", help="comma-separated method names, or all "
                                 "(every installed method of the task)"),
-    task: Optional[str] = typer.Option(None, "--task", "-t", help="denoise, deblur, inpaint, enhance "
-                                       "(default: from the degradation: mask -> inpaint, blur -> deblur, else denoise)"),
+    task: Optional[str] = typer.Option(None, "--task", "-t", help="denoise, deblur, inpaint, enhance, "
+                                       "or any (methods of every task; for mixed degradations) (default: from the "
+                                       "degradation: mask -> inpaint, blur -> deblur, else denoise)"),
     protocol: str = typer.Option("float", "--protocol", help="float: noise added in float, not clipped (published "
                                  "tables); uint8: clipped and rounded like a real file"),
     seed: int = typer.Option(0, "--seed", min=0, help="random seed (each image's noise derives from it)"),

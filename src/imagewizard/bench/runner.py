@@ -177,6 +177,25 @@ def _split_list(value: str | Sequence[str]) -> list[str]:
     return [v.strip() for v in items if v.strip()]
 
 
+#: ``--task any``: methods of every task compete (a mixed set of degradations, the wizard against fixed methods).
+ANY_TASK = "any"
+
+
+def _lookup(task: str, name: str):
+    from .. import registry
+
+    if task != ANY_TASK:
+        return registry.get(task, name)
+    found = [m for m in registry.methods() if m.name == name]
+    if not found:
+        raise ParameterError(f"--methods: unknown method '{name}' (known: "
+                             f"{', '.join(sorted({m.name for m in registry.methods()}))})")
+    if len(found) > 1:
+        raise ParameterError(f"--methods: '{name}' is a method of several tasks "
+                             f"({', '.join(m.task for m in found)}); pass --task")
+    return found[0]
+
+
 def _select_methods(task: str, requested: str | Sequence[str], exclude: Sequence[str],
                     degs: list[Degradation], notes: list[str]):
     from .. import registry
@@ -188,7 +207,7 @@ def _select_methods(task: str, requested: str | Sequence[str], exclude: Sequence
     has = {"kernel": any(d.kw.get("blur") for d in degs), "mask": any(d.kw.get("mask") for d in degs)}
     if [n.lower() for n in names] == ["all"]:
         chosen, skipped = [], []
-        for m in registry.methods(task):
+        for m in registry.methods(None if task == ANY_TASK else task):
             if m.name in excluded or excluded & set(m.tags):
                 continue
             why = m.unavailable_reason()
@@ -212,7 +231,7 @@ def _select_methods(task: str, requested: str | Sequence[str], exclude: Sequence
     for n in dict.fromkeys(names):
         if n == BASELINE:
             raise ParameterError(f"--methods: '{BASELINE}' is the name of the degraded-input baseline row")
-        m = registry.get(task, n)
+        m = _lookup(task, n)
         m.check_available()
         if "reference" in m.needs:
             raise ParameterError(f"--methods: '{n}' needs a reference image, which a benchmark does not have")
@@ -239,8 +258,8 @@ def plan_bench(config: BenchConfig) -> Plan:
             raise ParameterError(f"{name} must be an integer >= {low}; got {value!r}")
     degs = _degradations(c.degradations)
     task = c.task or _infer_task(degs)
-    if task not in registry.tasks():
-        raise ParameterError(f"--task: unknown task '{task}' (known: {', '.join(registry.tasks())})")
+    if task not in registry.tasks() and task != ANY_TASK:
+        raise ParameterError(f"--task: unknown task '{task}' (known: {', '.join(registry.tasks())}, {ANY_TASK})")
     notes: list[str] = []
     methods = _select_methods(task, c.methods, c.exclude, degs, notes)
     ds = resolve_dataset(c.data, limit=c.limit, gray=c.gray)
@@ -267,7 +286,7 @@ def plan_bench(config: BenchConfig) -> Plan:
                         colour_skips += 1
                         continue
                 jobs.append(Job(ref.name, ref.source, d.spec, d.kw, name, d.sigma_true, settings,
-                                crops=ref.name in crop_images))
+                                crops=ref.name in crop_images, task=m.task if m is not None else task))
     if colour_skips:
         notes.append(f"{', '.join(m.name for m in gray_only)} work on gray images only: skipped on colour images "
                      f"({colour_skips} jobs; --gray converts)")

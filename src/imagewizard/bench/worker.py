@@ -77,6 +77,7 @@ class Job:
     settings: Settings
     crops: bool = False
     params: dict[str, Any] = field(default_factory=dict)
+    task: str = ""  # the method's own task (differs from settings.task under --task any)
 
 
 # --------------------------------------------------------------------------- file names
@@ -263,11 +264,11 @@ def _call(job: Job, method, image, sigma_arg, res):
         kw["mask"] = res.mask
     if method.sigma != "none":
         kw["sigma"] = sigma
-    return apply(job.settings.task, image, method.name, **kw, **job.params), sigma
+    return apply(method.task, image, method.name, **kw, **job.params), sigma
 
 
 def _warm_up(job: Job, method, image, sigma_arg, res) -> None:
-    key = (job.settings.task, method.name, image.ndim)
+    key = (method.task, method.name, image.ndim)
     if key in _WARM:
         return
     _WARM.add(key)
@@ -293,7 +294,7 @@ def run_job(job: Job) -> dict[str, Any]:
     res = degrade(clean, **job.degrade_kw, seed=seed, protocol=st.protocol)
     h, w = clean.shape[:2]
     record: dict[str, Any] = {
-        "image": job.image, "degradation": job.degradation, "method": job.method, "task": st.task,
+        "image": job.image, "degradation": job.degradation, "method": job.method, "task": job.task or st.task,
         "dataset": st.dataset, "protocol": st.protocol, "seed": st.seed, "noise_seed": seed, "blind": st.blind,
         "height": h, "width": w, "channels": 1 if clean.ndim == 2 else clean.shape[2],
         "megapixels": h * w / 1e6, "sigma_true": job.sigma_true,
@@ -304,7 +305,7 @@ def run_job(job: Job) -> dict[str, Any]:
         record.update({"sigma_mode": "none", "sigma_used": None, "seconds": None, "mp_per_s": None,
                        "peak_mem_mb": None, "mem_measure": None, "threads": _THREADS, "steps": res.steps})
     else:
-        m = registry.get(st.task, job.method)
+        m = registry.get(job.task or st.task, job.method)
         sigma_arg, mode = _sigma_plan(m, job.sigma_true, st.blind)
         record.update({"sigma_mode": mode, "params": m.bind(job.params)})
         _warm_up(job, m, res.image, sigma_arg, res)

@@ -7,4 +7,4 @@ sigmoid), sharpening (:mod:`.sharpen`: unsharp mask) and colour balance
 luminance is what changes (:mod:`.luminance`).
 """
 
-from . import color, curves, histogram, sharpen  # noqa: F401
+from . import color, curves, histogram, sharpen, auto  # noqa: F401,E401
