@@ -194,13 +194,21 @@ class Pipeline:
         os.replace(tmp, p)
         return p
 
-    def run(self, img: np.ndarray, *, source: str | Path | None = None) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    def run(self, img: np.ndarray, *, source: str | Path | None = None, tile_above: int | None = None,
+            tile: int | None = None) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Run every step on ``img``; returns the result and one record per step.
 
         ``source`` is the input file, for ``{stem}`` and relative paths in ``mask``/``reference``.
+        Images with more than ``tile_above`` pixels (default :data:`imagewizard.tiling.TILE_ABOVE`)
+        run each local method (one declared with a ``halo``) in tiles of ``tile`` pixels a side, so
+        memory stays bounded; the noise level is estimated once on the whole image first.
         """
         from .api import apply, sigma_for
         from .arrays import split_alpha
+        from .tiling import TILE, TILE_ABOVE, apply_tiled
+
+        tile_above = TILE_ABOVE if tile_above is None else tile_above
+        tile = TILE if tile is None else tile
 
         src = Path(source) if source is not None else None
         records = []
@@ -216,9 +224,16 @@ class Pipeline:
                     extra[key] = _resolve_file(getattr(s, key), src, key, where)
             sigma = sigma_for(m, split_alpha(np.asarray(out, dtype=np.float32))[0], s.sigma) if m.sigma != "none" else None
             t0 = time.perf_counter()
-            out = apply(s.task, out, s.method, sigma=sigma, **extra, **s.params)
+            h, w = np.shape(out)[:2]
+            tiled = m.halo is not None and h * w > tile_above and not ({"mask", "reference"} & set(extra))
+            if tiled:
+                out = apply_tiled(lambda t, s=s, sigma=sigma: apply(s.task, t, s.method, sigma=sigma, **extra, **s.params),
+                                  np.asarray(out), tile=tile, halo=m.halo)
+            else:
+                out = apply(s.task, out, s.method, sigma=sigma, **extra, **s.params)
             records.append({"step": i, "task": s.task, "method": s.method, "params": m.bind(s.params),
-                            "sigma": sigma, "seconds": round(time.perf_counter() - t0, 4)})
+                            "sigma": sigma, "seconds": round(time.perf_counter() - t0, 4),
+                            **({"tiles": f"{tile}px, halo {m.halo}px"} if tiled else {})})
         return out, records
 
 

@@ -180,6 +180,10 @@ class Method:
     tags: tuple[str, ...] = field(default_factory=tuple)
     #: Optional readiness check (e.g. trained weights present): returns None, or why it is unavailable.
     check: Callable[[], str | None] | None = None
+    #: Pixels of context a local method needs around each output pixel, so that large images can be
+    #: processed in tiles with bounded memory (:mod:`imagewizard.tiling`); None: whole image only
+    #: (global statistics, or a method that bounds its memory itself).
+    halo: int | None = None
 
     @property
     def key(self) -> str:
@@ -246,6 +250,7 @@ class Method:
             "extra": self.extra,
             "note": self.note,
             "tags": list(self.tags),
+            "halo": self.halo,
         }
 
 
@@ -277,6 +282,7 @@ def register(
     note: str = "",
     tags: Iterable[str] = (),
     check: Callable[[], str | None] | None = None,
+    halo: int | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator that declares ``func`` as method ``name`` of ``task``."""
     if color not in COLOR_MODES:
@@ -298,7 +304,7 @@ def register(
             raise ValueError(f"method {task}/{name} is registered twice")
         _REGISTRY[key] = Method(name=name, task=task, func=func, summary=summary, params=params,
                                 color=color, sigma=sigma, needs=needs, accepts=accepts, requires=tuple(requires),
-                                extra=extra, note=note, tags=tuple(tags), check=check)
+                                extra=extra, note=note, tags=tuple(tags), check=check, halo=halo)
         return func
 
     return deco

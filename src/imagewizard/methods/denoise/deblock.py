@@ -22,7 +22,7 @@ from ...registry import Param, register
                         "from the pixels (imagewizard.estimate.jpeg_quality)", low=1, high=100),
                   Param("shifts", int, 8, "grid shifts per axis (1-8); 8 uses all 64, fewer are faster and a "
                         "little weaker", low=1, high=8)],
-          tags=("jpeg", "fast"))
+          halo=16, tags=("jpeg", "fast"))
 def deblock(img: np.ndarray, *, quality: int | None = None, shifts: int = 8) -> np.ndarray:
     """Remove JPEG blocking and ringing by shifted re-application of JPEG.
 

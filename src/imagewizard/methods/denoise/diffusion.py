@@ -84,7 +84,7 @@ def perona_malik(img: np.ndarray, *, kappa: float, iterations: int, step: float 
                   Param("conductance", str, "exp", "'exp': g = exp(-(d/kappa)^2), keeps high-contrast edges; "
                         "'rational': g = 1/(1+(d/kappa)^2), favours wide regions", choices=CONDUCTANCES),
                   Param("step", float, 0.25, "time step per iteration (stable up to 0.25)", low=0.01, high=0.25)],
-          sigma="auto", tags=("pde", "edge-preserving"))
+          sigma="auto", halo=32, tags=("pde", "edge-preserving"))
 def anisotropic(img: np.ndarray, *, sigma: float, kappa: float | None = None, iterations: int | None = None,
                 conductance: str = "exp", step: float = 0.25) -> np.ndarray:
     """Perona-Malik diffusion with ``kappa`` and ``iterations`` set from the noise level.

@@ -24,7 +24,7 @@ def _odd(size: int, name: str = "size") -> int:
 
 @register("denoise", "box", "Box (moving-average) filter: every pixel becomes the mean of its window.",
           params=[Param("size", int, 3, "window side in pixels (odd)", low=1, high=99)],
-          color="per-channel", tags=("linear", "fast"))
+          color="per-channel", halo=50, tags=("linear", "fast"))
 def box(img: np.ndarray, *, size: int = 3) -> np.ndarray:
     """Replace each pixel by the mean of the ``size`` x ``size`` window around it.
 
@@ -52,7 +52,7 @@ def box(img: np.ndarray, *, size: int = 3) -> np.ndarray:
 @register("denoise", "gaussian", "Gaussian blur: a linear low-pass filter, weights fall off with distance.",
           params=[Param("sigma_px", float, 1.0, "standard deviation of the Gaussian kernel in pixels "
                         "(the kernel is cut at 4 standard deviations)", low=0.1, high=50)],
-          color="per-channel", tags=("linear", "fast"))
+          color="per-channel", halo=64, tags=("linear", "fast"))
 def gaussian(img: np.ndarray, *, sigma_px: float = 1.0) -> np.ndarray:
     """Convolve with an isotropic Gaussian of standard deviation ``sigma_px`` pixels.
 
@@ -72,7 +72,7 @@ def gaussian(img: np.ndarray, *, sigma_px: float = 1.0) -> np.ndarray:
 
 @register("denoise", "median", "Median filter: the classic cure for salt-and-pepper noise.",
           params=[Param("size", int, 3, "window side in pixels (odd)", low=1, high=99)],
-          color="per-channel", tags=("nonlinear", "impulse", "fast"))
+          color="per-channel", halo=50, tags=("nonlinear", "impulse", "fast"))
 def median(img: np.ndarray, *, size: int = 3) -> np.ndarray:
     """Replace each pixel by the median of the ``size`` x ``size`` window around it.
 
@@ -168,7 +168,7 @@ def center_weighted_mask(size: int, center_weight: int) -> np.ndarray:
           params=[Param("size", int, 5, "window side in pixels (odd)", low=3, high=15),
                   Param("center_weight", int, 2, "weight of the pixels inside the window's one-pixel border "
                         "(the border ring has weight 1); 1 gives the plain median", low=1, high=50)],
-          color="per-channel", tags=("nonlinear", "impulse"))
+          color="per-channel", halo=50, tags=("nonlinear", "impulse"))
 def weighted_median_filter(img: np.ndarray, *, size: int = 5, center_weight: int = 2) -> np.ndarray:
     """Centre-weighted median filter (5x5 with weight 2 on the inner 3x3 by default).
 
@@ -195,7 +195,7 @@ def weighted_median_filter(img: np.ndarray, *, size: int = 5, center_weight: int
                         low=0.1, high=1000),
                   Param("sigma_px", float, None, "spatial standard deviation in pixels (window radius "
                         "1.5 x this); auto: fitted rule in sigma", low=0.3, high=30)],
-          sigma="auto", tags=("nonlinear", "edge-preserving", "fast"))
+          sigma="auto", halo=32, tags=("nonlinear", "edge-preserving", "fast"))
 def bilateral(img: np.ndarray, *, sigma: float, sigma_range: float | None = None,
               sigma_px: float | None = None) -> np.ndarray:
     """Bilateral filter (:func:`cv2.bilateralFilter` on float32).

@@ -112,7 +112,7 @@ def mrf_map(y: np.ndarray, *, alpha: float, prior: str = "huber", delta: float =
                         "potential turns linear (differences above it are treated as edges); auto: fitted "
                         "rule in sigma", low=0.01, high=255),
                   Param("iterations", int, 100, "maximum L-BFGS-B iterations", low=1, high=10000)],
-          sigma="auto", tags=("variational", "bayesian"))
+          sigma="auto", halo=32, tags=("variational", "bayesian"))
 def mrf(img: np.ndarray, *, sigma: float, prior: str = "huber", alpha: float | None = None,
         delta: float | None = None, iterations: int = 100) -> np.ndarray:
     """MAP denoising with a 4-neighbour MRF prior; parameters from the noise level.

@@ -52,7 +52,7 @@ def flip_average(func: Callable[[np.ndarray], np.ndarray], img: np.ndarray, flip
                         low=1, high=10000),
                   Param("isotropic", bool, True, "bregman only: isotropic TV (gradient magnitude) rather than "
                         "anisotropic (|dx| + |dy|, favours axis-aligned edges)")],
-          sigma="auto", tags=("variational", "edge-preserving"))
+          sigma="auto", halo=32, tags=("variational", "edge-preserving"))
 def tv(img: np.ndarray, *, sigma: float, solver: str = "chambolle", weight: float | None = None,
        flips: int = 4, iterations: int = 40, isotropic: bool = True) -> np.ndarray:
     """Total-variation denoising: ``argmin_u 1/2 |u - f|^2 + weight * TV(u)``.

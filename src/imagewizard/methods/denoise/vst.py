@@ -64,7 +64,7 @@ def _inverse(d: np.ndarray, read2: float) -> np.ndarray:
                         "on top of the shot noise (sensor read noise)", low=0.0, high=255.0),
                   Param("denoiser", str, None, "the Gaussian denoiser run in the stabilised domain; auto: the "
                         "best installed of " + ", ".join(INNER), choices=INNER)],
-          tags=("poisson", "transform"))
+          halo=64, tags=("poisson", "transform"))
 def anscombe(img: np.ndarray, *, peak: float | None = None, read_noise: float = 0.0,
              denoiser: str | None = None) -> np.ndarray:
     """Denoise Poisson (shot) noise with the generalised Anscombe transform around a Gaussian denoiser.

@@ -30,7 +30,7 @@ ORTHOGONAL = tuple(w for w in pywt.wavelist(kind="discrete") if pywt.Wavelet(w).
                         "along each axis ((shifts+1)^2 transforms; 0 turns it off)", low=0, high=8),
                   Param("threshold_scale", float, None, "multiplies the noise level the thresholds are computed "
                         "from; auto: fitted rule in sigma (per shrink rule and mode)", low=0.01, high=10)],
-          sigma="auto", tags=("transform",))
+          sigma="auto", halo=64, tags=("transform",))
 def wavelet(img: np.ndarray, *, sigma: float, shrink: str = "bayes", mode: str = "soft", wavelet: str = "db2",
             levels: int = 4, shifts: int = 3, threshold_scale: float | None = None) -> np.ndarray:
     """Denoise by thresholding wavelet coefficients.

@@ -17,7 +17,7 @@ from .luminance import luminance
                   Param("threshold", float, 0.0, "detail weaker than this many 8-bit levels (0-255) is left "
                         "alone, so flat areas' noise is not amplified (as Photoshop's threshold)",
                         low=0.0, high=255.0)],
-          tags=("fast", "sharpen"))
+          halo=64, tags=("fast", "sharpen"))
 def unsharp(img: np.ndarray, *, radius: float = 1.0, amount: float = 1.0, threshold: float = 0.0) -> np.ndarray:
     """Unsharp mask ``x + amount * (x - G_radius * x)`` where ``|x - G * x| >= threshold / 255``.
 
