@@ -288,9 +288,19 @@ def methods(task: Optional[str] = typer.Option(None, "--task", "-t", help="only 
 
 
 @app.command()
-def models(as_json: bool = typer.Option(False, "--json", help="print the full model cards as JSON")) -> None:
+def models(as_json: bool = typer.Option(False, "--json", help="print the full model cards as JSON"),
+           archs: bool = typer.Option(False, "--archs", help="list the architectures `imagewizard train denoiser "
+                                      "--arch` can build, with their default settings")) -> None:
     """List the trained models in the zoo (package weights and $IMAGEWIZARD_WEIGHTS) with their cards."""
     from .nn import zoo
+
+    if archs:
+        from .nn.archs import ARCHS
+
+        for name, (_build, cfg, summary) in ARCHS.items():
+            settings = " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in cfg.items())
+            _console().print(f"{name:8s} {summary}\n         defaults: {settings}", highlight=False, markup=False)
+        return
 
     cards = zoo.cards()
     if as_json:

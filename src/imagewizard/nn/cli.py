@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -26,6 +26,9 @@ Examples:
 """)
 def denoiser(
     arch: str = typer.Option("unet", help="architecture (see `imagewizard models --archs`)"),
+    arch_config: Optional[List[str]] = typer.Option(None, "--arch-config", help="architecture setting as KEY=VALUE, "
+                                                    "repeatable, e.g. --arch-config depth=12 --arch-config "
+                                                    "features=48 (defaults: imagewizard models --archs)"),
     data: Optional[Path] = typer.Option(None, help="folder of training images (searched recursively)"),
     exclude: Optional[Path] = typer.Option(None, help="folder of images never to train on (matched by file name)"),
     channels: int = typer.Option(3, help="1 = gray, 3 = colour"),
@@ -55,7 +58,7 @@ def denoiser(
     else:
         if data is None:
             raise typer.BadParameter("--data is required (unless --resume)")
-        cfg = TrainConfig(arch=arch, data=str(data), exclude=str(exclude) if exclude else None, channels=channels,
+        cfg = TrainConfig(arch=arch, arch_config=_parse_arch_config(arch_config or []), data=str(data), exclude=str(exclude) if exclude else None, channels=channels,
                           sigma=parse_sigma_range(sigma), patch=patch, batch=batch, steps=steps or 10000,
                           minutes=minutes, lr=lr or 4e-4, schedule=schedule, loss=loss, ema=ema,
                           val_every=val_every or 1000, seed=seed, threads=threads or 0,
@@ -64,6 +67,32 @@ def denoiser(
     best = result["best"]
     typer.echo(f"trained {result['step']}/{result['steps']} steps ({result['hours']:.2f} h); "
                f"best validation PSNR {best['psnr']:.3f} dB at step {best['step']}; run folder {result['out']}")
+
+
+def _parse_arch_config(items: List[str]) -> dict[str, Any]:
+    """``['depth=12', 'channels=32,64,128']`` -> ``{'depth': 12, 'channels': (32, 64, 128)}``."""
+    from ..errors import ParameterError
+
+    def value(text: str) -> Any:
+        parts = [p.strip() for p in text.split(",")]
+        conv = []
+        for p in parts:
+            try:
+                conv.append(int(p))
+            except ValueError:
+                try:
+                    conv.append(float(p))
+                except ValueError:
+                    conv.append(p)
+        return tuple(conv) if len(conv) > 1 else conv[0]
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip() or not text.strip():
+            raise ParameterError(f"--arch-config {item!r}: expected KEY=VALUE, e.g. depth=12")
+        out[key.strip().replace("-", "_")] = value(text)
+    return out
 
 
 if __name__ == "__main__":  # python -m imagewizard.nn.cli denoiser ...

@@ -126,7 +126,12 @@ def _ema_update(decay: float):
     def update(ema_params, params, num_averaged):
         n = float(num_averaged)
         d = min(decay, (1 + n) / (10 + n))
-        torch._foreach_lerp_(ema_params, params, 1.0 - d)
+        floats = [(e, p) for e, p in zip(ema_params, params) if e.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_([e for e, _ in floats], [p for _, p in floats], 1.0 - d)
+        for e, p in zip(ema_params, params):
+            if not e.is_floating_point():  # batch-norm's step counter: copied, not averaged
+                e.copy_(p)
 
     return update
 
