@@ -53,6 +53,16 @@ def test_training_lowers_the_loss_and_writes_a_card(image_folder, tmp_path):
     assert card["data"]["train_images"] == 6 and card["data"]["val_images"] == 2
 
 
+@pytest.mark.parametrize("arch,config", [("dncnn", {"in_channels": 1, "features": 8, "depth": 4}),
+                                         ("rednet", {"in_channels": 1, "features": 8, "depth": 4, "skip_step": 2})])
+def test_batch_norm_and_small_archs_train_with_ema(image_folder, tmp_path, arch, config):
+    # the EMA averages float weights and copies batch-norm's integer step counter
+    res = train_denoiser(_cfg(image_folder, tmp_path / arch, arch=arch, arch_config=config, channels=1, steps=20,
+                              val_every=10), log=lambda s: None, progress=False)
+    log = [json.loads(line) for line in (tmp_path / arch / "log.jsonl").read_text().splitlines()]
+    assert res["step"] == 20 and log[-1]["loss"] < log[0]["loss"]
+
+
 def test_resume_is_exact(image_folder, tmp_path):
     train_denoiser(_cfg(image_folder, tmp_path / "a"), log=lambda s: None, progress=False)
     train_denoiser(_cfg(image_folder, tmp_path / "b"), log=lambda s: None, progress=False, stop_after=5)
