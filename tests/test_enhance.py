@@ -8,12 +8,12 @@ import pytest
 
 from imagewizard import registry
 from imagewizard.api import apply
+from imagewizard.errors import ParameterError
 from imagewizard.methods.enhance.color import gray_world
 from imagewizard.methods.enhance.curves import gamma, log, sigmoid
 from imagewizard.methods.enhance.histogram import clahe, equalize, equalize_levels, match_histogram, stretch
 from imagewizard.methods.enhance.luminance import luminance, with_luminance
 from imagewizard.methods.enhance.sharpen import unsharp
-from imagewizard.errors import ParameterError
 
 METHODS = ["equalize", "clahe", "stretch", "gamma", "log", "sigmoid", "match-histogram", "unsharp", "gray-world"]
 
@@ -189,3 +189,12 @@ def test_gray_world_equalizes_channel_means(color):
     assert abs(means.mean() - cast.mean()) < 1e-5  # brightness kept
     g = cast[..., 0]
     np.testing.assert_array_equal(gray_world(g), g)
+
+
+def test_stretch_maps_the_percentiles_to_the_given_output_levels():
+    x = np.linspace(0.3, 0.6, 1001, dtype=np.float32).reshape(7, 143)
+    out = apply("enhance", x, "stretch", low=0, high=100, black=0.04, white=0.95)
+    assert out.min() == pytest.approx(0.04, abs=1e-6) and out.max() == pytest.approx(0.95, abs=1e-6)
+    np.testing.assert_allclose(out, 0.04 + 0.91 * (x - 0.3) / 0.3, atol=1e-5)
+    with pytest.raises(ParameterError, match="black"):
+        apply("enhance", x, "stretch", black=0.9, white=0.1)

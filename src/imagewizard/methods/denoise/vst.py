@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ParameterError
 from ...registry import Param, register
 
 #: Gaussian denoisers the transform can wrap, best first; "auto" takes the first installed.
@@ -74,7 +73,9 @@ def anscombe(img: np.ndarray, *, peak: float | None = None, read_noise: float = 
     img : ndarray
         HxW or HxWx3 float image whose noise variance grows with intensity as ``x / peak``.
     peak : float, optional
-        Photon count of white; None estimates it (:func:`estimate_peak`).
+        Photon count of white; None estimates it (:func:`estimate_peak`). When the noise does not
+        grow with brightness (no peak to estimate), the Gaussian denoiser runs directly at the
+        estimated sigma, the transform's limit for an infinite peak.
     read_noise : float
         Additive Gaussian noise on the 0..255 scale, if any.
     denoiser : str, optional
@@ -93,18 +94,18 @@ def anscombe(img: np.ndarray, *, peak: float | None = None, read_noise: float = 
     from ...api import apply
 
     x = np.asarray(img, dtype=np.float64)
+    inner = _inner(denoiser)
     if peak is None:
-        est = estimate_peak(np.clip(x, 0, 1).astype(np.float32))
-        if est is None:
-            raise ParameterError("anscombe: the noise does not grow with brightness here, so no peak can be "
-                                 "estimated; give peak=N or use a Gaussian denoiser")
-        peak = est
+        peak = estimate_peak(np.clip(x, 0, 1).astype(np.float32))
+        if peak is None:
+            # no noise growing with brightness: the transform's limit for an infinite peak is the
+            # Gaussian denoiser itself, at the estimated level
+            return apply("denoise", np.asarray(img, dtype=np.float32), inner, sigma="auto")
     read2 = (read_noise / 255.0 * peak) ** 2  # read-noise variance in photon units
     u = x * peak
     f = _forward(u, read2)
     lo, hi = float(_forward(np.zeros(1), read2)[0]), float(_forward(np.array([peak]), read2)[0])
     span = hi - lo
-    inner = _inner(denoiser)
     # unit noise in the stabilised domain: sigma 255/span once mapped onto [0, 1]
     z = apply("denoise", ((f - lo) / span).astype(np.float32), inner, sigma=255.0 / span)
     d = np.asarray(z, dtype=np.float64) * span + lo
