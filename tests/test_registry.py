@@ -14,6 +14,7 @@ from imagewizard.registry import Param, bind_args, parse_spec
 @pytest.fixture
 def toy_methods():
     """Register a few toy methods under a private task; remove them afterwards."""
+    registry.load_builtins()  # so the snapshot restored afterwards holds every built-in method
     before = dict(registry._REGISTRY)
     calls = []
 

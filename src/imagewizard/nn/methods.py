@@ -15,10 +15,13 @@ _COMMON = (
 )
 
 
-def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: str = "") -> None:
-    """Declare a learned denoiser whose weights are ``gray``/``color`` in the zoo."""
+def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: str = "", blind: bool = False) -> None:
+    """Declare a learned denoiser whose weights are ``gray``/``color`` in the zoo.
 
-    def run(img: np.ndarray, *, sigma: float, tile: int = 0, weights: str = "", threads: int = 0) -> np.ndarray:
+    ``blind``: the network has no noise-level input (DnCNN-B style), so the method takes no sigma.
+    """
+
+    def run(img: np.ndarray, *, sigma: float = 0.0, tile: int = 0, weights: str = "", threads: int = 0) -> np.ndarray:
         from .infer import default_threads, predict
 
         if img.ndim == 3 and not weights and zoo.find(color) is None and zoo.find(gray) is not None:
@@ -36,7 +39,8 @@ def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: s
     run.__name__ = name.replace("-", "_")
     run.__doc__ = (f"{summary}\n\nColour images use the colour weights (joint RGB), or the gray weights on each "
                    "opponent colour channel when only those are installed; gray images the gray weights.")
-    register("denoise", name, summary, params=_COMMON, sigma="auto", color="native", requires=("torch",),
+    register("denoise", name, summary, params=_COMMON, sigma="none" if blind else "auto", color="native",
+             requires=("torch",),
              check=lambda: None if zoo.find(gray) or zoo.find(color) else zoo.missing_reason(gray, color),
              note=note, tags=("learned",))(run)
 
@@ -69,3 +73,7 @@ def _gray_model_on_color(model, img: np.ndarray, sigma: float, *, tile: int, thr
 _learned_denoiser(
     "unet", "Flagship CNN: multi-scale residual U-Net with a noise-level map; sigma 0..75, blind with sigma=auto.",
     gray="unet-gray", color="unet-color")
+_learned_denoiser(
+    "dncnn", "DnCNN: residual CNN with batch norm, blind over sigma 0..55 (no noise level needed).",
+    gray="dncnn-gray", color="dncnn-color", blind=True,
+    note="a small DnCNN (12 layers, 48 features) on a short CPU budget: see its model card")
