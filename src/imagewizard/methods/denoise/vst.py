@@ -22,12 +22,16 @@ _S32 = float(np.sqrt(1.5))
 
 
 def estimate_peak(img: np.ndarray) -> float | None:
-    """Photon count of white (``var = x / peak``) from how noise grows with intensity; None if not measurable."""
+    """Photon count of white (``var = x / peak``) from how noise grows with intensity.
+
+    None unless :func:`imagewizard.estimate.noise_type` finds shot noise.
+    """
     from ...estimate import noise_type
 
-    _, evidence = noise_type(img)
+    kind, evidence = noise_type(img)
     fit = evidence.get("poisson_fit")
-    if not fit or fit[1] <= 0:
+    # only when the classifier calls it shot noise: clipped Gaussian noise also varies with level
+    if kind != "poisson" or not fit or fit[1] <= 0:
         return None
     return float(255.0 / fit[1])  # var255 = slope * level255  <=>  var = x / peak with peak = 255 / slope
 
