@@ -8,7 +8,8 @@
                       This takes hours on a laptop CPU; it resumes where it stopped when run again.
 ``make bench-quick``  the built-in tiny set at sigma 25 without the methods tagged slow: a minute or two.
 
-Outputs go to bench-output/<set>/ (results.jsonl, summary.csv, summary.md, report.html).
+Outputs go to benchmarks/results/<set>/ (results.jsonl, summary.csv, summary.md, report.html); the raw
+records are kept in git so a run resumes on any machine and every number can be checked.
 
 ``--docs`` prints the Markdown tables of docs/benchmarks.md from those outputs (with the exact command and
 the machine); ``--update-docs`` rewrites them in place between ``<!-- bench:NAME -->`` and
@@ -50,7 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--exclude", default=None, help="method names or tags to leave out")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images of each set (smoke tests)")
-    p.add_argument("--out", type=Path, default=ROOT / "bench-output", help="output root (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results",
+                   help="output root (default: %(default)s; the raw records there are kept in git)")
     p.add_argument("--docs", action="store_true", help="print the Markdown tables for docs/benchmarks.md")
     p.add_argument("--update-docs", nargs="?", const=DOCS, type=Path, default=None, metavar="FILE",
                    help="rewrite the tables in FILE (default: docs/benchmarks.md)")

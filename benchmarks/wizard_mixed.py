@@ -9,7 +9,7 @@ docs/benchmarks.md. The bar: the wizard's mean PSNR is above every fixed method'
 
 Usage (from the repository root; resumes like any bench run)::
 
-    .venv/bin/python benchmarks/wizard_mixed.py [--workers 2] [--out bench-output/wizard-mixed]
+    .venv/bin/python benchmarks/wizard_mixed.py [--workers 2] [--out benchmarks/results/wizard-mixed]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default="set12")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench-output" / "wizard-mixed")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "wizard-mixed")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT / "src"))
     from rich.console import Console

@@ -153,6 +153,14 @@ def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
     else:
         skipped.append(f"no contrast change: tones already span {100 * span:.0f}% of the range")
 
+    if a.get("exposure") in ("under", "over") and not any(st["method"] == "stretch" for st in steps):
+        # Clipped shadows or highlights cannot be recovered, and a dark or bright scene is often meant
+        # to be: a tone curve is the photographer's call, not a repair.
+        skipped.append(f"exposure looks {a['exposure']} (mean luminance {float(a.get('mean_luminance', 0)):.2f}, "
+                       f"{100 * float(a.get('dark_clipped', 0)):.1f}% black, "
+                       f"{100 * float(a.get('bright_clipped', 0)):.1f}% white): left as shot; "
+                       "imagewizard enhance --method gamma brightens or darkens on request")
+
     pipeline = Pipeline.from_dict({"name": "wizard", "steps": steps}) if steps else None
     return Plan(pipeline=pipeline, reasons=reasons, analysis=a, skipped=skipped)
 
