@@ -38,15 +38,12 @@ def estimate_peak(img: np.ndarray) -> float | None:
 
 def _inner(name: str | None) -> str:
     from ... import registry
+    from ...wizard import _first_available
 
     if name is not None:
-        m = registry.get("denoise", name)
-        m.check_available()
+        registry.get("denoise", name).check_available()
         return name
-    for cand in INNER:
-        if registry.get("denoise", cand).available():
-            return cand
-    return INNER[-1]
+    return _first_available(INNER)
 
 
 def _forward(u: np.ndarray, read2: float) -> np.ndarray:
