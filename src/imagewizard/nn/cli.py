@@ -23,6 +23,9 @@ Examples:
         --exclude data/testsets/CBSD68 --channels 3 --sigma 0-75 --steps 40000 --out runs/unet-color
 
     imagewizard train denoiser --resume runs/unet-color --minutes 60
+
+    imagewizard train denoiser --arch unet --init unet-gray --gan --l1-weight 100 --channels 1 \\
+        --data data/bsds500/images --exclude data/testsets/CBSD68 --lr 1e-4 --steps 1200 --out runs/gan-gray
 """)
 def denoiser(
     arch: str = typer.Option("unet", help="architecture (see `imagewizard models --archs`)"),
@@ -44,6 +47,11 @@ def denoiser(
     val_every: Optional[int] = typer.Option(None, help="validate every N steps (default 1000)"),
     seed: int = typer.Option(0, help="random seed (runs are deterministic given it)"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: all)"),
+    init: Optional[str] = typer.Option(None, help="start from these trained weights (zoo name or .safetensors "
+                                       "of the same architecture), e.g. a GAN generator from unet-gray"),
+    gan: bool = typer.Option(False, "--gan", help="train as a conditional GAN (pix2pix): PatchGAN discriminator, "
+                             "loss = adversarial + --l1-weight x pixel loss"),
+    l1_weight: float = typer.Option(100.0, help="weight of the pixel loss against the adversarial loss (--gan)"),
     resume: Optional[Path] = typer.Option(None, help="run folder or checkpoint to resume exactly"),
     out: Optional[Path] = typer.Option(None, help="run folder (checkpoints, log, best weights)"),
 ) -> None:
@@ -61,12 +69,88 @@ def denoiser(
         cfg = TrainConfig(arch=arch, arch_config=_parse_arch_config(arch_config or []), data=str(data), exclude=str(exclude) if exclude else None, channels=channels,
                           sigma=parse_sigma_range(sigma), patch=patch, batch=batch, steps=steps or 10000,
                           minutes=minutes, lr=lr or 4e-4, schedule=schedule, loss=loss, ema=ema,
-                          val_every=val_every or 1000, seed=seed, threads=threads or 0,
+                          val_every=val_every or 1000, seed=seed, threads=threads or 0, init=init, gan=gan,
+                          l1_weight=l1_weight,
                           out=str(out or f"runs/{arch}"), command=command_line())
         result = train_denoiser(cfg)
     best = result["best"]
     typer.echo(f"trained {result['step']}/{result['steps']} steps ({result['hours']:.2f} h); "
                f"best validation PSNR {best['psnr']:.3f} dB at step {best['step']}; run folder {result['out']}")
+
+
+@train_app.command("diffusion", epilog="""
+Examples:
+
+    # fine-tune the flagship U-Net as a DDPM noise predictor (restoration part of the schedule)
+    imagewizard train diffusion --init unet-gray --channels 1 --data data/bsds500/images \\
+        --exclude data/testsets/CBSD68 --steps 600 --out runs/diffusion-gray
+
+    # fine-tune a diffusers-format UNet (a local folder; a hub id such as google/ddpm-celeba-hq when online)
+    imagewizard train diffusion --init ./ddpm-celeba-hq --vgg19 vgg19.pth --data photos/ --out runs/ddpm-ft
+""")
+def diffusion(
+    init: Optional[str] = typer.Option(None, help="start from: a zoo U-Net denoiser (e.g. unet-gray), or a "
+                                       "diffusers UNet folder / hub id; none = train our U-Net from scratch"),
+    arch_config: Optional[List[str]] = typer.Option(None, "--arch-config", help="diffusion-unet setting KEY=VALUE "
+                                                    "(from scratch only)"),
+    data: Optional[Path] = typer.Option(None, help="folder of training images (searched recursively)"),
+    exclude: Optional[Path] = typer.Option(None, help="folder of images never to train on (matched by file name)"),
+    channels: int = typer.Option(1, help="1 = gray, 3 = colour"),
+    sigma: str = typer.Option("0-75", help="noise levels to restore (0..255 scale): training draws steps up to "
+                              "the one matching the top level"),
+    full_schedule: bool = typer.Option(False, "--full-schedule", help="train on every step of the schedule "
+                                       "(needed to generate from pure noise; restoration uses only the low steps)"),
+    patch: int = typer.Option(128, help="patch side in pixels"),
+    batch: int = typer.Option(8, help="patches per step"),
+    steps: Optional[int] = typer.Option(None, help="schedule length in steps (default 2000)"),
+    minutes: Optional[float] = typer.Option(None, help="stop this invocation after this many minutes (resume later)"),
+    lr: float = typer.Option(1e-5, help="peak learning rate (AdamW)"),
+    perceptual: float = typer.Option(0.1, help="weight of the perceptual loss on the predicted clean image"),
+    vgg19: Optional[str] = typer.Option(None, help="VGG19 weights (torchvision state-dict layout, .pth or "
+                                        ".safetensors) for the perceptual loss; default $IMAGEWIZARD_VGG19, else "
+                                        "multi-scale SSIM + gradient loss (recorded in the card)"),
+    ema: float = typer.Option(0.999, help="EMA decay of the weights (0 = off)"),
+    val_every: Optional[int] = typer.Option(None, help="validate every N steps (default 500)"),
+    seed: int = typer.Option(0, help="random seed"),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: all)"),
+    resume: Optional[Path] = typer.Option(None, help="run folder or checkpoint to resume exactly"),
+    out: Optional[Path] = typer.Option(None, help="run folder (checkpoints, log, best weights)"),
+) -> None:
+    """Train a denoising diffusion model (DDPM noise prediction), validated by its one-step restoration."""
+    from .data import parse_sigma_range
+    from .train import TrainConfig, command_line, train_denoiser
+
+    if resume is not None:
+        overrides = {"steps": steps, "minutes": minutes, "val_every": val_every, "threads": threads,
+                     "out": str(out) if out else None}
+        result = train_denoiser(TrainConfig(), resume=resume, overrides=overrides)
+    else:
+        if data is None:
+            raise typer.BadParameter("--data is required (unless --resume)")
+        arch = "diffusion-unet"
+        if init and _is_diffusers(init):
+            arch = "diffusers-unet"
+        cfg = TrainConfig(arch=arch, arch_config=_parse_arch_config(arch_config or []), data=str(data),
+                          exclude=str(exclude) if exclude else None, channels=channels,
+                          sigma=parse_sigma_range(sigma), patch=patch, batch=batch, steps=steps or 2000,
+                          minutes=minutes, lr=lr, loss="mse", ema=ema, val_every=val_every or 500, seed=seed,
+                          threads=threads or 0, init=init, objective="diffusion", perceptual=perceptual,
+                          vgg19=vgg19, full_schedule=full_schedule, out=str(out or "runs/diffusion"),
+                          command=command_line())
+        result = train_denoiser(cfg)
+    best = result["best"]
+    typer.echo(f"trained {result['step']}/{result['steps']} steps ({result['hours']:.2f} h); best one-step "
+               f"validation PSNR {best['psnr']:.3f} dB at step {best['step']}; run folder {result['out']}")
+
+
+def _is_diffusers(init: str) -> bool:
+    """A diffusers UNet (folder with config.json, pipeline folder with unet/, or a hub id) rather than zoo weights."""
+    p = Path(init)
+    if p.is_dir():
+        return (p / "config.json").is_file() or (p / "unet" / "config.json").is_file()
+    from . import zoo
+
+    return not (p.suffix == ".safetensors" or zoo.find(init) is not None)
 
 
 def _parse_arch_config(items: List[str]) -> dict[str, Any]:

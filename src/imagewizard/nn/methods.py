@@ -15,19 +15,30 @@ _COMMON = (
 )
 
 
-def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: str = "", blind: bool = False) -> None:
+def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: str = "", blind: bool = False,
+                      params: tuple[Param, ...] = (), wrap=None, tags: tuple[str, ...] = ()) -> None:
     """Declare a learned denoiser whose weights are ``gray``/``color`` in the zoo.
 
     ``blind``: the network has no noise-level input (DnCNN-B style), so the method takes no sigma.
+    ``params`` and ``wrap(model, **values)``: extra parameters and the module that applies them, e.g. the
+    VAE's posterior sampling or the diffusion model's reverse process around the stored network.
     """
+    extra_names = tuple(p.name for p in params)
 
-    def run(img: np.ndarray, *, sigma: float = 0.0, tile: int = 0, weights: str = "", threads: int = 0) -> np.ndarray:
+    def run(img: np.ndarray, *, sigma: float = 0.0, tile: int = 0, weights: str = "", threads: int = 0,
+            **extra) -> np.ndarray:
         from .infer import default_threads, predict
 
+        unknown = set(extra) - set(extra_names)
+        if unknown:
+            raise TypeError(f"{name}() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
+        prepare = (lambda m: wrap(m, **extra)) if wrap else (lambda m: m)
         if img.ndim == 3 and not weights and zoo.find(color) is None and zoo.find(gray) is not None:
             gray_model, _card = zoo.load(gray)
-            return _gray_model_on_color(gray_model, img, sigma, tile=tile, threads=threads or default_threads())
+            return _gray_model_on_color(prepare(gray_model), img, sigma, tile=tile,
+                                        threads=threads or default_threads())
         model, _card = zoo.load(weights or (color if img.ndim == 3 else gray))
+        model = prepare(model)
         want = 3 if img.ndim == 3 else 1
         got = getattr(model, "in_channels", want)
         if got != want:
@@ -39,10 +50,10 @@ def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: s
     run.__name__ = name.replace("-", "_")
     run.__doc__ = (f"{summary}\n\nColour images use the colour weights (joint RGB), or the gray weights on each "
                    "opponent colour channel when only those are installed; gray images the gray weights.")
-    register("denoise", name, summary, params=_COMMON, sigma="none" if blind else "auto", color="native",
-             requires=("torch",),
+    register("denoise", name, summary, params=(*params, *_COMMON), sigma="none" if blind else "auto",
+             color="native", requires=("torch",),
              check=lambda: None if zoo.find(gray) or zoo.find(color) else zoo.missing_reason(gray, color),
-             note=note, tags=("learned",))(run)
+             note=note, tags=("learned", *tags))(run)
 
 
 # Opponent channels mapped onto [0, 1] as (channel * scale + offset): luminance (R+G+B)/sqrt(3) spans
@@ -77,3 +88,35 @@ _learned_denoiser(
     "dncnn", "DnCNN: residual CNN with batch norm, blind over sigma 0..55 (no noise level needed).",
     gray="dncnn-gray", color="dncnn-color", blind=True,
     note="a small DnCNN (12 layers, 48 features) on a short CPU budget: see its model card")
+
+
+def _vae_wrap(model, *, samples: int = 0, seed: int = 0):
+    from .generative import PosteriorMean
+
+    return PosteriorMean(model, samples=samples, seed=seed) if samples else model
+
+
+def _diffusion_wrap(model, *, steps: int = 1, eta: float = 0.0, seed: int = 0):
+    from .diffusion import DiffusionRestorer
+
+    return DiffusionRestorer(model, steps=steps, eta=eta, seed=seed)
+
+
+_SEED = Param("seed", int, 0, "seed of the random draws (results are reproducible)", low=0, high=2 ** 31 - 1)
+_learned_denoiser(
+    "vae", "Variational autoencoder: degraded image -> Gaussian latent -> clean image (latent mean, or N samples).",
+    gray="vae-gray", color="vae-color", tags=("generative",),
+    params=(Param("samples", int, 0, "0: decode the latent mean; N: mean of N decoded posterior samples",
+                  low=0, high=64), _SEED),
+    wrap=_vae_wrap)
+_learned_denoiser(
+    "gan", "Conditional GAN (pix2pix): U-Net generator trained with a PatchGAN critic plus L1.",
+    gray="gan-gray", color="gan-color", tags=("generative",))
+_learned_denoiser(
+    "diffusion", "Diffusion model (DDPM-trained, DDIM-sampled) started at the step matching sigma; steps=1 is one-shot.",
+    gray="diffusion-gray", color="diffusion-color", tags=("generative",),
+    params=(Param("steps", int, 1, "reverse steps from the noise level down to 0: 1 = one-shot estimate, "
+                  "more = sharper posterior sample (slower, lower PSNR)", low=1, high=1000),
+            Param("eta", float, 0.0, "DDIM stochasticity: 0 deterministic, 1 ancestral (DDPM-like)", low=0.0, high=1.0),
+            _SEED),
+    wrap=_diffusion_wrap)

@@ -61,6 +61,13 @@ class TrainConfig:
     threads: int = 0  # 0: torch default
     out: str = "runs/denoiser"
     command: str = ""
+    init: str | None = None  # zoo name or .safetensors whose weights start the model (same architecture)
+    gan: bool = False  # conditional GAN (pix2pix): PatchGAN discriminator, loss = adversarial + l1_weight * pixel
+    l1_weight: float = 100.0
+    objective: str = "denoise"  # or "diffusion": DDPM noise prediction at random steps up to sigma's top
+    perceptual: float = 0.0  # diffusion: weight of the perceptual loss on the implied x0
+    vgg19: str | None = None  # weights of VGG19 for the perceptual loss (else the documented substitute)
+    full_schedule: bool = False  # diffusion: train every step (generation), not only those up to sigma's top
 
     def validate(self) -> None:
         if self.loss not in LOSSES:
@@ -74,6 +81,10 @@ class TrainConfig:
                 raise ParameterError(f"{name} must be positive")
         if self.lr <= 0:
             raise ParameterError("lr must be positive")
+        if self.objective not in ("denoise", "diffusion"):
+            raise ParameterError(f"objective must be denoise or diffusion, got '{self.objective}'")
+        if self.gan and self.l1_weight < 0:
+            raise ParameterError("l1_weight must be >= 0")
 
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
@@ -190,6 +201,7 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
     import torch
 
     from .archs import build
+    from .diffusion import DiffusionRestorer, diffusion_loss
     from .weights import save_model
 
     state = None
@@ -221,17 +233,36 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
     sampler = D.PatchSampler(train_imgs, cfg.patch)
     noise = D.GaussianNoise(*cfg.sigma)
 
-    model, arch_cfg = build(cfg.arch, **{"in_channels": cfg.channels, **cfg.arch_config})
+    if cfg.arch == "diffusers-unet":  # a diffusers UNet2DModel, fine-tuned from cfg.init
+        from .diffusers_unet import load_diffusers_unet
+
+        model = load_diffusers_unet(cfg.init)
+        if model.in_channels != cfg.channels:
+            raise ParameterError(f"--init {cfg.init} takes {model.in_channels}-channel images; pass --channels "
+                                 f"{model.in_channels}")
+        arch_cfg = dict(model.unet.config)
+    else:
+        model, arch_cfg = build(cfg.arch, **{"in_channels": cfg.channels, **cfg.arch_config})
+        if cfg.init and state is None:
+            _init_from(model, cfg.init, cfg.arch, log)
     cfg.arch_config = {k: list(v) if isinstance(v, tuple) else v for k, v in arch_cfg.items()}
     model = model.to(memory_format=torch.channels_last)
+    disc = opt_d = None
+    if cfg.gan:
+        disc, _ = build("patchgan", in_channels=2 * cfg.channels)
+        disc = disc.to(memory_format=torch.channels_last)
+        # pix2pix's Adam settings (beta1 0.5) for both players.
+        opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999), weight_decay=0.0)
     ema = None
     if cfg.ema > 0:
         from torch.optim.swa_utils import AveragedModel
 
         # use_buffers: batch-norm statistics are averaged too, so the EMA model is usable as is.
         ema = AveragedModel(model, multi_avg_fn=_ema_update(cfg.ema), use_buffers=True)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                            betas=(0.5, 0.999) if cfg.gan else (0.9, 0.999))
     loss_fn = make_loss(cfg.loss)
+    diffusion = _diffusion_setup(cfg, model) if cfg.objective == "diffusion" else None
     rng = np.random.default_rng(cfg.seed)
     step, elapsed, history, best = 0, 0.0, [], {"psnr": -1.0, "step": 0}
     if state is not None:
@@ -239,6 +270,9 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
         opt.load_state_dict(state["opt"])
         if ema is not None and state.get("ema") is not None:
             ema.load_state_dict(state["ema"])
+        if disc is not None:
+            disc.load_state_dict(state["disc"])
+            opt_d.load_state_dict(state["opt_d"])
         rng.bit_generator.state = state["np_rng"]
         torch.set_rng_state(state["torch_rng"])
         step, elapsed, history, best = state["step"], state["elapsed"], state["history"], state["best"]
@@ -248,14 +282,16 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
 
     def checkpoint() -> None:
         _save_atomic({"config": asdict(cfg), "model": model.state_dict(), "opt": opt.state_dict(),
-                      "ema": ema.state_dict() if ema is not None else None, "np_rng": rng.bit_generator.state,
+                      "ema": ema.state_dict() if ema is not None else None,
+                      "disc": disc.state_dict() if disc is not None else None,
+                      "opt_d": opt_d.state_dict() if opt_d is not None else None, "np_rng": rng.bit_generator.state,
                       "torch_rng": torch.get_rng_state(), "step": step, "elapsed": elapsed, "history": history,
                       "best": best}, ckpt_path)
 
     def validate() -> None:
         net = ema.module if ema is not None else model
         t0 = time.time()
-        scores = evaluate(net, val_imgs, cfg.val_sigmas, crop=cfg.val_crop) if val_imgs else {}
+        scores = evaluate(DiffusionRestorer(net) if diffusion else net, val_imgs, cfg.val_sigmas, crop=cfg.val_crop) if val_imgs else {}
         mean = float(np.mean(list(scores.values()))) if scores else float("nan")
         rec = {"step": step, "hours": round(elapsed / 3600, 4), "lr": lr_at(cfg, step), "loss": run_loss,
                "val_psnr": round(mean, 4), **{k: round(v, 4) for k, v in scores.items()}}
@@ -266,7 +302,8 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
             f"({time.time() - t0:.0f} s)")
         if scores and mean > best["psnr"]:
             best.update(psnr=mean, step=step, **scores)
-            card = {"task": "denoise", "channels": cfg.channels, "sigma_range": list(cfg.sigma),
+            method = "gan" if cfg.gan else "diffusion" if diffusion else cfg.arch  # the method that runs them
+            card = {"task": "denoise", "method": method, "channels": cfg.channels, "sigma_range": list(cfg.sigma),
                     "data": {"folder": cfg.data, "exclude": cfg.exclude, "train_images": len(train_files),
                              "val_images": len(val_files)},
                     "command": cfg.command, "train": {k: v for k, v in asdict(cfg).items() if k != "command"},
@@ -274,7 +311,24 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
                     "validation": {"images": "held-out training-split images, whole, float protocol",
                                    **{k: round(v, 3) for k, v in scores.items()}},
                     "learning_curve": [{k: r[k] for k in ("step", "hours", "val_psnr")} for r in history]}
-            save_model(out / "best.safetensors", net.state_dict(), cfg.arch, cfg.arch_config, card)
+            if cfg.init:
+                card["init"] = cfg.init
+            if diffusion is not None:
+                card["diffusion"] = {"scheduler": getattr(net, "scheduler_config", None),
+                                     "train_steps_up_to": diffusion["t_max"],
+                                     "loss": "MSE on the noise" + (f" + {cfg.perceptual:g} x perceptual" if cfg.perceptual else ""),
+                                     "perceptual": diffusion["perceptual"].describe() if diffusion["perceptual"] else None,
+                                     "validation": "one-step estimate from the step matching sigma"}
+            if cfg.gan:
+                card["gan"] = {"generator": cfg.arch, "discriminator": "patchgan 70x70 (conditional)",
+                               "loss": f"BCE adversarial + {cfg.l1_weight:g} * {cfg.loss}",
+                               "selection": "EMA generator with the best validation PSNR"}
+            if cfg.arch == "diffusers-unet":
+                from .diffusers_unet import save_diffusers_unet
+
+                save_diffusers_unet(net, out / "best", card)
+            else:
+                save_model(out / "best.safetensors", net.state_dict(), cfg.arch, cfg.arch_config, card)
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
@@ -288,13 +342,22 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
         while step < stop_step and (deadline is None or time.time() < deadline):
             t0 = time.time()
             clean = sampler.sample(cfg.batch, rng)
-            noisy, sig = noise(clean, rng)
-            x = torch.from_numpy(noisy).contiguous(memory_format=torch.channels_last)
             y = torch.from_numpy(clean).contiguous(memory_format=torch.channels_last)
-            for g in opt.param_groups:
+            for g in [*opt.param_groups, *(opt_d.param_groups if opt_d is not None else [])]:
                 g["lr"] = lr_at(cfg, step)
-            pred = model(x, torch.from_numpy(sig))
-            loss = loss_fn(pred, y)
+            if diffusion is not None:
+                loss = diffusion_loss(model, y, diffusion["scheduler"], rng, t_max=diffusion["t_max"],
+                                      perceptual=diffusion["perceptual"], perceptual_weight=cfg.perceptual)
+                pred = None
+            else:
+                noisy, sig = noise(clean, rng)
+                x = torch.from_numpy(noisy).contiguous(memory_format=torch.channels_last)
+                pred = model(x, torch.from_numpy(sig))
+                loss = loss_fn(pred, y)
+            if hasattr(model, "extra_loss"):  # e.g. the VAE's beta * KL
+                loss = loss + model.extra_loss()
+            if disc is not None:
+                loss = _gan_step(disc, opt_d, x, y, pred, loss, cfg.l1_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
@@ -329,6 +392,65 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
     return {"step": step, "steps": cfg.steps, "hours": elapsed / 3600, "best": best, "out": str(out)}
 
 
+def _diffusion_setup(cfg: TrainConfig, model) -> dict[str, Any]:
+    """Scheduler, the last training step (where the noise reaches the top of ``cfg.sigma``) and the perceptual loss."""
+    from .diffusion import ddpm_scheduler, step_for_sigma
+
+    sched = ddpm_scheduler(getattr(model, "scheduler_config", None))
+    t_max = (sched.config.num_train_timesteps - 1 if cfg.full_schedule
+             else step_for_sigma(sched.alphas_cumprod, cfg.sigma[1] / 255.0))
+    perceptual = None
+    if cfg.perceptual > 0:
+        from .perceptual import PerceptualLoss
+
+        perceptual = PerceptualLoss(cfg.vgg19)
+    return {"scheduler": sched, "t_max": t_max, "perceptual": perceptual}
+
+
+def _gan_step(disc, opt_d, noisy, clean, pred, pixel_loss, l1_weight: float):
+    """One discriminator update; returns the generator's loss: BCE(D(x, G(x)) -> real) + l1_weight * pixel."""
+    import torch
+    import torch.nn.functional as F
+
+    def bce(logits, real: bool):
+        return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
+
+    d_real = disc(torch.cat([noisy, clean], 1))
+    d_fake = disc(torch.cat([noisy, pred.detach()], 1))
+    loss_d = 0.5 * (bce(d_real, True) + bce(d_fake, False))
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    for p in disc.parameters():  # the generator's backward pass must not touch D's gradients
+        p.requires_grad_(False)
+    adv = bce(disc(torch.cat([noisy, pred], 1)), True)
+    for p in disc.parameters():
+        p.requires_grad_(True)
+    return adv + l1_weight * pixel_loss
+
+
+def _init_from(model, source: str, arch: str, log) -> None:
+    """Start ``model`` from trained weights (zoo name or file) of the same architecture, e.g. a GAN's
+    generator from the L1-trained denoiser (ESRGAN's recipe: pre-train for PSNR, then adversarially)."""
+    import torch
+
+    from .zoo import load
+
+    with torch.random.fork_rng(devices=[]):  # building the source model must not move this run's seed
+        src, card = load(source)
+    target = model
+    if arch == "diffusion-unet" and card.get("arch") == "unet":
+        target = model.denoiser  # a diffusion model starts from a trained denoiser: the same x0 predictor
+    elif card.get("arch") != arch:
+        raise ParameterError(f"--init {source}: its architecture is {card.get('arch')}, not {arch}")
+    try:
+        target.load_state_dict(src.state_dict())
+    except RuntimeError:
+        raise ParameterError(f"--init {source}: its configuration differs from this run's {arch} "
+                             f"(pass the same --arch-config as {json.dumps(card.get('config'))})") from None
+    log(f"initialised from {source}")
+
+
 class _progress:
     """A Rich progress bar with loss, throughput and ETA (plain lines when not on a terminal)."""
 
@@ -361,8 +483,9 @@ class _progress:
 
 
 def command_line() -> str:
-    """The command as a user would type it: ``imagewizard train denoiser ...``."""
+    """The command as a user would type it: ``imagewizard train denoiser|diffusion ...``."""
     args = sys.argv[1:]
-    if "denoiser" in args:
-        args = args[args.index("denoiser") + 1:]
-    return "imagewizard train denoiser " + " ".join(shlex.quote(a) for a in args)
+    sub = next((a for a in args if a in ("denoiser", "diffusion")), "denoiser")
+    if sub in args:
+        args = args[args.index(sub) + 1:]
+    return f"imagewizard train {sub} " + " ".join(shlex.quote(a) for a in args)

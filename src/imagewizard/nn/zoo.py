@@ -24,12 +24,18 @@ def weight_dirs() -> list[Path]:
 
 
 def find(name: str) -> Path | None:
-    """Path of the weights called ``name``, or None."""
+    """Path of the weights called ``name`` (``NAME.safetensors``, or a diffusers UNet folder ``NAME/``), or None."""
     for d in weight_dirs():
         p = d / f"{name}.safetensors"
         if p.is_file():
             return p
+        if _is_diffusers_dir(d / name):
+            return d / name
     return None
+
+
+def _is_diffusers_dir(p: Path) -> bool:
+    return p.is_dir() and ((p / "config.json").is_file() or (p / "unet" / "config.json").is_file())
 
 
 def require(name: str) -> Path:
@@ -71,9 +77,21 @@ def _load_cached(path: str, mtime: float):
     return load_model(path)
 
 
+@lru_cache(maxsize=2)
+def _load_diffusers_cached(path: str, mtime: float):
+    from .diffusers_unet import load_diffusers_unet
+
+    model = load_diffusers_unet(path).eval()
+    card_path = Path(path) / "card.json"
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {"arch": "diffusers-unet"}
+    return model, card
+
+
 def load(name_or_path: str | Path):
-    """Load ``(model, card)`` by zoo name or file path (cached per process)."""
+    """Load ``(model, card)`` by zoo name, .safetensors file, or diffusers UNet folder (cached per process)."""
     p = Path(name_or_path)
-    if not (p.suffix == ".safetensors" and p.is_file()):
+    if not (p.suffix == ".safetensors" and p.is_file() or _is_diffusers_dir(p)):
         p = require(str(name_or_path))
+    if p.is_dir():
+        return _load_diffusers_cached(str(p.resolve()), p.stat().st_mtime)
     return _load_cached(str(p.resolve()), p.stat().st_mtime)

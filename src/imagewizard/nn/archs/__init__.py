@@ -42,6 +42,24 @@ def _conv_ae(**cfg):
     return ConvAutoencoder(**cfg)
 
 
+def _vae(**cfg):
+    from .vae import RestorationVAE
+
+    return RestorationVAE(**cfg)
+
+
+def _patchgan(**cfg):
+    from .patchgan import PatchGAN
+
+    return PatchGAN(**cfg)
+
+
+def _diffusion_unet(**cfg):
+    from ..diffusion import EpsUNet
+
+    return EpsUNet(**cfg)
+
+
 #: name -> (builder, default config, one-line summary)
 ARCHS: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
     "unet": (_unet, {"in_channels": 3, "channels": (64, 128, 256, 384), "blocks": 1, "shuffle": 2},
@@ -54,6 +72,14 @@ ARCHS: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
                 "small convolutional autoencoder: Conv-Conv(stride 2)-Upsample-Conv"),
     "dae": (_dae, {"in_channels": 1, "size": 28, "hidden": (256, 128, 64)},
             "fully connected denoising autoencoder 784-256-128-64 (28x28 gray patches)"),
+    "vae": (_vae, {"in_channels": 1, "channels": (64, 128), "latent": 16, "blocks": 2, "beta": 1e-4},
+            "convolutional VAE: Gaussian latent at 1/4 resolution, no skips; loss + beta * KL"),
+    "diffusion-unet": (_diffusion_unet, {"in_channels": 1, "channels": (64, 128, 256, 384), "blocks": 1, "shuffle": 2,
+                                         "num_train_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02,
+                                         "beta_schedule": "linear"},
+                       "DDPM noise predictor eps(x_t, t): the flagship U-Net, x0-preconditioned (diffusion)"),
+    "patchgan": (_patchgan, {"in_channels": 2, "features": 64, "layers": 3},
+                 "PatchGAN discriminator (pix2pix): real/fake score per 70x70 patch"),
 }
 
 
