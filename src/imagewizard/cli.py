@@ -631,9 +631,11 @@ def demo(output: Path = typer.Option(Path("demo-output"), "--output", "-o", help
 
 def _mount_subcommands() -> None:
     from .bench.cli import BENCH_EPILOG, bench_command
+    from .gen.cli import mount as mount_generation
     from .nn.cli import train_app
 
     app.command("bench", epilog=BENCH_EPILOG)(bench_command)
+    mount_generation(app, train_app)
     app.add_typer(train_app, name="train")
 
 

@@ -120,3 +120,14 @@ _learned_denoiser(
             Param("eta", float, 0.0, "DDIM stochasticity: 0 deterministic, 1 ancestral (DDPM-like)", low=0.0, high=1.0),
             _SEED),
     wrap=_diffusion_wrap)
+
+# The smaller models of the course notes, trained on small budgets (issue 5); blind over their sigma range.
+_learned_denoiser(
+    "rednet", "RED-Net: symmetric conv/deconv encoder-decoder with skips, blind over its training sigma range.",
+    gray="rednet-gray", color="rednet-color", blind=True, note="a small budget: see its model card")
+_learned_denoiser(
+    "conv-ae", "Small convolutional autoencoder (Conv-Conv-Upsample-Conv), blind; the course notes' baseline.",
+    gray="conv-ae-gray", color="conv-ae-color", blind=True, note="a tiny baseline: see its model card")
+_learned_denoiser(
+    "dae", "Fully connected denoising autoencoder 784-256-128-64 on overlapping 28x28 patches, blind.",
+    gray="dae-gray", color="dae-color", blind=True, note="a course-notes baseline: see its model card")

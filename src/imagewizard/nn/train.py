@@ -300,7 +300,9 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
             f.write(json.dumps(rec) + "\n")
         log(f"step {step}: val PSNR {mean:.3f} dB {json.dumps({k: round(v, 2) for k, v in scores.items()})} "
             f"({time.time() - t0:.0f} s)")
-        if scores and mean > best["psnr"]:
+        # A GAN is not selected by PSNR (that would pick the least adversarial weights): its latest
+        # validated generator is the one exported.
+        if scores and (mean > best["psnr"] or cfg.gan):
             best.update(psnr=mean, step=step, **scores)
             method = "gan" if cfg.gan else "diffusion" if diffusion else cfg.arch  # the method that runs them
             card = {"task": "denoise", "method": method, "channels": cfg.channels, "sigma_range": list(cfg.sigma),
@@ -322,7 +324,7 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
             if cfg.gan:
                 card["gan"] = {"generator": cfg.arch, "discriminator": "patchgan 70x70 (conditional)",
                                "loss": f"BCE adversarial + {cfg.l1_weight:g} * {cfg.loss}",
-                               "selection": "EMA generator with the best validation PSNR"}
+                               "selection": "the EMA generator at the last validation (not chosen by PSNR)"}
             if cfg.arch == "diffusers-unet":
                 from .diffusers_unet import save_diffusers_unet
 
