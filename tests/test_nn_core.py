@@ -177,7 +177,16 @@ def test_shipped_weights_load_and_raise_psnr_on_a_bundled_sample(name):
 
     model, card = zoo.load(name)
     assert card["bytes"] < 20e6 and card["steps"] > 0 and "wall_time_hours" in card
-    clean = sample("camera")[96:224, 160:288] if card["channels"] == 1 else sample("astronaut")[:128, :128]
+    min_gain = 6.0
+    if "digits" in str(card["data"]["folder"]):  # the course notes' dae: a digits model, tested on a digit
+        from imagewizard.gen.data import load_digits32
+
+        clean = load_digits32(28).numpy()[1700, 0]  # a test digit (training used the first 1500)
+        min_gain = 2.0  # a 64-number bottleneck: it cleans digits but keeps them soft
+    elif card["channels"] == 1:
+        clean = sample("camera")[96:224, 160:288]
+    else:
+        clean = sample("astronaut")[:128, :128]
     rng = np.random.default_rng(1)
     noisy = (clean + rng.normal(0, 25 / 255, clean.shape)).astype(np.float32)
     from imagewizard import registry
@@ -185,4 +194,4 @@ def test_shipped_weights_load_and_raise_psnr_on_a_bundled_sample(name):
     method = card.get("method", card["arch"])  # the method that runs them (older cards: the architecture's name)
     told = {} if registry.get("denoise", method).sigma == "none" else {"sigma": 25}  # blind nets take none
     out = iw.denoise(noisy, method=method, weights=name, threads=1, **told)
-    assert iw.metrics.psnr(clean, out) > iw.metrics.psnr(clean, noisy) + 6
+    assert iw.metrics.psnr(clean, out) > iw.metrics.psnr(clean, noisy) + min_gain

@@ -111,22 +111,10 @@ def make_loss(name: str) -> Callable:
 
 
 def ssim_torch(a, b, data_range: float = 1.0):
-    """Differentiable SSIM (11x11 Gaussian window, sigma 1.5), mean over channels and pixels."""
-    import torch
-    import torch.nn.functional as F
+    """Differentiable SSIM (11x11 Gaussian window, sigma 1.5), mean over images, channels and pixels."""
+    from .perceptual import ssim
 
-    c = a.shape[1]
-    g = torch.exp(-((torch.arange(11, dtype=a.dtype, device=a.device) - 5) ** 2) / (2 * 1.5 ** 2))
-    g = g / g.sum()
-    win = (g[:, None] * g[None, :]).expand(c, 1, 11, 11)
-    f = lambda x: F.conv2d(x, win, groups=c)  # noqa: E731
-    mu_a, mu_b = f(a), f(b)
-    va = f(a * a) - mu_a ** 2
-    vb = f(b * b) - mu_b ** 2
-    cov = f(a * b) - mu_a * mu_b
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (va + vb + c2))
-    return s.mean()
+    return ssim(a, b, data_range=data_range).mean()
 
 
 def _ema_update(decay: float):
