@@ -200,8 +200,9 @@ def main(argv: list[str] | None = None) -> int:
             if name == QUICK_SET:
                 run_set(name, args, degradations=["gaussian:25"], exclude=args.exclude or "slow", published=False)
             else:
-                # JPEG deblocking has nothing to do on Gaussian noise: its row would repeat the input's
-                exclude = ",".join(x for x in (args.exclude, "jpeg") if x)
+                # JPEG deblocking has nothing to do on Gaussian noise (its row would repeat the input's),
+                # and the digits-only dae is not a photo denoiser
+                exclude = ",".join(x for x in (args.exclude, "jpeg", "digits") if x)
                 run_set(name, args, degradations=[f"gaussian:{s}" for s in SIGMAS], exclude=exclude,
                         published=True)
     if args.docs or args.update_docs or args.docs_only:

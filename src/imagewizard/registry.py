@@ -419,3 +419,19 @@ def bind_args(params: Iterable[Param], positional: list[Any], keywords: dict[str
     for p in params:
         out.setdefault(p.name, p.default)
     return out
+
+
+def first_available(task: str, names: Iterable[str]) -> str:
+    """The first of ``names`` (methods of ``task``, in order of preference) that is installed and ready.
+
+    Falls back to the last name, so callers always get a method whose error message says what is missing.
+    """
+    load_builtins()
+    names = tuple(names)
+    for name in names:
+        try:
+            if get(task, name).available():
+                return name
+        except Exception:  # noqa: BLE001 - an unregistered or broken method is simply not a candidate
+            continue
+    return names[-1]

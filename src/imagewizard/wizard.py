@@ -50,17 +50,6 @@ class Plan:
     skipped: list[str] = field(default_factory=list)
 
 
-def _first_available(names: tuple[str, ...], task: str = "denoise") -> str:
-    registry.load_builtins()
-    for name in names:
-        try:
-            if registry.get(task, name).available():
-                return name
-        except Exception:  # noqa: BLE001 - an unregistered or broken method is simply not a candidate
-            continue
-    return names[-1]
-
-
 def _range_without_noise(img: np.ndarray) -> float:
     """1st-99th percentile spread of the luminance after a 3x3 median and a light blur (noise removed)."""
     from scipy import ndimage
@@ -123,7 +112,7 @@ def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
                        f"white; sigma {sigma:.1f} in the smooth areas): Anscombe transform, the best denoiser "
                        "installed at unit sigma, unbiased inverse")
     elif sigma >= NOISE_MIN_SIGMA:
-        name = _first_available(DENOISERS)
+        name = registry.first_available("denoise", DENOISERS)
         steps.append({"task": "denoise", "method": name, "sigma": "auto"})
         kind = {"gaussian": "Gaussian", "poisson": "signal-dependent (Poisson-like)",
                 "speckle": "multiplicative (speckle)"}.get(str(ntype), str(ntype))

@@ -129,5 +129,6 @@ _learned_denoiser(
     "conv-ae", "Small convolutional autoencoder (Conv-Conv-Upsample-Conv), blind; the course notes' baseline.",
     gray="conv-ae-gray", color="conv-ae-color", blind=True, note="a tiny baseline: see its model card")
 _learned_denoiser(
-    "dae", "Fully connected denoising autoencoder 784-256-128-64 on overlapping 28x28 patches, blind.",
-    gray="dae-gray", color="dae-color", blind=True, note="a course-notes baseline: see its model card")
+    "dae", "Fully connected denoising autoencoder 784-256-128-64 for 28x28 digits (overlapping patches), blind.",
+    gray="dae-gray", color="dae-color", blind=True, tags=("digits",),
+    note="trained on digits (its design): not a natural-image denoiser; see its model card")

@@ -38,12 +38,11 @@ def estimate_peak(img: np.ndarray) -> float | None:
 
 def _inner(name: str | None) -> str:
     from ... import registry
-    from ...wizard import _first_available
 
     if name is not None:
         registry.get("denoise", name).check_available()
         return name
-    return _first_available(INNER)
+    return registry.first_available("denoise", INNER)
 
 
 def _forward(u: np.ndarray, read2: float) -> np.ndarray:
