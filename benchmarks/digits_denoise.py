@@ -73,8 +73,11 @@ def main() -> None:
                 if name == "input":
                     out = np.clip(noisy, 0, 1)
                 else:
-                    told = {} if registry.get("denoise", name).sigma == "none" else {"sigma": s}
-                    out = np.clip(iw.denoise(noisy, method=name, threads=1, **told), 0, 1)
+                    m = registry.get("denoise", name)
+                    kw = {} if m.sigma == "none" else {"sigma": s}
+                    if any(p.name == "threads" for p in m.params):
+                        kw["threads"] = 1
+                    out = np.clip(iw.denoise(noisy, method=name, **kw), 0, 1)
                 r = rows.setdefault(f"{name}|{s:g}", {"psnr": [], "ssim": [], "seconds": []})
                 r["seconds"].append(time.perf_counter() - t0)
                 r["psnr"].append(iw.metrics.psnr(clean, out))

@@ -316,15 +316,41 @@ def models(as_json: bool = typer.Option(False, "--json", help="print the full mo
     from rich.table import Table
 
     table = Table(header_style="bold")
-    for col in ("name", "arch", "channels", "sigma", "MB", "steps", "train hours", "val PSNR s15/25/50 (dB)"):
+    for col in ("name", "method", "arch", "channels", "sigma", "MB", "steps", "train hours", "val PSNR s15/25/50 (dB)"):
         table.add_column(col)
     for c in cards:
         sig, val = c.get("sigma_range"), c.get("validation") or {}
         psnrs = "/".join(f"{val[k]:.2f}" for k in ("psnr_s15", "psnr_s25", "psnr_s50") if k in val) or "?"
-        cells = (c["name"], c.get("arch", "?"), c.get("channels", "?"), f"{sig[0]:g}-{sig[1]:g}" if sig else "?",
+        cells = (c["name"], c.get("method", c.get("arch", "?")), c.get("arch", "?"), c.get("channels", "?"), f"{sig[0]:g}-{sig[1]:g}" if sig else "?",
                  f"{c['bytes'] / 1e6:.1f}", c.get("steps", "?"), c.get("wall_time_hours", "?"), psnrs)
         table.add_row(*(escape(str(x)) for x in cells))
     console.print(table)
+    _print_generators(console)
+
+
+def _print_generators(console) -> None:
+    """The generation models (`imagewizard generate`) with their cards' headline numbers."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .gen.zoo import SHIPPED, WEIGHTS_DIR
+
+    table = Table(header_style="bold", title="generation models (imagewizard generate)")
+    for col in ("name", "arch", "data", "MB", "steps", "train minutes", "digit-classifier score"):
+        table.add_column(col)
+    for arch, name in SHIPPED.items():
+        path = WEIGHTS_DIR / f"{name}.safetensors"
+        if not path.is_file():
+            continue
+        card_path = path.with_suffix(".json")
+        c = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        score = (c.get("quality") or {}).get("digit_classifier_score") or {}
+        cells = (name, arch, (c.get("data") or {}).get("name", "?"), f"{path.stat().st_size / 1e6:.1f}",
+                 c.get("steps", "?"), f"{c['wall_seconds'] / 60:.1f}" if "wall_seconds" in c else "?",
+                 f"{score['confident']:.1%} confident" if "confident" in score else "?")
+        table.add_row(*(escape(str(x)) for x in cells))
+    if table.row_count:
+        console.print(table)
 
 
 # --------------------------------------------------------------------------- degrade
