@@ -1031,7 +1031,8 @@ _ENCODERS = {"PNG": _encode_png, "JPEG": _encode_jpeg, "TIFF": _encode_tiff, "BM
 _UMASK: int | None = None
 
 
-def _new_file_mode() -> int:
+def file_mode() -> int:
+    """The mode a plainly created file gets (0o666 less the umask); atomic writes via mkstemp would give 0o600."""
     global _UMASK
     if _UMASK is None:  # os.umask can only be read by setting it
         _UMASK = os.umask(0o022)
@@ -1048,7 +1049,7 @@ def _atomic_write(p: Path, data: bytes) -> None:
     except OSError as e:
         raise ImageWriteError(f"cannot write {p}: cannot create folder {p.parent} ({e.strerror or e})") from None
     try:
-        mode = stat.S_IMODE(p.stat().st_mode) if p.exists() else _new_file_mode()
+        mode = stat.S_IMODE(p.stat().st_mode) if p.exists() else file_mode()
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     except PermissionError:
         raise ImageWriteError(f"cannot write {p}: permission denied") from None

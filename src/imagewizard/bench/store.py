@@ -15,16 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..io import file_mode  # re-exported: the report and the store use it
+
 Key = tuple[str, str, str]
 
 __all__ = ["Key", "file_mode", "record_key", "ResultStore", "read_records"]
 
 
-def file_mode() -> int:
-    """The mode a plainly created file gets (0o666 less the umask); mkstemp's 0o600 is too private."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 def record_key(record: dict[str, Any]) -> Key:

@@ -140,9 +140,9 @@ def write_png(path: str | Path, array) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(buf.getvalue())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a written image should get the usual mode
+        from ..io import file_mode
+
+        os.chmod(tmp, file_mode())  # mkstemp makes 0600; a written image should get the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -27,7 +27,9 @@ def _atomic_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; weights are meant to be shared and shipped
+        from ..io import file_mode
+
+        os.chmod(tmp, file_mode())  # mkstemp makes 0600; weights are meant to be shared and shipped
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
