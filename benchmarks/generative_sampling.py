@@ -69,7 +69,7 @@ def main() -> None:
     rows = {label: {"psnr": [], "ssim": [], "seconds": [], "detail": []} for label, _, _ in CONFIGS}
     megapixels = []
     for i, f in enumerate(files):
-        clean, _info = iw.io.read(f)
+        clean, _info = iw.read(f)
         rng = np.random.default_rng([args.seed, i])
         noisy = (clean + rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(args.sigma / 255)).astype(np.float32)
         base = _gradient_energy(clean)
