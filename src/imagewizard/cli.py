@@ -316,7 +316,9 @@ def models(as_json: bool = typer.Option(False, "--json", help="print the full mo
     from rich.table import Table
 
     table = Table(header_style="bold")
-    for col in ("name", "method", "arch", "channels", "sigma", "MB", "steps", "train hours", "val PSNR s15/25/50 (dB)"):
+    # names are what users type: never shortened, even on a narrow terminal
+    table.add_column("name", no_wrap=True, min_width=max(len(c["name"]) for c in cards))
+    for col in ("method", "arch", "channels", "sigma", "MB", "steps", "train hours", "val PSNR s15/25/50 (dB)"):
         table.add_column(col)
     for c in cards:
         sig, val = c.get("sigma_range"), c.get("validation") or {}
@@ -336,7 +338,8 @@ def _print_generators(console) -> None:
     from .gen.zoo import SHIPPED, WEIGHTS_DIR
 
     table = Table(header_style="bold", title="generation models (imagewizard generate)")
-    for col in ("name", "arch", "data", "MB", "steps", "train minutes", "digit-classifier score"):
+    table.add_column("name", no_wrap=True, min_width=max(len(n) for n in SHIPPED.values()))
+    for col in ("arch", "data", "MB", "steps", "train minutes", "digit-classifier score"):
         table.add_column(col)
     for arch, name in SHIPPED.items():
         path = WEIGHTS_DIR / f"{name}.safetensors"
