@@ -120,7 +120,9 @@ class DiffusionRestorer(nn.Module):
         ph, pw = (-h) % m, (-w) % m
         xp = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
         s = float(sigma.reshape(-1)[0])
-        gen = torch.Generator().manual_seed(self.seed)
+        # The noise level enters the seed so that the three opponent channels of a colour image (each a
+        # gray image with its own sigma) draw independent noise, while results stay reproducible.
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + int(round(s * 1e6)))
         ratio = noise_ratio(self.alphas_cumprod)
         if self.steps <= 1:
             timesteps = [step_for_sigma(self.alphas_cumprod, s)]

@@ -23,7 +23,8 @@ class PosteriorMean(nn.Module):
     def draws(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """All samples, stacked on a new first axis."""
         state = torch.get_rng_state()
-        torch.manual_seed(self.seed)
+        # sigma in the seed: the opponent channels of a colour image draw independent latents
+        torch.manual_seed(self.seed * 1_000_003 + int(round(float(sigma.reshape(-1)[0]) * 1e6)))
         self.vae.sampling = True
         try:
             return torch.stack([self.vae(x, sigma) for _ in range(self.samples)])
