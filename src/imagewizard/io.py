@@ -769,7 +769,7 @@ def write(path, img, *, like: ImageInfo | None = None, bit_depth: int | None = N
         raise
     except Exception as e:
         raise ImageWriteError(f"cannot write {p}: encoding {fmt} failed ({_one_line(e)})") from None
-    _atomic_write(p, data)
+    atomic_write(p, data)
     return p
 
 
@@ -1040,7 +1040,7 @@ def file_mode() -> int:
     return 0o666 & ~_UMASK
 
 
-def _atomic_write(p: Path, data: bytes) -> None:
+def atomic_write(p: Path, data: bytes) -> None:
     """Write to a temporary file beside ``p`` and rename it over ``p``; on failure nothing changes."""
     try:
         p.parent.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +19,14 @@ import numpy as np
 from .published import caveats, protocol_note, published_rows, source_legend
 from .summary import (TABLE_HEAD, csv_text, fmt, markdown_table, published_as_rows, ranked, summarize,
                       table_cells)
-from .store import file_mode
+from ..io import atomic_write
 from .worker import BASELINE, crop_path
 
 PUBLISHED_HEAD = ["method (published)", "PSNR (dB)", "SSIM", "source"]
 
 
 def _atomic_text(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, text.encode("utf-8"))
     return path
 
 

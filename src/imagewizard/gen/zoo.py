@@ -8,7 +8,6 @@ denoiser registry.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -79,32 +78,9 @@ def shipped_path(arch: str) -> Path:
 
 def load_generator(path: str | Path):
     """Load a generative model saved by ``save_model``; returns ``(model, card)`` in eval mode."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
+    from ..nn.weights import load_model
 
-    path = Path(path)
-    if not path.is_file():
-        raise ParameterError(f"{path}: weights file not found")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        tensors = load_file(str(path))
-    except Exception as exc:  # corrupt or not a safetensors file
-        raise ParameterError(f"{path}: not a valid safetensors weights file ({exc.__class__.__name__})") from None
-    arch = meta.get("arch")
-    if arch not in GEN_ARCHS:
-        raise ParameterError(f"{path}: architecture '{arch}' is not a generative model ({', '.join(GEN_ARCHS)})")
-    config = json.loads(meta.get("config", "{}"))
-    config = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
-    model, _ = build(arch, **config)
-    try:
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
-    except RuntimeError as exc:
-        raise ParameterError(f"{path}: weights do not fit the recorded {arch} config ({str(exc).splitlines()[0]})") from None
-    model.eval()
-    card_path = path.with_suffix(".json")
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {"arch": arch, "config": config}
-    return model, card
+    return load_model(path, build=build, known=GEN_ARCHS, kind="a generative model")
 
 
 def grid(images, pad: int = 2):
@@ -125,27 +101,14 @@ def grid(images, pad: int = 2):
 
 
 def write_png(path: str | Path, array) -> Path:
-    """Write a uint8 array as PNG atomically (temp file in the same folder, then ``os.replace``)."""
+    """Write a uint8 array as PNG atomically (temp file in the same folder, then renamed)."""
     import io
-    import os
-    import tempfile
 
     from PIL import Image
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from ..io import atomic_write
+
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="PNG")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-        from ..io import file_mode
-
-        os.chmod(tmp, file_mode())  # mkstemp makes 0600; a written image should get the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    atomic_write(Path(path), buf.getvalue())
+    return Path(path)

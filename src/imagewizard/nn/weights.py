@@ -10,8 +10,6 @@ size budget; they are cast back to float32 on load.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +20,9 @@ MAX_BYTES = 19_000_000
 
 
 def _atomic_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        from ..io import file_mode
+    from ..io import atomic_write
 
-        os.chmod(tmp, file_mode())  # mkstemp makes 0600; weights are meant to be shared and shipped
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, data)
 
 
 def save_model(path: str | Path, state_dict: dict, arch: str, config: dict[str, Any],
@@ -61,14 +49,19 @@ def save_model(path: str | Path, state_dict: dict, arch: str, config: dict[str, 
     return path
 
 
-def load_model(path: str | Path):
-    """Load a model saved by :func:`save_model`; returns ``(model, card)`` with the model in eval mode."""
-    import torch
+def load_model(path: str | Path, *, build=None, known=None, kind: str = "a known architecture"):
+    """Load a model saved by :func:`save_model`; returns ``(model, card)`` with the model in eval mode.
+
+    ``build(arch, **config)`` and ``known`` (the architecture names it accepts) default to the
+    denoisers of :mod:`imagewizard.nn.archs`; other model families (the digit generators) pass theirs.
+    """
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from .archs import build
+    if build is None:
+        from .archs import ARCHS, build
 
+        known = ARCHS
     path = Path(path)
     if not path.is_file():
         raise ParameterError(f"{path}: weights file not found")
@@ -78,16 +71,22 @@ def load_model(path: str | Path):
         tensors = load_file(str(path))
     except Exception as exc:  # corrupt or not a safetensors file
         raise ParameterError(f"{path}: not a valid safetensors weights file ({exc.__class__.__name__})") from None
-    if "arch" not in meta:
+    arch = meta.get("arch")
+    if arch is None:
         raise ParameterError(f"{path}: no architecture recorded in the weights' metadata")
+    if known is not None and arch not in known:
+        raise ParameterError(f"{path}: architecture '{arch}' is not {kind} ({', '.join(known)})")
     config = json.loads(meta.get("config", "{}"))
     config = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
-    model, _ = build(meta["arch"], **config)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+    model, _ = build(arch, **config)
+    try:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+    except RuntimeError as exc:
+        raise ParameterError(f"{path}: weights do not fit the recorded {arch} config "
+                             f"({str(exc).splitlines()[0]})") from None
     model.eval()
     card_path = path.with_suffix(".json")
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {"arch": meta["arch"], "config": config}
-    del torch
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {"arch": arch, "config": config}
     return model, card
 
 
