@@ -262,6 +262,23 @@ def _cli(args: list[str]) -> int:
     return cli.main(args)
 
 
+def test_method_variants_run_with_their_parameters_as_their_own_rows(tmp_path):
+    from imagewizard.api import apply
+
+    res = run_bench(_cfg(tmp_path / "v", methods="box,box:size=5", limit=1, crops=0), progress=False)
+    recs = {r["method"]: r for r in _records(tmp_path / "v")}
+    assert set(recs) == {"input", "box", "box:size=5"}
+    assert recs["box:size=5"]["params"]["size"] == 5 and recs["box"]["params"]["size"] == 3
+    # the variant's output is the method called with that parameter
+    ref = run_bench(_cfg(tmp_path / "r", methods="box", limit=1, crops=0, save_images=True, save_format="npy"),
+                    progress=False)
+    assert ref and recs["box:size=5"]["psnr"] != recs["box"]["psnr"]
+    noisy = np.load(next((tmp_path / "r" / "images").rglob("input/*.npy")))
+    clean = read(next((tmp_path / "r" / "images" / "clean").iterdir()))[0]
+    assert recs["box:size=5"]["psnr"] == pytest.approx(compare(clean, apply("denoise", noisy, "box", size=5))["psnr"],
+                                                       abs=1e-6)
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--data", "tiny", "--degrade", "gaussian:25", "--methods", "nope"], "unknown denoise method 'nope'"),
     (["--data", "tiny", "--degrade", "gaussian:25", "--protocol", "int"], "--protocol must be one of"),
@@ -271,6 +288,8 @@ def _cli(args: list[str]) -> int:
     (["--data", "tiny", "--degrade", "gaussian:25", "--degrade", "mask=text"], "different tasks"),
     (["--data", "tiny", "--degrade", "gaussian:25", "--methods", "all,box"], "cannot be combined"),
     (["--data", "tiny", "--degrade", "gaussian:25", "--workers", "-1"], "--workers"),
+    (["--data", "tiny", "--degrade", "gaussian:25", "--methods", "box:size"], "name:key=value"),
+    (["--data", "tiny", "--degrade", "gaussian:25", "--methods", "box:width=3"], "no parameter 'width'"),
 ])
 def test_bad_arguments_give_one_line_errors(args, needle, tmp_path, capsys):
     code = _cli(["bench", *args, "--out", str(tmp_path / "o")])

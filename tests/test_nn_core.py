@@ -140,6 +140,7 @@ def test_gray_weights_alone_serve_colour_images_in_opponent_space(tmp_path, monk
     save_model(tmp_path / "unet-gray.safetensors", model.state_dict(), "unet", cfg,
                {"steps": 8, "sigma_range": [0, 75], "validation": {"psnr_s25": 20.0}})
     monkeypatch.setenv("IMAGEWIZARD_WEIGHTS", str(tmp_path))
+    monkeypatch.setattr(zoo, "PACKAGE_WEIGHTS", tmp_path / "none")  # hide shipped colour weights
     zoo._load_cached.cache_clear()
     registry.load_builtins()
     assert registry.get("denoise", "unet").available()
@@ -160,9 +161,55 @@ def test_gray_weights_alone_serve_colour_images_in_opponent_space(tmp_path, monk
     expected = np.clip(np.stack(chans, 2) @ OPPONENT, 0, 1)
     assert out.shape == img.shape and out.dtype == np.float32
     np.testing.assert_allclose(out, expected, atol=2e-5)
+    # gray weights named explicitly take the same path, whatever colour weights are installed
+    monkeypatch.undo()
+    monkeypatch.setenv("IMAGEWIZARD_WEIGHTS", str(tmp_path))
+    np.testing.assert_allclose(iw.denoise(img, method="unet", sigma=20, weights="unet-gray"), expected, atol=2e-5)
 
     res = CliRunner().invoke(app, ["models"])
     assert res.exit_code == 0 and "unet-gray" in res.output
+
+
+def test_colour_unet_started_from_gray_weights_is_the_gray_model_on_the_luminance(image_folder, tmp_path):
+    from imagewizard.nn.archs.unet import colour_state_from_gray
+    from imagewizard.nn.train import _init_from
+
+    torch.manual_seed(0)
+    gray, cfg = build("unet", in_channels=1, **TINY)
+    colour, _ = build("unet", in_channels=3, **TINY)
+    colour.load_state_dict(colour_state_from_gray(gray.state_dict(), shuffle=2))
+    y = torch.rand(1, 1, 24, 40)
+    sigma = torch.tensor([0.1])
+    # R = G = B = y: the mean plane is y itself, whose noise the colour head is told is sigma*sqrt(3)/sqrt(3)
+    with torch.no_grad():
+        want = gray(y, sigma)
+        got = colour(y.expand(1, 3, 24, 40), sigma * 3 ** 0.5)
+    torch.testing.assert_close(got, want.expand(1, 3, 24, 40), atol=1e-5, rtol=1e-5)
+
+    path = tmp_path / "g.safetensors"
+    save_model(path, gray.state_dict(), "unet", cfg, {"steps": 1})
+    fresh, _ = build("unet", in_channels=3, **TINY)
+    _init_from(fresh, str(path), "unet", log=lambda s: None)  # what `train denoiser --init` does
+    for k, v in colour.state_dict().items():
+        torch.testing.assert_close(fresh.state_dict()[k], v)
+
+
+def test_self_ensemble_averages_the_dihedral_copies():
+    from imagewizard.nn.ensemble import SelfEnsemble
+
+    class ShiftRight(torch.nn.Module):  # not equivariant: the ensemble must undo each transform
+        def forward(self, x, sigma):
+            return torch.roll(x, 1, -1)
+
+    x = torch.rand(1, 1, 6, 6)
+    two = SelfEnsemble(ShiftRight(), 2)(x, torch.zeros(1))  # identity and mirror: shifted right and left
+    torch.testing.assert_close(two, (torch.roll(x, 1, -1) + torch.roll(x, -1, -1)) / 2)
+    # a quarter turn makes the shift vertical (the mirror does not change its direction)
+    four = SelfEnsemble(ShiftRight(), 4)(x, torch.zeros(1))
+    want = (torch.roll(x, 1, -1) + torch.roll(x, -1, -1) + 2 * torch.roll(x, 1, -2)) / 4
+    torch.testing.assert_close(four, want)
+    with pytest.raises(ValueError):
+        SelfEnsemble(ShiftRight(), 9)
 
 
 SHIPPED = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "src" / "imagewizard" / "nn" / "weights")

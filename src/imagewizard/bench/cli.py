@@ -17,6 +17,8 @@ Examples:
 
     imagewizard bench --data photos/ --degrade blur=motion:15,30+gaussian:2 --methods wiener,richardson-lucy
 
+    imagewizard bench --data cbsd68 --degrade gaussian:25 --methods unet,unet:ensemble=8,nlm:impl=opencv
+
     imagewizard bench --data tiny --degrade mask=text --task inpaint --save-images
 
     imagewizard bench --data set12 --degrade gaussian:25 --degrade salt-pepper:0.1 --degrade contrast=0.5 --degrade jpeg=20 --task any --blind --protocol uint8
@@ -38,7 +40,8 @@ def bench_command(
     degrade: List[str] = typer.Option(..., "--degrade", "-D", help="degradation spec, repeatable: gaussian:25, "
                                       "salt-pepper:0.1, blur=motion:15,30+gaussian:2, mask=text, jpeg=30"),
     methods: str = typer.Option("all", "--methods", "-m", help="comma-separated method names, or all "
-                                "(every installed method of the task)"),
+                                "(every installed method of the task); name:key=value[:key=value] runs a "
+                                "method with fixed parameters as its own row, e.g. unet:ensemble=8"),
     task: Optional[str] = typer.Option(None, "--task", "-t", help="denoise, deblur, inpaint, enhance, "
                                        "or any (methods of every task; for mixed degradations) (default: from the "
                                        "degradation: mask -> inpaint, blur -> deblur, else denoise)"),

@@ -196,6 +196,30 @@ def _lookup(task: str, name: str):
     return found[0]
 
 
+@dataclass(frozen=True)
+class _Variant:
+    """A registered method with fixed parameters, benchmarked under its own row name ``method:key=value``."""
+
+    method: Any
+    name: str
+    params: dict[str, Any]
+
+    def __getattr__(self, attr):  # task, needs, color, ... of the method
+        return getattr(self.method, attr)
+
+
+def _method_variant(item: str) -> tuple[str, dict[str, str]]:
+    """``'unet:ensemble=8'`` -> ``('unet', {'ensemble': '8'})``; a plain name has no parameters."""
+    name, *parts = item.split(":")
+    params = {}
+    for part in parts:
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise ParameterError(f"--methods: '{item}': parameters go as name:key=value[:key=value], got '{part}'")
+        params[key.strip()] = value.strip()
+    return name.strip(), params
+
+
 def _select_methods(task: str, requested: str | Sequence[str], exclude: Sequence[str],
                     degs: list[Degradation], notes: list[str]):
     from .. import registry
@@ -228,11 +252,19 @@ def _select_methods(task: str, requested: str | Sequence[str], exclude: Sequence
     if "all" in [n.lower() for n in names]:
         raise ParameterError("--methods: 'all' cannot be combined with method names")
     chosen = []
-    for n in dict.fromkeys(names):
+    for item in dict.fromkeys(names):
+        n, params = _method_variant(item)
         if n == BASELINE:
             raise ParameterError(f"--methods: '{BASELINE}' is the name of the degraded-input baseline row")
         m = _lookup(task, n)
         m.check_available()
+        if params:
+            bound = m.bind(params)  # one-line error on an unknown or out-of-range parameter
+            params = {k.replace("-", "_"): bound[k.replace("-", "_")] for k in params}
+            label = n + "".join(f":{k}={v}" for k, v in params.items())
+            if label not in [x.name for x in chosen]:
+                chosen.append(_Variant(m, label, params))
+            continue
         if "reference" in m.needs:
             raise ParameterError(f"--methods: '{n}' needs a reference image, which a benchmark does not have")
         for need in m.needs:
@@ -286,7 +318,8 @@ def plan_bench(config: BenchConfig) -> Plan:
                         colour_skips += 1
                         continue
                 jobs.append(Job(ref.name, ref.source, d.spec, d.kw, name, d.sigma_true, settings,
-                                crops=ref.name in crop_images, task=m.task if m is not None else task))
+                                crops=ref.name in crop_images, task=m.task if m is not None else task,
+                                params=dict(m.params) if isinstance(m, _Variant) else {}))
     if colour_skips:
         notes.append(f"{', '.join(m.name for m in gray_only)} work on gray images only: skipped on colour images "
                      f"({colour_skips} jobs; --gray converts)")

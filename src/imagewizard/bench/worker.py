@@ -305,7 +305,7 @@ def run_job(job: Job) -> dict[str, Any]:
         record.update({"sigma_mode": "none", "sigma_used": None, "seconds": None, "mp_per_s": None,
                        "peak_mem_mb": None, "mem_measure": None, "threads": _THREADS, "steps": res.steps})
     else:
-        m = registry.get(job.task or st.task, job.method)
+        m = registry.get(job.task or st.task, job.method.split(":")[0])  # a variant 'name:key=value' runs name
         sigma_arg, mode = _sigma_plan(m, job.sigma_true, st.blind)
         record.update({"sigma_mode": mode, "params": m.bind(job.params)})
         _warm_up(job, m, res.image, sigma_arg, res)

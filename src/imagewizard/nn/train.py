@@ -433,8 +433,14 @@ def _init_from(model, source: str, arch: str, log) -> None:
         target = model.denoiser  # a diffusion model starts from a trained denoiser: the same x0 predictor
     elif card.get("arch") != arch:
         raise ParameterError(f"--init {source}: its architecture is {card.get('arch')}, not {arch}")
+    state = src.state_dict()
+    if arch == "unet" and getattr(src, "in_channels", 0) == 1 and getattr(target, "in_channels", 0) == 3:
+        from .archs.unet import colour_state_from_gray
+
+        state = colour_state_from_gray(state, shuffle=target.shuffle)  # gray weights start a colour model
+        log(f"colour model started from the gray {source} on the luminance")
     try:
-        target.load_state_dict(src.state_dict())
+        target.load_state_dict(state)
     except RuntimeError:
         raise ParameterError(f"--init {source}: its configuration differs from this run's {arch} "
                              f"(pass the same --arch-config as {json.dumps(card.get('config'))})") from None

@@ -79,3 +79,23 @@ class UNetDenoiser(nn.Module):
         if self.shuffle > 1:
             noise = F.pixel_shuffle(noise, self.shuffle)
         return (xp - noise)[..., :h, :w]
+
+
+def colour_state_from_gray(state: dict, shuffle: int = 2) -> dict:
+    """Weights of a colour (RGB) UNetDenoiser that starts out as the gray model on the luminance.
+
+    The head sees each colour plane at a third of the gray weight, i.e. the mean (R+G+B)/3, whose
+    i.i.d. noise has sigma/sqrt(3): the noise-map weight is scaled by 1/sqrt(3) to say so (the map
+    enters the head linearly). The tail subtracts the estimated luminance noise from all three
+    planes. Fine-tuning from here then only has to learn the chroma, which trains far faster than
+    a colour model from scratch.
+    """
+    out = dict(state)
+    k = shuffle * shuffle
+    head = state["head.weight"]  # (F, k + 1, 3, 3): k sub-pixel planes of one channel, then the noise map
+    if head.shape[1] != k + 1:
+        raise ValueError(f"not a gray U-Net head: {tuple(head.shape)}")
+    out["head.weight"] = torch.cat([head[:, :k] / 3.0] * 3 + [head[:, k:] / 3.0 ** 0.5], 1)
+    out["tail.weight"] = torch.cat([state["tail.weight"]] * 3, 0)
+    out["tail.bias"] = torch.cat([state["tail.bias"]] * 3, 0)
+    return out
