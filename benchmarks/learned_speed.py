@@ -3,9 +3,11 @@
 One run, one process, all threads of the machine (2 here), the 512x512
 colour astronaut of scikit-image with Gaussian noise sigma 25; each method
 is run once to warm up, then ``--repeat`` times, and the best time is kept.
-``unet`` with gray weights denoises a colour image as three gray passes in
-the opponent colour space. Also measured: the flagship under
-``torch.compile`` (first call, which compiles, and the warm calls).
+``unet`` runs its colour weights (one joint RGB pass) when installed; with
+``weights=unet-gray`` it denoises a colour image as three gray passes in the
+opponent colour space (as do the generative models, which have gray weights
+only). Also measured: the flagship's network under ``torch.compile`` (first
+call, which compiles, and the warm calls).
 
 Usage (from the repository root)::
 
@@ -25,7 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-METHODS = [("unet", {}), ("diffusion", {}), ("gan", {}), ("vae", {}), ("dncnn", {}), ("conv-ae", {}),
+METHODS = [("unet", {}), ("unet weights=unet-gray", {"weights": "unet-gray"}), ("unet ensemble=8", {"ensemble": 8}),
+           ("diffusion", {}), ("gan", {}), ("vae", {}), ("dncnn", {}), ("conv-ae", {}),
            ("nlm impl=opencv", {"impl": "opencv"}), ("nlm", {}), ("bm3d", {})]
 
 
@@ -63,12 +66,14 @@ def main() -> None:
                        "psnr": round(iw.metrics.psnr(clean, np.clip(out, 0, 1)), 2)}
         print(label, rows[label], flush=True)
 
-    # torch.compile of the flagship, gray 512x512 (the colour path is three such passes)
-    from imagewizard.nn.zoo import load
+    # torch.compile of the flagship's network on the 512x512 photo: the joint colour pass when colour
+    # weights are installed, else one gray pass (the opponent path runs three)
+    from imagewizard.nn.zoo import find, load
 
-    model, _ = load("unet-gray")
-    x = torch.from_numpy(noisy.mean(2, keepdims=True).transpose(2, 0, 1)[None].copy()).contiguous(
-        memory_format=torch.channels_last)
+    kind = "colour" if find("unet-color") else "gray"
+    model, _ = load("unet-color" if kind == "colour" else "unet-gray")
+    planes = noisy if kind == "colour" else noisy.mean(2, keepdims=True)
+    x = torch.from_numpy(planes.transpose(2, 0, 1)[None].copy()).contiguous(memory_format=torch.channels_last)
     s = torch.tensor([25 / 255])
 
     def best(f):
@@ -88,10 +93,10 @@ def main() -> None:
         compiled(x, s)
     first = time.perf_counter() - t0
     warm = best(compiled)
-    rows["unet gray pass, eager"] = {"seconds": round(eager, 3), "mp_per_s": round(mp / eager, 3)}
-    rows["unet gray pass, torch.compile"] = {"seconds": round(warm, 3), "mp_per_s": round(mp / warm, 3),
-                                             "first_call_seconds": round(first, 1)}
-    print(rows["unet gray pass, eager"], rows["unet gray pass, torch.compile"])
+    rows[f"unet {kind} pass, eager"] = {"seconds": round(eager, 3), "mp_per_s": round(mp / eager, 3)}
+    rows[f"unet {kind} pass, torch.compile"] = {"seconds": round(warm, 3), "mp_per_s": round(mp / warm, 3),
+                                                "first_call_seconds": round(first, 1)}
+    print(rows[f"unet {kind} pass, eager"], rows[f"unet {kind} pass, torch.compile"])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(
         {"command": "python benchmarks/learned_speed.py " + " ".join(sys.argv[1:]), "image": "astronaut 512x512 RGB",
