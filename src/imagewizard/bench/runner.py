@@ -258,20 +258,17 @@ def _select_methods(task: str, requested: str | Sequence[str], exclude: Sequence
             raise ParameterError(f"--methods: '{BASELINE}' is the name of the degraded-input baseline row")
         m = _lookup(task, n)
         m.check_available()
-        if params:
-            bound = m.bind(params)  # one-line error on an unknown or out-of-range parameter
-            params = {k.replace("-", "_"): bound[k.replace("-", "_")] for k in params}
-            label = n + "".join(f":{k}={v}" for k, v in params.items())
-            if label not in [x.name for x in chosen]:
-                chosen.append(_Variant(m, label, params))
-            continue
         if "reference" in m.needs:
             raise ParameterError(f"--methods: '{n}' needs a reference image, which a benchmark does not have")
         for need in m.needs:
             if need in has and not has[need]:
                 raise ParameterError(f"--methods: '{n}' needs a {need}, but no --degrade spec makes one "
                                      f"(add {'blur=KERNEL' if need == 'kernel' else 'mask=MASK'})")
-        if m not in chosen and m.name not in excluded:
+        if params:  # the same checks as the plain method, then a row of its own
+            bound = m.bind(params)  # one-line error on an unknown or out-of-range parameter
+            params = {k.replace("-", "_"): bound[k.replace("-", "_")] for k in params}
+            m = _Variant(m, n + "".join(f":{k}={v}" for k, v in params.items()), params)
+        if m.name not in [x.name for x in chosen] and n not in excluded:
             chosen.append(m)
     return chosen
 
