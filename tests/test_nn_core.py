@@ -212,6 +212,17 @@ def test_self_ensemble_averages_the_dihedral_copies():
         SelfEnsemble(ShiftRight(), 9)
 
 
+def test_weights_of_another_method_are_refused(tmp_path, monkeypatch):
+    import imagewizard as iw
+
+    model, config = build("dncnn", in_channels=1, depth=3, features=8)
+    save_model(tmp_path / "tiny-dncnn.safetensors", model.state_dict(), "dncnn", config, {"method": "dncnn"})
+    img = np.full((16, 16), 0.5, np.float32)
+    with pytest.raises(ParameterError, match="belong to method 'dncnn', not 'unet'"):
+        iw.denoise(img, method="unet", sigma=10, weights=str(tmp_path / "tiny-dncnn.safetensors"))
+    assert iw.denoise(img, method="dncnn", weights=str(tmp_path / "tiny-dncnn.safetensors")).shape == img.shape
+
+
 SHIPPED = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "src" / "imagewizard" / "nn" / "weights")
                  .glob("*.safetensors"))
 

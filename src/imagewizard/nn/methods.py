@@ -35,7 +35,8 @@ def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: s
         prepare = (lambda m: wrap(m, **extra)) if wrap else (lambda m: m)
         if not weights:
             weights = gray if img.ndim == 2 or (zoo.find(color) is None and zoo.find(gray) is not None) else color
-        model, _card = zoo.load(weights)
+        model, card = zoo.load(weights)
+        _check_card_method(card, name, weights)
         model = prepare(model)
         want = 3 if img.ndim == 3 else 1
         got = getattr(model, "in_channels", want)
@@ -55,6 +56,18 @@ def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: s
              color="native", requires=("torch",),
              check=lambda: None if zoo.find(gray) or zoo.find(color) else zoo.missing_reason(gray, color),
              note=note, tags=("learned", *tags))(run)
+
+
+def _check_card_method(card: dict, name: str, weights: str) -> None:
+    """Refuse weights whose card names another registered method (``unet weights=dncnn-gray`` would run DnCNN
+    under unet's name and parameters). Cards without a method, or naming no registered one, are accepted."""
+    from .. import registry
+    from ..errors import ParameterError
+
+    owner = card.get("method") or card.get("arch")
+    if owner and owner != name and owner in {m.name for m in registry.methods("denoise")}:
+        raise ParameterError(f"weights '{weights}' belong to method '{owner}', not '{name}': "
+                             f"use --method {owner}")
 
 
 # Opponent channels mapped onto [0, 1] as (channel * scale + offset): luminance (R+G+B)/sqrt(3) spans
