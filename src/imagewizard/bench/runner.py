@@ -316,7 +316,8 @@ def plan_bench(config: BenchConfig) -> Plan:
                         continue
                 jobs.append(Job(ref.name, ref.source, d.spec, d.kw, name, d.sigma_true, settings,
                                 crops=ref.name in crop_images, task=m.task if m is not None else task,
-                                params=dict(m.params) if isinstance(m, _Variant) else {}))
+                                params=dict(m.params) if isinstance(m, _Variant) else {},
+                                runs=m.method.name if isinstance(m, _Variant) else ""))
     if colour_skips:
         notes.append(f"{', '.join(m.name for m in gray_only)} work on gray images only: skipped on colour images "
                      f"({colour_skips} jobs; --gray converts)")

@@ -78,6 +78,7 @@ class Job:
     crops: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     task: str = ""  # the method's own task (differs from settings.task under --task any)
+    runs: str = ""  # the registered method that runs, when ``method`` is a variant's row name 'name:key=value'
 
 
 # --------------------------------------------------------------------------- file names
@@ -305,7 +306,7 @@ def run_job(job: Job) -> dict[str, Any]:
         record.update({"sigma_mode": "none", "sigma_used": None, "seconds": None, "mp_per_s": None,
                        "peak_mem_mb": None, "mem_measure": None, "threads": _THREADS, "steps": res.steps})
     else:
-        m = registry.get(job.task or st.task, job.method.split(":")[0])  # a variant 'name:key=value' runs name
+        m = registry.get(job.task or st.task, job.runs or job.method)
         sigma_arg, mode = _sigma_plan(m, job.sigma_true, st.blind)
         record.update({"sigma_mode": mode, "params": m.bind(job.params)})
         _warm_up(job, m, res.image, sigma_arg, res)
