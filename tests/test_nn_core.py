@@ -125,6 +125,28 @@ def test_schedule_and_ssim_loss():
     assert float(ssim_torch(a, torch.rand(1, 3, 32, 32))) < 0.2
 
 
+def test_psnr_loss_follows_the_mean_per_patch_psnr():
+    from imagewizard.nn.train import PSNR_LOSS_FLOOR, make_loss
+
+    target = torch.rand(4, 1, 8, 8)
+    noise = torch.randn(4, 1, 8, 8) * torch.tensor([0.01, 0.05, 0.1, 0.3]).view(-1, 1, 1, 1)
+    pred = (target + noise).requires_grad_()
+    make_loss("psnr")(pred, target).backward()
+    ours = pred.grad.clone()
+    pred.grad = None
+    mse = ((pred - target) ** 2).flatten(1).mean(1)
+    torch.log(mse + PSNR_LOSS_FLOOR).mean().backward()
+    # the same direction: the gradient of the mean log-MSE, scaled to the MSE's size
+    scale = (ours * pred.grad).sum() / (pred.grad * pred.grad).sum()
+    torch.testing.assert_close(ours, scale * pred.grad)
+    # a patch's share of the gradient falls with its error, unlike plain MSE where it grows
+    per_patch = ours.flatten(1).norm(dim=1)
+    assert per_patch[0] > per_patch[3]
+    # on equal errors it is the MSE itself
+    same = torch.full((2, 1, 4, 4), 0.1)
+    assert float(make_loss("psnr")(same, torch.zeros_like(same))) == pytest.approx(0.01)
+
+
 def test_gray_weights_alone_serve_colour_images_in_opponent_space(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
