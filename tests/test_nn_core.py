@@ -234,7 +234,7 @@ def test_self_ensemble_averages_the_dihedral_copies():
         SelfEnsemble(ShiftRight(), 9)
 
 
-def test_weights_of_another_method_are_refused(tmp_path, monkeypatch):
+def test_weights_of_another_method_are_refused(tmp_path):
     import imagewizard as iw
 
     model, config = build("dncnn", in_channels=1, depth=3, features=8)

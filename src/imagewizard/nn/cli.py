@@ -7,6 +7,8 @@ from typing import Any, List, Optional
 
 import typer
 
+from .train import LOSSES
+
 train_app = typer.Typer(help="Train learned models on a folder of images.", no_args_is_help=True,
                         rich_markup_mode="markdown")
 
@@ -42,7 +44,7 @@ def denoiser(
     minutes: Optional[float] = typer.Option(None, help="stop this invocation after this many minutes (resume later)"),
     lr: Optional[float] = typer.Option(None, help="peak learning rate (AdamW; default 4e-4)"),
     schedule: str = typer.Option("cosine", help="cosine or step"),
-    loss: str = typer.Option("l1", help="mse, l1, charbonnier, ssim or psnr (MSE weighted per patch towards the mean PSNR)"),
+    loss: str = typer.Option("l1", help=f"{', '.join(LOSSES)} (psnr: MSE weighted per patch towards the mean PSNR)"),
     ema: float = typer.Option(0.999, help="EMA decay of the weights (0 = off)"),
     val_every: Optional[int] = typer.Option(None, help="validate every N steps (default 1000)"),
     seed: int = typer.Option(0, help="random seed (runs are deterministic given it)"),
