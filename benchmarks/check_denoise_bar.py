@@ -218,7 +218,7 @@ def main(argv=None) -> int:
         rows.append((label, float(np.mean(vals)), (time.perf_counter() - t) / mpix))
         print(f"  {label:40s} {rows[-1][1]:.3f} dB  {rows[-1][2]:.2f} s/MP", flush=True)
 
-    print(f"\n| method | PSNR (dB) | bar | s/MP |\n|---|---|---|---|")
+    print("\n| method | PSNR (dB) | bar | s/MP |\n|---|---|---|---|")
     ok = True
     for label, p, spm in rows:
         bar = BARS.get(label)

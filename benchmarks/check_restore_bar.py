@@ -186,7 +186,7 @@ def enhance_timing(table: Table) -> None:
 
 def center_crop(x: np.ndarray, size: int) -> np.ndarray:
     h, w = x.shape[:2]
-    t, l = max((h - size) // 2, 0), max((w - size) // 2, 0)
+    t, l = max((h - size) // 2, 0), max((w - size) // 2, 0)  # noqa: E741 - top, left
     return np.ascontiguousarray(x[t:t + size, l:l + size])
 
 

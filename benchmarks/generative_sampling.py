@@ -90,7 +90,7 @@ def main() -> None:
               "set": args.set, "images": [f.name for f in files], "sigma": args.sigma, "mean_megapixels": round(mp, 4),
               "machine": machine_info(), "summary": summary}
     (out / "results.json").write_text(json.dumps(record, indent=2) + "\n")
-    print(f"\n| setting | PSNR (dB) | SSIM | detail | s / image |\n|---|---|---|---|---|")
+    print("\n| setting | PSNR (dB) | SSIM | detail | s / image |\n|---|---|---|---|---|")
     for label, s in summary.items():
         print(f"| {label} | {s['psnr']:.2f} | {s['ssim']:.4f} | {s['detail']:.2f} | {s['seconds']:.2f} |")
 

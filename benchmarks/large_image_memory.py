@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         src = tmp / "in"
         src.mkdir()
         h, w = make_photo(src / "photo.tif", args.megapixels)
-        print(f"| method | image | wall s | peak RSS MB |")
+        print("| method | image | wall s | peak RSS MB |")
         print("|---|---|---|---|")
         for method in args.methods.split(","):
             out = tmp / f"out-{method}"

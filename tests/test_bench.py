@@ -265,7 +265,7 @@ def _cli(args: list[str]) -> int:
 def test_method_variants_run_with_their_parameters_as_their_own_rows(tmp_path):
     from imagewizard.api import apply
 
-    res = run_bench(_cfg(tmp_path / "v", methods="box,box:size=5", limit=1, crops=0), progress=False)
+    run_bench(_cfg(tmp_path / "v", methods="box,box:size=5", limit=1, crops=0), progress=False)
     recs = {r["method"]: r for r in _records(tmp_path / "v")}
     assert set(recs) == {"input", "box", "box:size=5"}
     assert recs["box:size=5"]["params"]["size"] == 5 and recs["box"]["params"]["size"] == 3
@@ -351,7 +351,7 @@ def test_shared_bsd68_resolves_gray_and_published():
 
 def test_task_any_compares_methods_of_every_task_on_mixed_degradations(tmp_path):
     out = tmp_path / "any"
-    res = run_bench(_cfg(out, degradations=["salt-pepper:0.1", "contrast=0.5"], methods="median,stretch,wizard",
+    run_bench(_cfg(out, degradations=["salt-pepper:0.1", "contrast=0.5"], methods="median,stretch,wizard",
                          task="any", blind=True, protocol="uint8", limit=1, crops=0), progress=False)
     recs = {(r["degradation"], r["method"]): r for r in _records(out)}
     assert {r["task"] for r in recs.values() if r["method"] != "input"} == {"denoise", "enhance"}

@@ -15,6 +15,7 @@ import tifffile
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
 import imagewizard.io as iio
+from imagewizard import files
 from imagewizard.errors import ImageReadError, ImageWriteError, ParameterError
 
 RNG = np.random.default_rng(1234)
@@ -487,7 +488,7 @@ def test_permission_denied(tmp_path, monkeypatch):
     def refuse(path, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(iio, "open", refuse, raising=False)  # the module's own open(), as root cannot be refused
+    monkeypatch.setattr(files, "_os_open", refuse)  # the reader's own open, as root cannot be refused
     with pytest.raises(ImageReadError) as err:
         iio.read(p)
     assert_one_line(err, str(p), "permission denied")

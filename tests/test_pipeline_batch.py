@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,7 +84,7 @@ def test_invalid_files(tmp_path):
     bad.write_text("steps: [\n")
     with pytest.raises(ParameterError, match="bad.yaml: not valid YAML"):
         Pipeline.load(bad)
-    with pytest.raises(ParameterError, match="pipeline file not found"):
+    with pytest.raises(ParameterError, match="pipeline file .*missing.json: file not found"):
         Pipeline.load(tmp_path / "missing.json")
 
 

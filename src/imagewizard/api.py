@@ -8,13 +8,14 @@ channel through untouched and returns float32 in [0, 1].
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
 from . import registry
 from .arrays import as_float_image, join_alpha, per_channel, split_alpha
-from .errors import ParameterError
+from .errors import ImageWizardWarning, ParameterError
 
 #: Noise levels are on the 0..255 scale; beyond this nothing is recognisable.
 MAX_SIGMA = 255.0
@@ -33,8 +34,11 @@ def resolve_sigma(img: np.ndarray, sigma: Any) -> float:
         value = float(sigma)
     except (TypeError, ValueError):
         raise ParameterError(f"sigma must be a number on the 0..255 scale or 'auto', got {sigma!r}") from None
-    if not (0.0 <= value <= MAX_SIGMA):
+    if not (0.0 <= value <= MAX_SIGMA):  # NaN fails this too
         raise ParameterError(f"sigma must be in [0, 255] (0..255 scale), got {value:g}")
+    if 0.0 < value < 1.0:
+        warnings.warn(f"sigma={value:g} is on the 0..255 scale (under one grey level); for a noise std of "
+                      f"{value:g} on the 0..1 scale give sigma={value * 255:.4g}", ImageWizardWarning, stacklevel=3)
     return value
 
 
@@ -83,12 +87,20 @@ def apply(task: str, img, method: str, *, sigma: Any = None, kernel: Any = None,
     Returns
     -------
     numpy.ndarray
-        float32 in [0, 1], same shape as ``img``.
+        float32 in [0, 1], same shape as ``img``, whatever the input's type: uint8 input (0..255)
+        and uint16 input (0..65535) come back scaled to [0, 1], not in their own range.
+
+    Raises
+    ------
+    ParameterError
+        Unknown method or parameter, a value out of range, a missing kernel or mask, or an image
+        smaller than the method's declared ``min_size``.
     """
     m = registry.get(task, method)
     m.check_available()
     image = as_float_image(img, allow_alpha=True)
     image, alpha = split_alpha(image)
+    m.check_size(image.shape)
     bound = m.bind(params)
     if m.color == "gray" and image.ndim == 3:
         raise ParameterError(f"method '{m.name}' works on gray images only; convert with --gray or pick another method")
@@ -124,9 +136,9 @@ def apply(task: str, img, method: str, *, sigma: Any = None, kernel: Any = None,
 
 
 _NEED_HELP = {
-    "kernel": "a blur kernel (--kernel SPEC|FILE)",
-    "mask": "a mask (--mask FILE, non-zero where pixels are missing)",
-    "reference": "a reference image (--reference FILE)",
+    "kernel": "a blur kernel: kernel= an array, a spec such as 'gaussian:2' or 'motion:15,30', or a file",
+    "mask": "a mask: mask= an array or an image file, non-zero where pixels are missing",
+    "reference": "a reference image: reference= an array or an image file",
 }
 
 
@@ -136,7 +148,13 @@ def _resolve_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray:
 
         arr, _ = read(mask)
         mask = arr
-    arr = np.asarray(mask)
+    try:
+        arr = np.asarray(mask)
+    except (TypeError, ValueError):
+        arr = np.asarray(None, dtype=object)
+    if arr.ndim not in (2, 3) or arr.dtype.kind not in "buif":
+        raise ParameterError(f"mask must be a 2-D array or an image file, got {type(mask).__name__} "
+                             f"{str(mask)[:40]!r}")
     if arr.ndim == 3:
         arr = arr.max(axis=2)
     if arr.shape != tuple(shape):
@@ -160,6 +178,9 @@ def _resolve_reference(reference: Any) -> np.ndarray:
 def denoise(img, method: str = DEFAULT_METHODS["denoise"], sigma: Any = None, **params: Any) -> np.ndarray:
     """Remove noise with a registered denoising method.
 
+    ``sigma`` is the noise std on the 0..255 scale (``None``/``'auto'``: estimated). Returns
+    float32 in [0, 1], also for uint8 input (scaled, not 0..255).
+
     Examples
     --------
     >>> import numpy as np, imagewizard as iw
@@ -174,15 +195,22 @@ def deblur(img, kernel: Any = None, method: str = DEFAULT_METHODS["deblur"], sig
     """Deconvolve ``img`` blurred by ``kernel`` (array, spec such as ``'motion:15,30'``, or file).
 
     Blind methods (``blind-rl``) estimate the kernel and take ``kernel`` only as an optional start.
+    Returns float32 in [0, 1] (uint8 input comes back scaled, not in 0..255).
     """
     return apply("deblur", img, method, sigma=sigma, kernel=kernel, **params)
 
 
-def inpaint(img, mask: Any, method: str = DEFAULT_METHODS["inpaint"], **params: Any) -> np.ndarray:
-    """Fill the pixels where ``mask`` is True (non-zero)."""
+def inpaint(img, mask: Any = None, method: str = DEFAULT_METHODS["inpaint"], **params: Any) -> np.ndarray:
+    """Fill the pixels where ``mask`` is True (non-zero); ``mask`` is required (an array or an image file).
+
+    Returns float32 in [0, 1] (uint8 input comes back scaled, not in 0..255).
+    """
     return apply("inpaint", img, method, mask=mask, **params)
 
 
 def enhance(img, method: str = DEFAULT_METHODS["enhance"], reference: Any = None, **params: Any) -> np.ndarray:
-    """Improve contrast, tone or colour with a registered enhancement method."""
+    """Improve contrast, tone or colour with a registered enhancement method.
+
+    Returns float32 in [0, 1] (uint8 input comes back scaled, not in 0..255).
+    """
     return apply("enhance", img, method, reference=reference, **params)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .errors import ImageWizardError, ParameterError
+from .files import check_output, check_output_folder, guard
 from .pipeline import Pipeline
 
 LOG_NAME = "imagewizard-batch.jsonl"
@@ -45,6 +46,7 @@ def plan_jobs(in_dir: str | Path, out_dir: str | Path, *, recursive: bool = True
     src_root, dst_root = Path(in_dir), Path(out_dir)
     if not src_root.is_dir():
         raise ParameterError(f"{src_root}: input folder not found")
+    check_output_folder(dst_root)
     if dst_root.resolve() == src_root.resolve():
         raise ParameterError(f"{dst_root}: the output folder must differ from the input folder")
     skip_under = dst_root.resolve()
@@ -65,17 +67,20 @@ def process_one(source: str, dest: str, rel: str, pipeline: dict[str, Any]) -> d
     t0 = time.perf_counter()
     record: dict[str, Any] = {"input": rel, "output": rel}
     try:
-        p = Pipeline.from_dict(pipeline)
-        img, meta = read(source)
-        out, steps = p.run(img, source=source)
-        write(dest, out, like=meta)
+        with guard([source]):  # this job's reads (image, mask, reference) are its inputs
+            p = Pipeline.from_dict(pipeline)
+            img, meta = read(source)
+            out, steps = p.run(img, source=source)
+            write(dest, out, like=meta)
         record.update(status="ok", steps=steps, megapixels=round(img.shape[0] * img.shape[1] / 1e6, 4))
     except ImageWizardError as exc:
         record.update(status="error", error=str(exc))
     except MemoryError:
         record.update(status="error", error=f"{source}: out of memory")
     except Exception as exc:  # noqa: BLE001 - one bad image must not stop the batch
-        record.update(status="error", error=f"{source}: {type(exc).__name__}: {exc}".splitlines()[0])
+        first = " ".join(str(exc).split())[:160] or "no details"
+        record.update(status="error", error=f"{source}: internal error ({first}); rerun this image with "
+                                            f"'imagewizard run -v' and report it")
     record["seconds"] = round(time.perf_counter() - t0, 4)
     return record
 
@@ -144,6 +149,7 @@ def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline, *, wo
         if progress is not None:
             progress(rec, counts["ok"] + counts["error"], len(todo))
 
+    check_output(log_path, what="batch log")
     with open(log_path, "a", encoding="utf-8") as log:
         if log.tell() and not log_path.read_bytes().endswith(b"\n"):
             log.write("\n")  # a kill mid-line left a torn record; start clean after it

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -63,6 +64,34 @@ def _write(path: Path, img, like, overwrite: bool, **kw) -> Path:
     return write(path, img, like=like, overwrite=overwrite, **kw)
 
 
+def _check_output(path: Path, input: Path | None = None, overwrite: bool = False, what: str = "output") -> Path:
+    """An image output checked before any work (format, not an input unless --overwrite, folder)."""
+    from .io import check_image_output
+
+    return check_image_output(path, what=what, replace=input if overwrite else None)
+
+
+def _sigma_arg(sigma: Optional[str]) -> Any:
+    """--sigma as given on the command line: None, 'auto' or a number on the 0..255 scale, checked now."""
+    from .api import resolve_sigma
+    from .errors import ParameterError
+
+    if sigma is None or str(sigma).strip().lower() == "auto":
+        return sigma
+    try:
+        value = float(sigma)
+    except ValueError:
+        raise ParameterError(f"--sigma must be a number on the 0..255 scale or 'auto', got {sigma!r}") from None
+    return resolve_sigma(None, value)
+
+
+_CLI_NEEDS = {
+    "kernel": "--kernel SPEC|FILE (e.g. --kernel gaussian:2, --kernel motion:15,30, or a .npy/image file)",
+    "mask": "--mask FILE (an image, non-zero where pixels are missing)",
+    "reference": "--reference FILE (an image)",
+}
+
+
 def _params_text(params) -> str:
     parts = []
     for p in params:
@@ -107,9 +136,21 @@ def _run_task(task: str, input: Path, output: Path, method: str, sigma: Optional
     from .api import apply, sigma_for
     from .arrays import split_alpha
 
+    from .errors import ParameterError
+
     m = registry.get(task, method)
+    m.check_available()
     kv = registry.parse_assignments(params or [])
     m.bind(kv)  # validate parameters before reading anything
+    sigma = _sigma_arg(sigma)
+    if sigma is not None and m.sigma == "none":
+        raise ParameterError(f"method '{m.name}' does not use a noise level; drop --sigma")
+    for what, value in extra.items():
+        if value is None and what in m.needs:
+            raise ParameterError(f"method '{m.name}' needs {_CLI_NEEDS[what]}")
+        if value is not None and what not in m.needs | m.accepts:
+            raise ParameterError(f"method '{m.name}' does not use --{what}; drop it")
+    _check_output(output, input, overwrite)
     img, meta = _read(input)
     estimated = m.sigma != "none" and (sigma is None or str(sigma).lower() == "auto") and not (
         m.sigma == "optional" and sigma is None)
@@ -211,6 +252,17 @@ def _run_wizard(input: Path, output: Path, *, dry_run: bool, explain: bool, save
     from .arrays import split_alpha
     from .wizard import plan
 
+    from .pipeline import PIPELINE_SUFFIXES
+
+    if save_plan is not None:
+        from .errors import ParameterError
+        from .files import check_output
+
+        if save_plan.suffix.lower() not in PIPELINE_SUFFIXES:
+            raise ParameterError(f"--save-plan {save_plan}: use a .yaml, .yml or .json file name")
+        check_output(save_plan, what="plan")
+    if not dry_run:
+        _check_output(output, input, overwrite)
     img, meta = _read(input)
     decided = plan(split_alpha(img)[0])
     record: dict[str, Any] = {"input": str(input), "plan": decided.pipeline.to_dict() if decided.pipeline else None,
@@ -395,6 +447,19 @@ def degrade(
     if not (noise or blur or mask or jpeg or downscale or contrast):
         raise ParameterError("nothing to do: give at least one of --noise, --blur, --mask, --jpeg, --downscale, "
                              "--contrast")
+    if downscale is not None and downscale not in (2, 3, 4):
+        raise ParameterError(f"--downscale must be 2, 3 or 4, got {downscale}")
+    if jpeg is not None and not 1 <= jpeg <= 100:
+        raise ParameterError(f"--jpeg must be a quality from 1 to 100, got {jpeg}")
+    from .files import check_output
+
+    _check_output(output, input, overwrite)
+    mask_path = output.with_name(output.stem + "-mask.png")
+    kernel_path = output.with_name(output.stem + "-kernel.npy")
+    if mask:  # derived names: checked now, so that no work is wasted and no input is touched
+        check_output(mask_path, what="mask")
+    if blur:
+        check_output(kernel_path, what="kernel file")
     img, meta = _read(input)
     res = run_degrade(img, noise=noise or (), blur=blur, mask=mask, jpeg=jpeg, downscale=downscale, contrast=contrast,
                       seed=seed, protocol="float" if as_float else "uint8")
@@ -404,11 +469,10 @@ def degrade(
     console.print(f"degraded {input}: " + "; ".join(res.steps) + f" (seed {seed}, {'float' if as_float else 'uint8'} protocol)")
     console.print(f"  wrote {path}")
     if res.mask is not None:
-        mpath = _write(path.with_name(path.stem + "-mask.png"), res.mask.astype("float32"), None, overwrite)
+        mpath = _write(mask_path, res.mask.astype("float32"), None, False)
         console.print(f"  wrote {mpath} (white = missing pixels)")
     if res.kernel is not None:
-        kpath = path.with_name(path.stem + "-kernel.npy")
-        save_kernel(kpath, res.kernel)
+        kpath = save_kernel(kernel_path, res.kernel)
         console.print(f"  wrote {kpath} (the exact blur kernel)")
     if meta is not None and like is None:
         console.print("  note: size changed, so metadata was not copied")
@@ -502,8 +566,9 @@ def histogram(img: Path = typer.Argument(..., help="image file"),
               output: Path = typer.Option(..., "--output", "-o", help="plot file (.png, .pdf, .svg)"),
               bins: int = typer.Option(256, "--bins", min=2, max=65536, help="number of bins")) -> None:
     """Plot the histogram with its cumulative distribution (per channel for colour)."""
-    from .plots import histogram_figure, save_figure
+    from .plots import check_plot_path, histogram_figure, save_figure
 
+    check_plot_path(output)
     arr, _ = _read(img)
     path = save_figure(histogram_figure(arr, bins=bins, title=img.name), output)
     _console().print(f"wrote {path}")
@@ -520,12 +585,15 @@ def compare(images: List[Path] = typer.Argument(..., help="images to show side b
     from .errors import ParameterError
     from .plots import compare_figure, save_figure
 
+    from .plots import check_plot_path
+
     names = [t.strip() for t in titles.split(",")] if titles else [p.name for p in images]
     if len(names) != len(images):
         raise ParameterError(f"--titles has {len(names)} entries for {len(images)} images")
+    check_plot_path(output, what="grid")
     arrays = [split_alpha(_read(p)[0])[0] for p in images]
     reference = split_alpha(_read(ref)[0])[0] if ref else None
-    path = save_figure(compare_figure(arrays, names, ref=reference, columns=columns), output)
+    path = save_figure(compare_figure(arrays, names, ref=reference, columns=columns), output, what="grid")
     _console().print(f"wrote {path}")
 
 
@@ -556,6 +624,7 @@ def run_pipeline(pipeline: Path = typer.Argument(..., help="pipeline file (.yaml
     from .pipeline import Pipeline
 
     p = Pipeline.load(pipeline)  # validate before reading the image
+    _check_output(output, input, overwrite)
     img, meta = _read(input)
     t0 = time.perf_counter()
     out, steps = p.run(img, source=input)
@@ -621,8 +690,9 @@ def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
             raise ParameterError("method parameters and --sigma go in the pipeline file when --pipeline is used")
         p = Pipeline.load(pipeline)
     else:
-        sig: Any = None if sigma is None else (sigma if str(sigma).lower() == "auto" else float(sigma))
-        p = single_step(method, task=task, params=registry.parse_assignments(params or []), sigma=sig)
+        p = single_step(method, task=task, params=registry.parse_assignments(params or []), sigma=_sigma_arg(sigma))
+    for s in p.steps:  # an unavailable method fails now, not once per image
+        registry.get(s.task, s.method).check_available()
     todo, done = plan_jobs(in_dir, out_dir, recursive=recursive, pattern=pattern)
     console = _console()
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -689,9 +759,13 @@ def main(argv: list[str] | None = None) -> int:
         for name in _TASK_COMMANDS:
             if name in args:
                 command.commands[name].epilog = (command.commands[name].epilog or "") + "\n\n" + _task_epilog(name)
+    from .files import guard
+
     try:
-        # without standalone mode Click returns (not raises) the code of a typer.Exit
-        rc = command.main(args=args, prog_name="imagewizard", standalone_mode=False)
+        # every file named on the command line is an input: no write of this command may land on it
+        with guard(command_line_inputs(args)), _warnings_one_line():
+            # without standalone mode Click returns (not raises) the code of a typer.Exit
+            rc = command.main(args=args, prog_name="imagewizard", standalone_mode=False)
         if isinstance(rc, int) and rc:
             return rc
     except typer.Exit as exc:
@@ -713,12 +787,90 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("error: interrupted", err=True)
         return 130
-    except Exception as exc:  # a bug or an unforeseen failure: still one line unless --verbose
+    except MemoryError:
         if verbose:
             raise
-        typer.echo(f"error: {exc.__class__.__name__}: {exc} (run with --verbose for the traceback)", err=True)
+        typer.echo("error: out of memory (try a smaller image, or fewer workers)", err=True)
+        return 1
+    except OSError as exc:  # the system refused something no check foresaw (a full disk, a vanished folder)
+        if verbose:
+            raise
+        from .files import _os_reason
+
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        typer.echo(f"error: {_os_reason(exc)}{where}", err=True)
+        return 1
+    except Exception as exc:  # a bug: still one line unless --verbose, and no internal names
+        if verbose:
+            raise
+        typer.echo(f"error: internal error ({internal_summary(exc)}); run again with --verbose for the "
+                   f"traceback and report it", err=True)
         return 1
     return 0
+
+
+#: Options whose value is written, not read (or, for --resume, the command's own state that it
+#: rewrites as it goes): their values are not inputs.
+OUTPUT_OPTIONS = frozenset({"-o", "--output", "--out", "--save-plan", "--resume"})
+
+
+def command_line_inputs(args: list[str]) -> list[str]:
+    """The files named on a command line, other than as an output option's value.
+
+    Any argument that names an existing regular file is taken as an input: an image, a mask, a
+    kernel, a reference, a pipeline. The guard then refuses every write onto one of them, by any
+    spelling or link, whichever option or derived name (``{stem}-mask.png``) the write comes from.
+    """
+    import os
+
+    found: list[str] = []
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a in OUTPUT_OPTIONS:
+            skip = True
+            continue
+        if a.startswith("--") and "=" in a:
+            name, a = a.split("=", 1)
+            if name in OUTPUT_OPTIONS:
+                continue
+        elif a.startswith("-o") and len(a) > 2 and not a.startswith("--"):
+            continue
+        for candidate in {a, a.split(":", 1)[-1]}:  # a kernel given as file:path
+            try:
+                if candidate and len(candidate) < 4096 and os.path.isfile(candidate):
+                    found.append(candidate)
+            except (OSError, ValueError):
+                pass
+    return found
+
+
+def internal_summary(exc: BaseException) -> str:
+    """A bug's message in plain words for the one-line report: its first line, no class names."""
+    text = str(exc).strip().splitlines()
+    msg = " ".join(text[0].split()) if text else "no details"
+    return msg if len(msg) <= 160 else msg[:157] + "..."
+
+
+@contextmanager
+def _warnings_one_line():
+    """ImageWizard's own warnings as one 'warning:' line each; libraries' warnings are not the user's business."""
+    import warnings
+
+    from .errors import ImageWizardWarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ImageWizardWarning):
+            typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+
+    saved = warnings.showwarning
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = saved
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import registry
 from .api import apply
+from .files import atomic_write
 from .io import write
 from .metrics import compare
 
@@ -122,8 +123,8 @@ def run_demo(out_dir: str | Path = "demo-output", *, quick: bool = False, seed: 
             sections.append((sc, grid, results))
     md = _markdown(sections, clean.shape, seed)
     report = out / "report.md"
-    report.write_text(md)
-    (out / "report.html").write_text(_html(sections, clean.shape, seed))
+    atomic_write(report, md, what="report")
+    atomic_write(out / "report.html", _html(sections, clean.shape, seed), what="report")
     if console is not None:
         _print_best(console, sections)
     return report

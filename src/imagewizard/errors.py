@@ -11,6 +11,11 @@ from __future__ import annotations
 class ImageWizardError(Exception):
     """Base class: a problem the user can fix, described in one line."""
 
+    def __str__(self) -> str:
+        # one line whatever text the message quotes (a spec or file name may hold line breaks)
+        text = super().__str__()
+        return text if "\n" not in text and "\r" not in text else " ".join(text.split())
+
 
 class ImageReadError(ImageWizardError):
     """A file could not be read as an image."""
@@ -30,3 +35,11 @@ class UnknownMethodError(ParameterError):
 
 class MissingDependencyError(ImageWizardError):
     """An optional extra (e.g. ``bm3d``) is needed but not installed."""
+
+
+class ImageWizardWarning(UserWarning):
+    """Something likely wrong but not fatal (e.g. a noise level that looks like the 0..1 scale).
+
+    The CLI prints it as one ``warning: ...`` line on stderr; library callers get a normal
+    Python warning they can filter.
+    """

@@ -32,9 +32,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import stat
 import struct
-import tempfile
 import threading
 import zlib
 from contextlib import contextmanager, suppress
@@ -47,11 +45,18 @@ import numpy as np
 
 from .arrays import as_float_image, split_alpha, to_gray
 from .errors import ImageReadError, ImageWriteError, ParameterError
+from .files import _os_reason, check_output, open_input
+from .files import atomic_write as _guarded_write
+from .files import file_mode as file_mode
+from .quiet import captured
 
 SUPPORTED_READ = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".npy"})
 SUPPORTED_WRITE = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".npy"})
 DEFAULT_MAX_PIXELS = 100_000_000
 MAX_PIXELS_ENV = "IMAGEWIZARD_MAX_PIXELS"
+#: Float images (TIFF, .npy) are read as stored, but values beyond this magnitude are no image
+#: intensities (HDR radiance in [0, 1] units stays far below it) and would overflow the statistics.
+FLOAT_LIMIT = 1e6
 
 _EXT_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
                ".bmp": "BMP", ".webp": "WEBP", ".npy": "NPY"}
@@ -156,24 +161,13 @@ def read(path, *, max_pixels: int | None = None, gray: bool = False) -> tuple[np
     """
     p = Path(path)
     limit = _resolve_max_pixels(max_pixels)
-    if p.is_dir():
-        raise ImageReadError(f"cannot read {p}: it is a directory, not an image file")
-    try:
-        fh = open(p, "rb")
-    except FileNotFoundError:
-        raise ImageReadError(f"cannot read {p}: file not found") from None
-    except IsADirectoryError:
-        raise ImageReadError(f"cannot read {p}: it is a directory, not an image file") from None
-    except PermissionError:
-        raise ImageReadError(f"cannot read {p}: permission denied") from None
-    except OSError as e:
-        raise ImageReadError(f"cannot read {p}: {e.strerror or _one_line(e)}") from None
+    fh = open_input(p, what="image")
     with fh:
         try:
             size = os.fstat(fh.fileno()).st_size
             head = fh.read(32)
         except OSError as e:
-            raise ImageReadError(f"cannot read {p}: {e.strerror or _one_line(e)}") from None
+            raise ImageReadError(f"cannot read {p}: {_os_reason(e)}") from None
         if not head:
             raise ImageReadError(f"cannot read {p}: the file is empty")
         fmt = _sniff(head)
@@ -182,14 +176,18 @@ def read(path, *, max_pixels: int | None = None, gray: bool = False) -> tuple[np
             what = f"{other} images are not supported" if other else "not an image file"
             raise ImageReadError(f"cannot read {p}: {what} (supported: PNG, JPEG, TIFF, BMP, WebP, .npy)")
         fh.seek(0)
-        try:
-            d = _DECODERS[fmt](fh, p, limit)
-        except ImageReadError:
-            raise
-        except MemoryError:
-            raise ImageReadError(f"cannot read {p}: not enough memory to decode it") from None
-        except Exception as e:  # decoders raise many types for broken data
-            raise ImageReadError(f"cannot read {p}: corrupt or truncated {fmt} data ({_one_line(e)})") from None
+        with captured() as said:
+            try:
+                d = _DECODERS[fmt](fh, p, limit)
+                failure = None
+            except ImageReadError as e:
+                failure = e
+            except MemoryError:
+                failure = ImageReadError(f"cannot read {p}: not enough memory to decode it")
+            except Exception as e:  # decoders raise many types for broken data
+                failure = ImageReadError(f"cannot read {p}: corrupt or truncated {fmt} data ({_one_line(e)})")
+        if failure is not None:
+            raise _with_chatter(failure, said.first()) from None
     return _finish(d, p, fmt, size, gray)
 
 
@@ -216,6 +214,10 @@ def _finish(d: _Decoded, p: Path, fmt: str, size: int, gray: bool) -> tuple[np.n
         a = a.astype(np.float32)
         if not np.isfinite(a).all():
             raise ImageReadError(f"cannot read {p}: it contains NaN or infinite values")
+        peak = float(np.abs(a).max()) if a.size else 0.0
+        if peak > FLOAT_LIMIT:
+            raise ImageReadError(f"cannot read {p}: float values up to {peak:.3g} are not image intensities "
+                                 f"(expected about 0 to 1; at most {FLOAT_LIMIT:g} is accepted)")
     else:
         a = a.astype(np.float32)
         a /= np.float32(d.scale)
@@ -231,6 +233,16 @@ def _finish(d: _Decoded, p: Path, fmt: str, size: int, gray: bool) -> tuple[np.n
                      exif=d.exif, icc_profile=d.icc or None, orientation=d.orientation, dpi=d.dpi,
                      frames=d.frames, file_size=size)
     return np.ascontiguousarray(img, dtype=np.float32), info
+
+
+def _with_chatter(e: ImageReadError, said: str | None) -> ImageReadError:
+    """The error, with what the decoder printed appended when it adds something."""
+    msg = str(e)
+    if said and said.lower() not in msg.lower() and "no details given" not in said:
+        msg = msg.rstrip() + f" [decoder: {said}]"
+    if msg.count("\n"):
+        msg = " ".join(msg.split())
+    return ImageReadError(msg)
 
 
 def _resolve_max_pixels(max_pixels: int | None) -> int:
@@ -506,6 +518,9 @@ def _tiff_pixels(page, p: Path) -> tuple[np.ndarray, bool, float | None, int, st
         # tifffile only converts JPEG-compressed YCbCr (with imagecodecs); Pillow's libtiff does all
         raise NotImplementedError("YCbCr TIFF is decoded by Pillow")
     colour = 3 if photometric == PHOTOMETRIC.RGB else 1
+    if len(extras) > 1 and not (len(extras) == 2 and any(e in (1, 2) for e in extras) and spp == colour + 2):
+        raise ImageReadError(f"cannot read {p}: TIFF with {spp} channels per pixel ({colour} colour + "
+                             f"{len(extras)} extra) is not supported (multispectral or layered data)")
     if spp - colour != len(extras) or spp < colour:
         raise ImageReadError(f"cannot read {p}: TIFF with {spp} samples per pixel as {photometric.name} "
                              f"is not supported")
@@ -670,8 +685,11 @@ def _dpi(value) -> tuple[float, float] | None:
 
 
 def _one_line(e: BaseException) -> str:
+    """A library exception as one line of plain text; never its class name."""
     text = str(e).strip().splitlines()
-    msg = text[0] if text else type(e).__name__
+    msg = " ".join(text[0].split()) if text else "no details given"
+    if isinstance(e, OSError) and e.errno is not None and e.strerror:
+        msg = _os_reason(e)
     return msg if len(msg) <= 200 else msg[:197] + "..."
 
 
@@ -744,12 +762,7 @@ def write(path, img, *, like: ImageInfo | None = None, bit_depth: int | None = N
     PosixPath('scan-clean.tif')
     """
     p = Path(path)
-    ext = p.suffix.lower()
-    fmt = _EXT_FORMAT.get(ext)
-    if fmt is None:
-        supported = ", ".join(sorted(SUPPORTED_WRITE))
-        what = f"unknown extension '{p.suffix}'" if p.suffix else "no file extension"
-        raise ImageWriteError(f"cannot write {p}: {what} (supported: {supported})")
+    fmt = _format_for(p)
     if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
         raise ParameterError(f"quality must be an integer from 1 to 100, got {quality!r}")
     src_dtype = getattr(img, "dtype", None)
@@ -761,16 +774,34 @@ def write(path, img, *, like: ImageInfo | None = None, bit_depth: int | None = N
     if like is not None and like.path is not None and not overwrite and _same_file(p, Path(like.path)):
         raise ImageWriteError(f"refusing to overwrite the input file {p}; choose another output path "
                               f"or pass overwrite=True (--overwrite)")
-    if p.is_dir():
-        raise ImageWriteError(f"cannot write {p}: it is a directory")
+    check_output(p, what="image", replace=like.path if (overwrite and like is not None) else None)
     try:
         data = _ENCODERS[fmt](colour, alpha if fmt in _ALPHA_FORMATS else None, depth, quality, like)
     except ParameterError:
         raise
     except Exception as e:
         raise ImageWriteError(f"cannot write {p}: encoding {fmt} failed ({_one_line(e)})") from None
-    atomic_write(p, data)
+    atomic_write(p, data, what="image", replace=like.path if (overwrite and like is not None) else None)
     return p
+
+
+def _format_for(p: Path) -> str:
+    fmt = _EXT_FORMAT.get(p.suffix.lower())
+    if fmt is None:
+        supported = ", ".join(sorted(SUPPORTED_WRITE))
+        what = f"unknown extension '{p.suffix}'" if p.suffix else "no file extension"
+        raise ImageWriteError(f"cannot write {p}: {what} (supported: {supported})")
+    return fmt
+
+
+def check_image_output(path, *, what: str = "output", replace=None) -> Path:
+    """Refuse an image output before any work: unknown format, an input's path, a blocked folder.
+
+    ``replace`` names the one input the output may replace (``--overwrite``).
+    """
+    p = Path(path)
+    _format_for(p)
+    return check_output(p, what=what, replace=replace)
 
 
 def _resolve_depth(fmt: str, bit_depth: int | None, like: ImageInfo | None, src_dtype) -> int:
@@ -1028,48 +1059,9 @@ def _encode_npy(colour, alpha, depth, quality, like) -> bytes:
 _ENCODERS = {"PNG": _encode_png, "JPEG": _encode_jpeg, "TIFF": _encode_tiff, "BMP": _encode_bmp,
              "WEBP": _encode_webp, "NPY": _encode_npy}
 
-_UMASK: int | None = None
-
-
-def file_mode() -> int:
-    """The mode a plainly created file gets (0o666 less the umask); atomic writes via mkstemp would give 0o600."""
-    global _UMASK
-    if _UMASK is None:  # os.umask can only be read by setting it
-        _UMASK = os.umask(0o022)
-        os.umask(_UMASK)
-    return 0o666 & ~_UMASK
-
-
-def atomic_write(p: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``p`` and rename it over ``p``; on failure nothing changes."""
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise ImageWriteError(f"cannot write {p}: {p.parent} exists and is not a folder") from None
-    except OSError as e:
-        raise ImageWriteError(f"cannot write {p}: cannot create folder {p.parent} ({e.strerror or e})") from None
-    try:
-        mode = stat.S_IMODE(p.stat().st_mode) if p.exists() else file_mode()
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    except PermissionError:
-        raise ImageWriteError(f"cannot write {p}: permission denied") from None
-    except OSError as e:
-        raise ImageWriteError(f"cannot write {p}: {e.strerror or _one_line(e)}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, p)
-    except BaseException as e:
-        with suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, PermissionError):
-            raise ImageWriteError(f"cannot write {p}: permission denied") from None
-        if isinstance(e, OSError):
-            raise ImageWriteError(f"cannot write {p}: {e.strerror or _one_line(e)}") from None
-        raise
+def atomic_write(p: Path, data: bytes, *, what: str = "output", replace=None) -> Path:
+    """Write through the guard (:func:`imagewizard.files.atomic_write`): atomic, never over an input."""
+    return _guarded_write(p, data, what=what, replace=replace)
 
 
 # --------------------------------------------------------------------------- folders

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import math
 import os
+from io import BytesIO
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 
-from .errors import ImageWriteError, ParameterError
+from .errors import ParameterError
 from .registry import Param, bind_args, parse_spec
 
 __all__ = [
@@ -408,28 +409,30 @@ def load_kernel(path: str | os.PathLike) -> np.ndarray:
     >>> round(float(load_kernel(p).sum()), 12)
     1.0
     """
+    from .errors import ImageWizardError
+    from .files import read_input_bytes
+
     p = Path(path)
     label = f"kernel file '{p}'"
-    if not p.is_file():
+    if not p.exists() and not p.is_symlink():
         raise ParameterError(f"{label} does not exist")
     suffix = p.suffix.lower()
     try:
+        if suffix in (".npy", ".txt", ".csv", ".tif", ".tiff"):
+            data = read_input_bytes(p, what="kernel file", limit=KERNEL_MAX_BYTES)
         if suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
+            arr = np.load(BytesIO(data), allow_pickle=False)
         elif suffix in (".txt", ".csv"):
-            arr = np.loadtxt(p, delimiter="," if suffix == ".csv" else None, ndmin=2)
+            arr = np.loadtxt(BytesIO(data), delimiter="," if suffix == ".csv" else None, ndmin=2)
         elif suffix in (".tif", ".tiff"):
-            import tifffile
+            arr = _tiff_kernel(data, label)
+        else:  # any image format the reader knows, through its pixel limit
+            from .io import read
 
-            arr = tifffile.imread(p)
-        else:
-            from PIL import Image
-
-            with Image.open(p) as im:
-                if im.mode == "P":
-                    im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-                arr = np.asarray(im)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a user-facing read error
+            arr, _info = read(p, max_pixels=KERNEL_MAX_PIXELS)
+    except ImageWizardError as exc:
+        raise ParameterError(f"{label} cannot be read as a kernel: {_after_path(str(exc), p)}") from None
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a user-facing read error
         raise ParameterError(f"{label} cannot be read as a kernel: {_one_line(exc)}") from None
     arr = np.asarray(arr)
     if arr.dtype == bool:
@@ -441,6 +444,30 @@ def load_kernel(path: str | os.PathLike) -> np.ndarray:
     if not np.issubdtype(arr.dtype, np.number):
         raise ParameterError(f"{label} does not hold numbers (dtype {arr.dtype})")
     return check_kernel(arr, name=label)
+
+
+#: Kernel files are small; anything larger is a mistake or a bomb (a 1025x1025 float64 kernel is 8 MB).
+KERNEL_MAX_BYTES = 64 * 1024**2
+KERNEL_MAX_PIXELS = 4096 * 4096
+
+
+def _after_path(msg: str, p: Path) -> str:
+    """'cannot read P: reason' from the image reader, as just 'reason'."""
+    prefix = f"cannot read {p}: "
+    return msg[len(prefix):] if msg.startswith(prefix) else msg
+
+
+def _tiff_kernel(data: bytes, label: str) -> np.ndarray:
+    import tifffile
+
+    from .quiet import captured
+
+    with captured(), tifffile.TiffFile(BytesIO(data)) as tif:
+        page = tif.pages.first
+        n = int(np.prod(page.shape))
+        if n > KERNEL_MAX_PIXELS * 4:
+            raise ParameterError(f"{label}: {page.shape} samples is far too large for a blur kernel")
+        return page.asarray()
 
 
 def save_kernel(path: str | os.PathLike, kernel: Any) -> Path:
@@ -461,23 +488,29 @@ def save_kernel(path: str | os.PathLike, kernel: Any) -> Path:
     suffix = p.suffix.lower()
     if suffix not in (".npy", ".png", ".tif", ".tiff"):
         raise ParameterError(f"kernel file '{p}': unsupported format '{suffix or '(none)'}'; use .npy, .tif or .png")
-    try:
-        if suffix == ".npy":
-            np.save(p, k)
-        elif suffix in (".tif", ".tiff"):
-            import tifffile
+    from .files import atomic_write
 
-            tifffile.imwrite(p, k)
-        else:
-            from PIL import Image, PngImagePlugin
+    if suffix == ".npy":
+        buf = BytesIO()
+        np.save(buf, k)
+        data = buf.getvalue()
+    elif suffix in (".tif", ".tiff"):
+        import tifffile
 
-            info = PngImagePlugin.PngInfo()
-            info.add_text("Comment", "imagewizard blur kernel, scaled to its maximum for viewing; "
-                                     "the .npy file holds the exact values")
-            img16 = np.round(k / k.max() * 65535.0).astype(np.uint16)
-            Image.fromarray(img16).save(p, pnginfo=info)
-    except OSError as exc:
-        raise ImageWriteError(f"cannot write kernel file '{p}': {_one_line(exc)}") from None
+        buf = BytesIO()
+        tifffile.imwrite(buf, k)
+        data = buf.getvalue()
+    else:
+        from PIL import Image, PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Comment", "imagewizard blur kernel, scaled to its maximum for viewing; "
+                                 "the .npy file holds the exact values")
+        img16 = np.round(k / k.max() * 65535.0).astype(np.uint16)
+        buf = BytesIO()
+        Image.fromarray(img16).save(buf, format="PNG", pnginfo=info)
+        data = buf.getvalue()
+    atomic_write(p, data, what="kernel file")
     return p
 
 
@@ -510,7 +543,7 @@ def resolve_kernel(kernel: Any) -> np.ndarray:
         text = kernel.strip()
         if not text:
             raise ParameterError("empty blur kernel spec; try 'gaussian:2', 'motion:15,30', 'disk:4' or 'box:5'")
-        if os.path.isfile(text):
+        if os.path.exists(text):  # a file, or a pipe/device/folder for the reader to refuse
             return load_kernel(text)
         name = text.partition(":")[0].strip().lower().replace("_", "-")
         if name in KERNELS:

@@ -39,6 +39,9 @@ import numpy as np
 from . import registry
 from .errors import ParameterError
 
+PIPELINE_SUFFIXES = (".yaml", ".yml", ".json")
+#: Pipeline files are a few lines; a huge one is a mistake (or a YAML bomb).
+PIPELINE_MAX_BYTES = 1024**2
 _FIELDS = ("task", "method", "params", "sigma", "kernel", "mask", "reference")
 
 
@@ -83,7 +86,10 @@ def _step_from_dict(d: Any, where: str) -> Step:
     method = d.get("method")
     if not isinstance(method, str) or not method:
         raise ParameterError(f"{where}: field 'method' is required (a registered method name)")
-    task = d.get("task") or _task_of(method, where)
+    task = d.get("task")
+    if task is not None and (not isinstance(task, str) or not task):
+        raise ParameterError(f"{where}: field 'task' must be a task name, got {task!r}")
+    task = task or _task_of(method, where)
     where = f"{where} ({task} {method})"
     if task not in registry.tasks():
         raise ParameterError(f"{where}: unknown task '{task}' (known: {', '.join(registry.tasks())})")
@@ -92,7 +98,7 @@ def _step_from_dict(d: Any, where: str) -> Step:
     except ParameterError as exc:
         raise ParameterError(f"{where}: {exc}") from None
     params = d.get("params") or {}
-    if not isinstance(params, dict):
+    if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
         raise ParameterError(f"{where}: field 'params' must be a mapping of name: value")
     try:
         m.bind(params)
@@ -102,15 +108,62 @@ def _step_from_dict(d: Any, where: str) -> Step:
     if sigma is not None:
         if m.sigma == "none":
             raise ParameterError(f"{where}: field 'sigma' given but {method} does not use a noise level")
-        if not (str(sigma).lower() == "auto" or isinstance(sigma, (int, float))):
+        if isinstance(sigma, bool) or not (str(sigma).lower() == "auto" or isinstance(sigma, (int, float))):
             raise ParameterError(f"{where}: field 'sigma' must be a number (0..255 scale) or 'auto', got {sigma!r}")
+        if isinstance(sigma, (int, float)) and not 0 <= sigma <= 255:  # NaN fails this too
+            raise ParameterError(f"{where}: field 'sigma' must be in [0, 255] (0..255 scale) or 'auto', got {sigma!r}")
     for key in ("kernel", "mask", "reference"):
         if d.get(key) is not None and key not in m.needs | m.accepts:
             raise ParameterError(f"{where}: field '{key}' is not used by {method}")
         if d.get(key) is None and key in m.needs:
             raise ParameterError(f"{where}: field '{key}' is required by {method}")
+    if d.get("kernel") is not None:
+        _check_kernel_field(d["kernel"], where)
+    for key in ("mask", "reference"):
+        if d.get(key) is not None:
+            _check_file_field(d[key], key, where)
     return Step(task=task, method=method, params=dict(params), sigma=sigma, kernel=d.get("kernel"),
                 mask=d.get("mask"), reference=d.get("reference"))
+
+
+def _check_kernel_field(kernel: Any, where: str) -> None:
+    """A kernel spec is parsed, a kernel array checked, a named kernel file must exist: at load time."""
+    import os
+
+    from .kernels import KERNELS, check_kernel, make_kernel
+
+    if isinstance(kernel, list):
+        try:
+            check_kernel(np.asarray(kernel, dtype=np.float64))
+        except (ParameterError, ValueError, TypeError) as exc:
+            raise ParameterError(f"{where}: field 'kernel': {exc}") from None
+        return
+    if not isinstance(kernel, str) or not kernel.strip():
+        raise ParameterError(f"{where}: field 'kernel' must be a spec such as 'gaussian:2', a file or a list "
+                             f"of rows, got {kernel!r}")
+    name = kernel.strip().partition(":")[0].strip().lower().replace("_", "-")
+    if name in KERNELS and not os.path.exists(kernel.strip()):
+        try:
+            make_kernel(kernel)
+        except ParameterError as exc:
+            raise ParameterError(f"{where}: field 'kernel': {exc}") from None
+    elif not os.path.exists(kernel.strip()):
+        raise ParameterError(f"{where}: field 'kernel': '{kernel}' is neither a kernel spec ({', '.join(KERNELS)}) "
+                             f"nor an existing file")
+
+
+def _check_file_field(value: Any, key: str, where: str) -> None:
+    """'mask'/'reference' name an image file; a fixed absolute path must exist at load time."""
+    from .io import SUPPORTED_READ
+
+    if not isinstance(value, str) or not value.strip():
+        raise ParameterError(f"{where}: field '{key}' must be an image file name (e.g. '{{stem}}-{key}.png'), "
+                             f"got {value!r}")
+    if Path(value).suffix.lower() not in SUPPORTED_READ:
+        raise ParameterError(f"{where}: field '{key}': '{value}' is not an image file name "
+                             f"(use {', '.join(sorted(SUPPORTED_READ))})")
+    if "{stem}" not in value and Path(value).is_absolute() and not Path(value).exists():
+        raise ParameterError(f"{where}: field '{key}': file not found: {value}")
 
 
 def _resolve_file(template: str, source: Path | None, key: str, where: str) -> Path:
@@ -120,9 +173,9 @@ def _resolve_file(template: str, source: Path | None, key: str, where: str) -> P
     p = Path(name)
     if not p.is_absolute() and source is not None:
         p = source.parent / p
-    if not p.is_file():
+    if not p.exists():
         raise ParameterError(f"{where}: {key} file not found: {p}")
-    return p
+    return p  # a folder, pipe or device is refused by the reader
 
 
 @dataclass(frozen=True)
@@ -150,13 +203,17 @@ class Pipeline:
     @classmethod
     def load(cls, path: str | Path) -> "Pipeline":
         """Read a YAML (.yaml/.yml) or JSON pipeline file."""
+        from .errors import ImageReadError
+        from .files import read_input_text
+
         p = Path(path)
+        if p.suffix.lower() not in PIPELINE_SUFFIXES:
+            raise ParameterError(f"{p}: a pipeline file is .yaml, .yml or .json")
         try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ParameterError(f"{p}: pipeline file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ParameterError(f"{p}: cannot read pipeline file: {exc}") from None
+            text = read_input_text(p, what="pipeline file", limit=PIPELINE_MAX_BYTES)
+        except ImageReadError as exc:
+            msg = str(exc).replace("cannot read ", "cannot read pipeline file ", 1)
+            raise ParameterError(msg) from None
         try:
             if p.suffix.lower() == ".json":
                 data = json.loads(text)
@@ -165,7 +222,7 @@ class Pipeline:
 
                 data = yaml.safe_load(text)
         except Exception as exc:  # noqa: BLE001 - any parser error is the file's fault
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = " ".join(str(exc).split())[:160] or "unreadable"
             raise ParameterError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {first}") from None
         return cls.from_dict(data, where=str(p))
 
@@ -176,23 +233,19 @@ class Pipeline:
         return d
 
     def save(self, path: str | Path) -> Path:
-        """Write the pipeline as YAML or JSON (by extension), atomically."""
-        import os
-        import tempfile
+        """Write the pipeline as YAML or JSON (by extension), atomically, never over an input."""
+        from .files import atomic_write
 
         p = Path(path)
+        if p.suffix.lower() not in PIPELINE_SUFFIXES:
+            raise ParameterError(f"cannot write plan {p}: use a .yaml, .yml or .json file name")
         if p.suffix.lower() == ".json":
             text = json.dumps(self.to_dict(), indent=2) + "\n"
         else:
             import yaml
 
             text = yaml.safe_dump(self.to_dict(), sort_keys=False)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
-        return p
+        return atomic_write(p, text, what="plan")
 
     def run(self, img: np.ndarray, *, source: str | Path | None = None, tile_above: int | None = None,
             tile: int | None = None) -> tuple[np.ndarray, list[dict[str, Any]]]:
@@ -211,17 +264,19 @@ class Pipeline:
         tile = TILE if tile is None else tile
 
         src = Path(source) if source is not None else None
+        # every file any step names is found before the first step runs
+        files: list[dict[str, Any]] = []
+        for i, s in enumerate(self.steps, 1):
+            where = f"step {i} ({s.task} {s.method})"
+            files.append({key: _resolve_file(getattr(s, key), src, key, where)
+                          for key in ("mask", "reference") if getattr(s, key) is not None})
         records = []
         out = img
         for i, s in enumerate(self.steps, 1):
-            where = f"step {i} ({s.task} {s.method})"
             m = registry.get(s.task, s.method)
-            extra: dict[str, Any] = {}
+            extra: dict[str, Any] = dict(files[i - 1])
             if s.kernel is not None:
-                extra["kernel"] = s.kernel
-            for key in ("mask", "reference"):
-                if getattr(s, key) is not None:
-                    extra[key] = _resolve_file(getattr(s, key), src, key, where)
+                extra["kernel"] = np.asarray(s.kernel, dtype=np.float64) if isinstance(s.kernel, list) else s.kernel
             sigma = sigma_for(m, split_alpha(np.asarray(out, dtype=np.float32))[0], s.sigma) if m.sigma != "none" else None
             t0 = time.perf_counter()
             h, w = np.shape(out)[:2]
@@ -242,6 +297,6 @@ def single_step(method: str, *, task: str | None = None, params: dict[str, Any] 
     """A one-step pipeline (what ``batch --method`` runs)."""
     d: dict[str, Any] = {"method": method}
     for key, value in (("task", task), ("params", params), ("sigma", sigma), ("kernel", kernel), ("mask", mask)):
-        if value:
+        if value is not None and not (key == "params" and not value):  # sigma 0 is a level, not 'auto
             d[key] = value
     return Pipeline.from_dict({"steps": [d]})

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io as _io
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -22,22 +20,31 @@ def _pyplot():
     return plt
 
 
-def save_figure(fig, path: str | Path, dpi: int = 100) -> Path:
-    """Save a matplotlib figure atomically (format from the extension)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        from .io import file_mode
+#: Plot formats matplotlib's Agg backend writes.
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".eps", ".ps")
 
-        os.chmod(tmp, file_mode())  # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+def check_plot_path(path: str | Path, *, what: str = "plot") -> Path:
+    """Refuse a plot path before any work: unknown format, an input's path, a blocked folder."""
+    from .errors import ImageWriteError
+    from .files import check_output
+
+    p = Path(path)
+    if p.suffix.lower() not in PLOT_SUFFIXES:
+        shown = f"'{p.suffix}'" if p.suffix else "no extension"
+        raise ImageWriteError(f"cannot write {what} {p}: {shown} is not a plot format "
+                              f"(use {', '.join(PLOT_SUFFIXES[:3])}, ...)")
+    return check_output(p, what=what)
+
+
+def save_figure(fig, path: str | Path, dpi: int = 100, *, what: str = "plot") -> Path:
+    """Save a matplotlib figure atomically through the guard (format from the extension)."""
+    from .files import atomic_path
+
+    path = check_plot_path(path, what=what)
+    try:
+        with atomic_path(path, what=what) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lower().lstrip("."))
     finally:
         _pyplot().close(fig)
     return path

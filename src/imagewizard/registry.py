@@ -184,6 +184,9 @@ class Method:
     #: processed in tiles with bounded memory (:mod:`imagewizard.tiling`); None: whole image only
     #: (global statistics, or a method that bounds its memory itself).
     halo: int | None = None
+    #: Smallest image side (pixels) the method handles; smaller images are refused before the call
+    #: (bm3d's C code crashes on images smaller than its blocks).
+    min_size: int = 1
 
     @property
     def key(self) -> str:
@@ -251,7 +254,16 @@ class Method:
             "note": self.note,
             "tags": list(self.tags),
             "halo": self.halo,
+            "min_size": self.min_size,
         }
+
+    def check_size(self, shape: tuple[int, ...]) -> None:
+        """Refuse an image smaller than :attr:`min_size` on either side, in one line."""
+        h, w = int(shape[0]), int(shape[1]) if len(shape) > 1 else 1
+        if min(h, w) < self.min_size:
+            n = self.min_size
+            raise ParameterError(f"method '{self.name}' needs an image of at least {n}x{n} pixels; "
+                                 f"this one is {w}x{h} (width x height)")
 
 
 _REGISTRY: dict[tuple[str, str], Method] = {}
@@ -283,6 +295,7 @@ def register(
     tags: Iterable[str] = (),
     check: Callable[[], str | None] | None = None,
     halo: int | None = None,
+    min_size: int = 1,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator that declares ``func`` as method ``name`` of ``task``."""
     if color not in COLOR_MODES:
@@ -297,6 +310,8 @@ def register(
         raise ValueError(f"{task}/{name}: duplicate parameter names")
     if "\n" in summary:
         raise ValueError("summary must be one line")
+    if int(min_size) < 1:
+        raise ValueError(f"{task}/{name}: min_size must be >= 1")
 
     def deco(func: Callable[..., Any]) -> Callable[..., Any]:
         key = (task, name)
@@ -304,7 +319,8 @@ def register(
             raise ValueError(f"method {task}/{name} is registered twice")
         _REGISTRY[key] = Method(name=name, task=task, func=func, summary=summary, params=params,
                                 color=color, sigma=sigma, needs=needs, accepts=accepts, requires=tuple(requires),
-                                extra=extra, note=note, tags=tuple(tags), check=check, halo=halo)
+                                extra=extra, note=note, tags=tuple(tags), check=check, halo=halo,
+                                min_size=int(min_size))
         return func
 
     return deco

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from ..errors import ImageWizardError, ParameterError
+from ..files import atomic_write
 from .datasets import Dataset, resolve_dataset
 from .store import Key, ResultStore, record_key
 from .worker import BASELINE, THREAD_ENV, Job, Settings, init_worker, run_job, slug
@@ -359,7 +360,8 @@ def _prepare_out(plan: Plan, machine: dict[str, Any]) -> Path:
             if k in old and old[k] != ident[k]:
                 raise ParameterError(f"--out {out}: holds a run with {k}={old[k]} (this run: {ident[k]}); "
                                      "choose another --out or add --fresh to start over")
-    run_file.write_text(json.dumps({**ident, "command": plan.config.command, "machine": machine}, indent=2) + "\n")
+    atomic_write(run_file, json.dumps({**ident, "command": plan.config.command, "machine": machine}, indent=2) + "\n",
+                 what="benchmark run record")
     return out
 
 

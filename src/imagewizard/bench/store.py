@@ -10,8 +10,6 @@ killed run) is dropped and the file rewritten without it before appending.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -87,22 +85,16 @@ class ResultStore:
         return out
 
     def _rewrite(self, records: Iterable[dict[str, Any]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".results.", suffix=".jsonl", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                for rec in records:
-                    fh.write(json.dumps(rec) + "\n")
-            os.chmod(tmp, file_mode())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        from ..files import atomic_write
+
+        atomic_write(self.path, "".join(json.dumps(rec) + "\n" for rec in records), what="benchmark results")
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one record as one line and flush it to the OS."""
         if self._fh is None:
+            from ..files import check_output
+
+            check_output(self.path, what="benchmark results")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "a", encoding="utf-8")
         self._fh.write(json.dumps(record) + "\n")

@@ -29,6 +29,7 @@ which); it only shows calls that exceed the process's earlier peak.
 from __future__ import annotations
 
 import math
+import io
 import os
 import re
 import resource
@@ -39,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..files import atomic_write
 
 BASELINE = "input"
 _WARM: set[tuple[str, str, int]] = set()
@@ -348,8 +351,9 @@ def _save(job: Job, clean: np.ndarray, res, out: np.ndarray) -> dict[str, str]:
         items = [(job.method, out)] + ([("clean", clean)] if job.method == BASELINE else [])
         for what, arr in items:
             p = crop_path(root, job.degradation, job.image, what)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            np.save(p, np.ascontiguousarray(arr[sl], dtype=np.float32))
+            buf = io.BytesIO()
+            np.save(buf, np.ascontiguousarray(arr[sl], dtype=np.float32))
+            atomic_write(p, buf.getvalue(), what="benchmark crop")
     if not st.save_images:
         return files
     if job.method == BASELINE:

@@ -99,5 +99,7 @@ def write_idx_images(path: str | Path, images: np.ndarray) -> Path:
     images = np.asarray(images, dtype=np.uint8)
     raw = np.array([IMAGES_MAGIC, *images.shape], dtype=">u4").tobytes() + images.tobytes()
     path = Path(path)
-    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
+    from ..files import atomic_write
+
+    atomic_write(path, gzip.compress(raw) if path.suffix == ".gz" else raw, what="IDX file")
     return path

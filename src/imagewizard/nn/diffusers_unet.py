@@ -230,6 +230,9 @@ def save_diffusers_unet(model: DiffusersEps, out_dir: str | Path, card: dict[str
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise ParameterError(f"output must be a directory, but a file exists: {out}")
+    from ..files import check_output_folder
+
+    check_output_folder(out, what="model folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shlex
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ParameterError
+from ..files import atomic_write, check_output
 from . import data as D
 
 LOSSES = ("mse", "l1", "charbonnier", "ssim", "psnr")
@@ -159,16 +158,10 @@ def _ema_update(decay: float):
 def _save_atomic(obj: Any, path: Path) -> None:
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    from ..files import atomic_path
+
+    with atomic_path(path, what="checkpoint", suffix=".iw-tmp") as tmp:  # removed again on any failure
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def evaluate(model, images: list[np.ndarray], sigmas, *, seed: int = 1234, crop: int = 0) -> dict[str, float]:
@@ -305,6 +298,7 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
         rec = {"step": step, "hours": round(elapsed / 3600, 4), "lr": lr_at(cfg, step), "loss": run_loss,
                "val_psnr": round(mean, 4), **{k: round(v, 4) for k, v in scores.items()}}
         history.append(rec)
+        check_output(out / "log.jsonl", what="training log")
         with open(out / "log.jsonl", "a") as f:
             f.write(json.dumps(rec) + "\n")
         log(f"step {step}: val PSNR {mean:.3f} dB {json.dumps({k: round(v, 2) for k, v in scores.items()})} "
@@ -342,7 +336,7 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
                 save_model(out / "best.safetensors", net.state_dict(), cfg.arch, cfg.arch_config, card)
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    atomic_write(out / "config.json", json.dumps(asdict(cfg), indent=2) + "\n", what="training config")
     deadline = time.time() + cfg.minutes * 60 if cfg.minutes else None
     last_ckpt = time.time()
     run_loss, loss_sum, seen = float("nan"), 0.0, 0

@@ -17,7 +17,7 @@ PROFILES = ("np", "refilter", "vn", "vn_old", "high", "deb")
                         "(the first, faster stage only)", choices=("all", "hard"))],
           sigma="auto", requires=("bm3d",), extra="bm3d",
           note="uses the bm3d package, licensed for non-commercial use only (pip install 'imagewizard[bm3d]')",
-          halo=48, tags=("nonlocal", "transform"))
+          halo=48, tags=("nonlocal", "transform"), min_size=16)  # 8x8 crashes the C code; 16 covers every profile's blocks
 def bm3d(img: np.ndarray, *, sigma: float, profile: str = "np", stage: str = "all") -> np.ndarray:
     """Block-matching and 3-D filtering (Dabov et al. 2007) via :func:`bm3d.bm3d`.
 

@@ -27,7 +27,7 @@ _U16_MAX = 65535.0
                         "in sigma (larger patches for stronger noise)", low=1, high=21),
                   Param("search_radius", int, 10, "half-side of the search window in pixels (window side "
                         "2*r+1); time grows with its square", low=1, high=50)],
-          sigma="auto", halo=32, tags=("nonlocal",))
+          sigma="auto", halo=32, tags=("nonlocal",), min_size=2)  # both implementations drop a 1-pixel axis
 def nlm(img: np.ndarray, *, sigma: float, impl: str = "skimage", h: float | None = None,
         patch_size: int | None = None, search_radius: int = 10) -> np.ndarray:
     """Non-local means denoising.
