@@ -78,7 +78,7 @@ __all__ = [
     "NOISES", "MASKS", "BLUR_MODES", "PROTOCOLS", "Degraded", "degrade", "parse_degrade_spec",
     "format_degrade_spec", "derive_seed", "gaussian_noise", "salt_pepper_noise", "speckle_noise",
     "poisson_noise", "blur", "random_pixel_mask", "scribble_mask", "box_mask", "text_mask", "apply_mask",
-    "jpeg_compress", "downscale",
+    "jpeg_compress", "downscale", "clip_round_8bit",
 ]
 
 #: Boundary handling of :func:`blur` (names and meaning of :func:`scipy.ndimage.convolve`).
@@ -87,6 +87,31 @@ BLUR_MODES = ("reflect", "mirror", "nearest", "wrap", "constant")
 PROTOCOLS = ("float", "uint8")
 
 _NP_PAD = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap", "constant": "constant"}
+
+
+def clip_round_8bit(x: np.ndarray) -> np.ndarray:
+    """Clip to [0, 1] and round to the 256 levels of an 8-bit file: the ``'uint8'`` protocol.
+
+    The one definition of what a saved 8-bit image holds; :func:`degrade` applies it last with
+    ``protocol='uint8'`` and training applies it to noisy patches (``clip_fraction``).
+
+    Parameters
+    ----------
+    x : ndarray
+        Float image or batch of any shape, nominally in [0, 1].
+
+    Returns
+    -------
+    ndarray
+        float32, same shape, values k / 255 for integers k in 0..255.
+
+    Examples
+    --------
+    >>> clip_round_8bit(np.array([-0.2, 0.5, 0.9991, 1.3], np.float32)) * 255
+    array([  0., 128., 255., 255.], dtype=float32)
+    """
+    x = np.asarray(x, dtype=np.float32)
+    return np.round(np.clip(x, 0.0, 1.0) * np.float32(255.0)) / np.float32(255.0)
 
 
 # --------------------------------------------------------------------------- seeds
@@ -694,7 +719,7 @@ def degrade(img, *, noise: str | Iterable[str] = (), blur: Any = None, blur_mode
         x = apply_mask(x, out_mask)
         steps.append(f"mask {label} ({100 * out_mask.mean():.1f}% missing)")
     if protocol == "uint8":
-        x = np.round(np.clip(x, 0.0, 1.0) * 255.0) / 255.0
+        x = clip_round_8bit(x)
         steps.append("clip and round to 8 bits")
     image = join_alpha(np.asarray(x, dtype=np.float32), alpha)
     return Degraded(image=image, mask=out_mask, kernel=kernel, steps=steps, spec=plan["spec"], seed=seed,

@@ -26,6 +26,13 @@ Examples:
 
     imagewizard train denoiser --resume runs/unet-color --minutes 60
 
+    # for real files and photos beyond BSDS: half the batches clipped and rounded to 8 bits, package
+    # photos and dead leaves beside the folder, colour augmentation, validation on held-out photos
+    imagewizard train denoiser --arch unet --init unet-color --data data/bsds500/images \\
+        --exclude data/testsets/CBSD68 --channels 3 --clip-fraction 0.5 \\
+        --mix folder=0.6,photos=0.25,dead-leaves=0.15 --colour-aug 0.3 --val-set photos \\
+        --val-protocols float,uint8 --lr 1e-4 --loss mse --steps 6000 --out runs/unet-color-real
+
     imagewizard train denoiser --arch unet --init unet-gray --gan --l1-weight 100 --channels 1 \\
         --data data/bsds500/images --exclude data/testsets/CBSD68 --lr 1e-4 --steps 1200 --out runs/gan-gray
 """)
@@ -54,11 +61,23 @@ def denoiser(
     gan: bool = typer.Option(False, "--gan", help="train as a conditional GAN (pix2pix): PatchGAN discriminator, "
                              "loss = adversarial + --l1-weight x pixel loss"),
     l1_weight: float = typer.Option(100.0, help="weight of the pixel loss against the adversarial loss (--gan)"),
+    clip_fraction: float = typer.Option(0.0, help="share of batches whose noisy input is clipped to [0, 1] and "
+                                        "rounded to 8 bits, as a saved file holds it (the model is told the "
+                                        "true sigma); 0 = float noise only"),
+    mix: Optional[str] = typer.Option(None, help="training sources and weights, e.g. folder=0.6,photos=0.25,"
+                                      "dead-leaves=0.15 (folder: --data; photos: package photos, see "
+                                      "docs/training-data.md; dead-leaves: procedural); default: the folder only"),
+    colour_aug: float = typer.Option(0.0, help="probability of a random colour change (channel order, hue, "
+                                     "saturation, exposure, gamma) on a photograph patch (needs --mix)"),
+    val_set: str = typer.Option("folder", help="validate on: folder (a held-out split of --data) or photos "
+                                "(the held-out package photos; the folder is then trained on whole)"),
+    val_protocols: str = typer.Option("float", help="validation protocols, comma-separated: float, uint8; "
+                                      "the best checkpoint is chosen on their mean"),
     resume: Optional[Path] = typer.Option(None, help="run folder or checkpoint to resume exactly"),
     out: Optional[Path] = typer.Option(None, help="run folder (checkpoints, log, best weights)"),
 ) -> None:
     """Train a denoiser on random noisy patches; checkpoints resume exactly."""
-    from .data import parse_sigma_range
+    from .data import parse_mix, parse_sigma_range
     from .train import TrainConfig, command_line, train_denoiser
 
     if resume is not None:
@@ -72,7 +91,9 @@ def denoiser(
                           sigma=parse_sigma_range(sigma), patch=patch, batch=batch, steps=steps or 10000,
                           minutes=minutes, lr=lr or 4e-4, schedule=schedule, loss=loss, ema=ema,
                           val_every=val_every or 1000, seed=seed, threads=threads or 0, init=init, gan=gan,
-                          l1_weight=l1_weight,
+                          l1_weight=l1_weight, clip_fraction=clip_fraction, mix=parse_mix(mix),
+                          colour_aug=colour_aug, val_set=val_set,
+                          val_protocols=tuple(p.strip() for p in val_protocols.split(",") if p.strip()),
                           out=str(out or f"runs/{arch}"), command=command_line())
         result = train_denoiser(cfg)
     best = result["best"]

@@ -67,6 +67,13 @@ class TrainConfig:
     perceptual: float = 0.0  # diffusion: weight of the perceptual loss on the implied x0
     vgg19: str | None = None  # weights of VGG19 for the perceptual loss (else the documented substitute)
     full_schedule: bool = False  # diffusion: train every step (generation), not only those up to sigma's top
+    # Share of batches whose noisy input is clipped to [0, 1] and rounded to 8-bit levels, as a saved
+    # file holds it (degrade.clip_round_8bit); the model is still told the true sigma. 0: today's float noise.
+    clip_fraction: float = 0.0
+    mix: dict[str, float] = field(default_factory=dict)  # weights per source (data.SOURCES); {}: the folder only
+    colour_aug: float = 0.0  # probability of data.colour_augment on a photograph patch (needs mix)
+    val_set: str = "folder"  # or "photos": the held-out package photos (nn.photos), the folder then all trained on
+    val_protocols: tuple[str, ...] = ("float",)  # validation protocols, of degrade.PROTOCOLS; selection on their mean
 
     def validate(self) -> None:
         if self.loss not in LOSSES:
@@ -84,6 +91,20 @@ class TrainConfig:
             raise ParameterError(f"objective must be denoise or diffusion, got '{self.objective}'")
         if self.gan and self.l1_weight < 0:
             raise ParameterError("l1_weight must be >= 0")
+        if not 0.0 <= self.clip_fraction <= 1.0:
+            raise ParameterError(f"clip_fraction must be in [0, 1], got {self.clip_fraction:g}")
+        if not 0.0 <= self.colour_aug <= 1.0:
+            raise ParameterError(f"colour_aug must be in [0, 1], got {self.colour_aug:g}")
+        if self.colour_aug > 0 and not self.mix:
+            raise ParameterError("colour_aug needs a mix of sources (e.g. --mix folder=1)")
+        if self.val_set not in ("folder", "photos"):
+            raise ParameterError(f"val_set must be folder or photos, got '{self.val_set}'")
+        from ..degrade import PROTOCOLS
+
+        bad = [p for p in self.val_protocols if p not in PROTOCOLS]
+        if bad or not self.val_protocols:
+            raise ParameterError(f"val_protocols must be among {', '.join(PROTOCOLS)}, got {list(self.val_protocols)}")
+        D.parse_mix(self.mix)  # raises on unknown sources or bad weights
 
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
@@ -164,26 +185,36 @@ def _save_atomic(obj: Any, path: Path) -> None:
         torch.save(obj, tmp)
 
 
-def evaluate(model, images: list[np.ndarray], sigmas, *, seed: int = 1234, crop: int = 0) -> dict[str, float]:
-    """Mean PSNR (dB) of ``model`` on uint8 ``images`` with Gaussian noise at each sigma (float protocol)."""
+def evaluate(model, images: list[np.ndarray], sigmas, *, seed: int = 1234, crop: int = 0,
+             protocols: tuple[str, ...] = ("float",)) -> dict[str, float]:
+    """Mean PSNR (dB) of ``model`` on uint8 ``images`` with Gaussian noise at each sigma.
+
+    Keys ``psnr_s{sigma}`` for the float protocol (noise unclipped) and ``psnr_uint8_s{sigma}`` for
+    the uint8 one (the same noise, then :func:`~imagewizard.degrade.clip_round_8bit`, as a file
+    holds it); the model is given the true sigma under both.
+    """
+    from ..degrade import clip_round_8bit
     from .infer import predict
 
     out: dict[str, float] = {}
     model.eval()
-    for s in sigmas:
-        vals = []
-        for i, im in enumerate(images):
-            if crop:
-                h, w = im.shape[:2]
-                y, x = max((h - crop) // 2, 0), max((w - crop) // 2, 0)
-                im = im[y:y + crop, x:x + crop]
-            clean = (im[:, :, 0] if im.shape[2] == 1 else im).astype(np.float32) / 255.0
-            rng = np.random.default_rng([seed, i, int(round(s * 100))])
-            noisy = clean + rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(s / 255.0)
-            pred = np.clip(predict(model, noisy, s, tile=1024), 0, 1)
-            mse = float(np.mean((pred.astype(np.float64) - clean) ** 2))
-            vals.append(10 * math.log10(1.0 / max(mse, 1e-12)))
-        out[f"psnr_s{s:g}"] = float(np.mean(vals))
+    for protocol in protocols:
+        for s in sigmas:
+            vals = []
+            for i, im in enumerate(images):
+                if crop:
+                    h, w = im.shape[:2]
+                    y, x = max((h - crop) // 2, 0), max((w - crop) // 2, 0)
+                    im = im[y:y + crop, x:x + crop]
+                clean = (im[:, :, 0] if im.shape[2] == 1 else im).astype(np.float32) / 255.0
+                rng = np.random.default_rng([seed, i, int(round(s * 100))])
+                noisy = clean + rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(s / 255.0)
+                if protocol == "uint8":
+                    noisy = clip_round_8bit(noisy)
+                pred = np.clip(predict(model, noisy, s, tile=1024), 0, 1)
+                mse = float(np.mean((pred.astype(np.float64) - clean) ** 2))
+                vals.append(10 * math.log10(1.0 / max(mse, 1e-12)))
+            out[f"psnr_s{s:g}" if protocol == "float" else f"psnr_{protocol}_s{s:g}"] = float(np.mean(vals))
     return out
 
 
@@ -202,6 +233,7 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
     """
     import torch
 
+    from ..degrade import clip_round_8bit
     from .archs import build
     from .diffusion import DiffusionRestorer, diffusion_loss
     from .weights import save_model
@@ -215,6 +247,8 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
         state = torch.load(rp, map_location="cpu", weights_only=False)
         saved = dict(state["config"])
         saved["sigma"], saved["val_sigmas"] = tuple(saved["sigma"]), tuple(saved["val_sigmas"])
+        if "val_protocols" in saved:
+            saved["val_protocols"] = tuple(saved["val_protocols"])
         bad = set(overrides or {}) - set(RESUME_OVERRIDES)
         if bad:
             raise ParameterError(f"cannot change {', '.join(sorted(bad))} when resuming (only {', '.join(RESUME_OVERRIDES)})")
@@ -227,12 +261,9 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
 
-    files = D.list_image_files(cfg.data, cfg.exclude)
-    train_files, val_files = D.split_files(files, cfg.val_count)
-    log(f"data: {len(train_files)} training images, {len(val_files)} held out for validation ({cfg.data})")
-    train_imgs = [D.load_uint8(p, cfg.channels) for p in train_files]
-    val_imgs = [D.load_uint8(p, cfg.channels) for p in val_files]
-    sampler = D.PatchSampler(train_imgs, cfg.patch)
+    data = _training_data(cfg, log)
+    train_files, val_files = data["train_files"], data["val_files"]
+    val_imgs, sampler = data["val_imgs"], data["sampler"]
     noise = D.GaussianNoise(*cfg.sigma)
 
     if cfg.arch == "diffusers-unet":  # a diffusers UNet2DModel, fine-tuned from cfg.init
@@ -293,7 +324,8 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
     def validate() -> None:
         net = ema.module if ema is not None else model
         t0 = time.time()
-        scores = evaluate(DiffusionRestorer(net) if diffusion else net, val_imgs, cfg.val_sigmas, crop=cfg.val_crop) if val_imgs else {}
+        scores = evaluate(DiffusionRestorer(net) if diffusion else net, val_imgs, cfg.val_sigmas, crop=cfg.val_crop,
+                          protocols=cfg.val_protocols) if val_imgs else {}
         mean = float(np.mean(list(scores.values()))) if scores else float("nan")
         rec = {"step": step, "hours": round(elapsed / 3600, 4), "lr": lr_at(cfg, step), "loss": run_loss,
                "val_psnr": round(mean, 4), **{k: round(v, 4) for k, v in scores.items()}}
@@ -310,10 +342,10 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
             method = "gan" if cfg.gan else "diffusion" if diffusion else cfg.arch  # the method that runs them
             card = {"task": "denoise", "method": method, "channels": cfg.channels, "sigma_range": list(cfg.sigma),
                     "data": {"folder": cfg.data, "exclude": cfg.exclude, "train_images": len(train_files),
-                             "val_images": len(val_files)},
+                             "val_images": len(val_files), **data["card"]},
                     "command": cfg.command, "train": {k: v for k, v in asdict(cfg).items() if k != "command"},
                     "steps": step, "wall_time_hours": round(elapsed / 3600, 3),
-                    "validation": {"images": "held-out training-split images, whole, float protocol",
+                    "validation": {"images": data["val_label"],
                                    **{k: round(v, 3) for k, v in scores.items()}},
                     "learning_curve": [{k: r[k] for k in ("step", "hours", "val_psnr")} for r in history]}
             if cfg.init:
@@ -356,6 +388,9 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
                 pred = None
             else:
                 noisy, sig = noise(clean, rng)
+                # Only drawn when asked for, so runs without clip_fraction keep their random streams.
+                if cfg.clip_fraction > 0 and rng.random() < cfg.clip_fraction:
+                    noisy = clip_round_8bit(noisy)
                 x = torch.from_numpy(noisy).contiguous(memory_format=torch.channels_last)
                 pred = model(x, torch.from_numpy(sig))
                 loss = loss_fn(pred, y)
@@ -395,6 +430,68 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
         if step > 0:
             checkpoint()
     return {"step": step, "steps": cfg.steps, "hours": elapsed / 3600, "best": best, "out": str(out)}
+
+
+def _training_data(cfg: TrainConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """Training sampler and validation images of ``cfg``.
+
+    Without ``cfg.mix`` this is exactly the original recipe: patches of the ``--data`` folder less
+    a held-out split. With it, patches come from the weighted sources (the folder, the package
+    photos' training split, dead leaves); with ``val_set='photos'`` validation is on the held-out
+    package photos and the folder is trained on whole.
+    """
+    from . import photos as P
+
+    mix = D.parse_mix(cfg.mix)
+    use_folder = not mix or "folder" in mix
+    train_files: list = []
+    val_files: list = []
+    val_imgs: list[np.ndarray] = []
+    card: dict[str, Any] = {}
+    if use_folder or cfg.val_set == "folder":
+        if not cfg.data:
+            raise ParameterError("--data is required (the folder is a training source or the validation set)")
+        files = D.list_image_files(cfg.data, cfg.exclude)
+        if cfg.val_set == "folder":
+            train_files, val_files = D.split_files(files, cfg.val_count)
+            val_imgs = [D.load_uint8(p, cfg.channels) for p in val_files]
+        else:
+            train_files = files
+        log(f"data: {len(train_files)} training images, {len(val_files)} held out for validation ({cfg.data})")
+    protocols = " and ".join(cfg.val_protocols) + (" protocols" if len(cfg.val_protocols) > 1 else " protocol")
+    val_label = f"held-out training-split images, whole, {protocols}"
+    excl = [cfg.exclude] if cfg.exclude else []
+    if cfg.val_set == "photos":
+        held = P.collect_photos("val", exclude_folders=excl, log=log)
+        if not held:
+            raise ParameterError("val_set photos: none of the held-out package photos is installed")
+        val_files = [str(p.file) for p in held]
+        val_imgs = [D.to_channels(p.image, cfg.channels) for p in held]
+        val_label = (f"held-out package photos (nn.photos, never trained on): {', '.join(p.name for p in held)}; "
+                     f"whole, {protocols}")
+        log(f"validation: {len(held)} held-out package photos ({', '.join(p.name for p in held)})")
+    if not mix:
+        sampler = D.PatchSampler([D.load_uint8(p, cfg.channels) for p in train_files], cfg.patch)
+        return {"train_files": train_files, "val_files": val_files, "val_imgs": val_imgs, "sampler": sampler,
+                "card": card, "val_label": val_label}
+    samplers: dict[str, Any] = {}
+    if "folder" in mix:
+        samplers["folder"] = D.PatchSampler([D.load_uint8(p, cfg.channels) for p in train_files], cfg.patch)
+    if "photos" in mix:
+        got = P.collect_photos("train", exclude_folders=excl, min_side=cfg.patch, log=log)
+        if not got:
+            raise ParameterError("mix: no package photos of the training split are installed")
+        samplers["photos"] = D.PatchSampler([D.to_channels(p.image, cfg.channels) for p in got], cfg.patch)
+        card["photos"] = {"train": [p.name for p in got], "fingerprint": P._fingerprint(got)}
+        log(f"data: {len(got)} package photos for training")
+    if "dead-leaves" in mix:
+        samplers["dead-leaves"] = D.DeadLeavesSampler(cfg.patch, cfg.channels)
+    card["mix"] = mix
+    card["colour_aug"] = cfg.colour_aug
+    log(f"mix: {json.dumps({k: round(v, 3) for k, v in mix.items()})}; colour augmentation on "
+        f"{cfg.colour_aug:.0%} of photograph patches")
+    return {"train_files": train_files, "val_files": val_files, "val_imgs": val_imgs,
+            "sampler": D.MixedSampler(samplers, mix, cfg.colour_aug), "card": card, "val_label": val_label}
 
 
 def _diffusion_setup(cfg: TrainConfig, model) -> dict[str, Any]:
