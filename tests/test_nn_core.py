@@ -275,3 +275,15 @@ def test_shipped_weights_load_and_raise_psnr_on_a_bundled_sample(name):
     told = {} if registry.get("denoise", method).sigma == "none" else {"sigma": 25}  # blind nets take none
     out = iw.denoise(noisy, method=method, weights=name, threads=1, **told)
     assert iw.metrics.psnr(clean, out) > iw.metrics.psnr(clean, noisy) + min_gain
+
+
+def test_a_broken_file_in_the_training_folder_is_skipped_and_named(image_folder, tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(image_folder, data)
+    (data / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"x" * 40)
+    res = train_denoiser(_cfg(data, tmp_path / "run", steps=4, val_every=4), log=lambda s: None, progress=False)
+    assert res["step"] == 4
+    err = capsys.readouterr().err
+    assert "skipping" in err and "broken.png" in err and "Error" not in err

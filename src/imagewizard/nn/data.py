@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ..errors import ParameterError
 
@@ -39,12 +38,37 @@ def list_image_files(folder: str | Path, exclude: str | Path | None = None) -> l
 
 def load_uint8(path: Path, channels: int) -> np.ndarray:
     """Decode to HxWxC uint8 (C = 1 or 3); gray is BT.601 luma rounded to 8 bits like the gray test sets."""
-    with Image.open(path) as im:
-        rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
+    from ..io import read
+
+    img, _info = read(path)  # the guarded reader: regular files, pixel and size limits, one-line errors
+    img = np.clip(img, 0.0, 1.0)
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    rgb = np.rint(img * 255.0).astype(np.uint8)
     if channels == 3:
         return rgb
     gray = np.rint(rgb.astype(np.float32) @ _LUMA).clip(0, 255).astype(np.uint8)
     return gray[:, :, None]
+
+
+def load_images(paths: list[Path], channels: int, *, what: str = "training") -> list[np.ndarray]:
+    """:func:`load_uint8` over ``paths``; an unreadable file is skipped with a one-line note on stderr.
+
+    A folder of thousands of photos often holds one broken file; training goes on without it.
+    """
+    import sys
+
+    from ..errors import ImageWizardError
+
+    out = []
+    for p in paths:
+        try:
+            out.append(load_uint8(p, channels))
+        except ImageWizardError as exc:
+            print(f"skipping {what} image: {exc}", file=sys.stderr, flush=True)
+    if paths and not out:
+        raise ParameterError(f"none of the {len(paths)} {what} images could be read")
+    return out
 
 
 def split_files(files: list[Path], val_count: int) -> tuple[list[Path], list[Path]]:

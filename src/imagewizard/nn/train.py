@@ -454,7 +454,7 @@ def _training_data(cfg: TrainConfig, log: Callable[[str], None]) -> dict[str, An
         files = D.list_image_files(cfg.data, cfg.exclude)
         if cfg.val_set == "folder":
             train_files, val_files = D.split_files(files, cfg.val_count)
-            val_imgs = [D.load_uint8(p, cfg.channels) for p in val_files]
+            val_imgs = D.load_images(val_files, cfg.channels, what="validation")
         else:
             train_files = files
         log(f"data: {len(train_files)} training images, {len(val_files)} held out for validation ({cfg.data})")
@@ -471,12 +471,12 @@ def _training_data(cfg: TrainConfig, log: Callable[[str], None]) -> dict[str, An
                      f"whole, {protocols}")
         log(f"validation: {len(held)} held-out package photos ({', '.join(p.name for p in held)})")
     if not mix:
-        sampler = D.PatchSampler([D.load_uint8(p, cfg.channels) for p in train_files], cfg.patch)
+        sampler = D.PatchSampler(D.load_images(train_files, cfg.channels), cfg.patch)
         return {"train_files": train_files, "val_files": val_files, "val_imgs": val_imgs, "sampler": sampler,
                 "card": card, "val_label": val_label}
     samplers: dict[str, Any] = {}
     if "folder" in mix:
-        samplers["folder"] = D.PatchSampler([D.load_uint8(p, cfg.channels) for p in train_files], cfg.patch)
+        samplers["folder"] = D.PatchSampler(D.load_images(train_files, cfg.channels), cfg.patch)
     if "photos" in mix:
         got = P.collect_photos("train", exclude_folders=excl, min_side=cfg.patch, log=log)
         if not got:
