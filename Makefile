@@ -18,9 +18,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-# Long fuzzing: the property tests with many random examples, then the reliability cases.
+# Long fuzzing (minutes): the property tests with many random examples, the reliability cases, then
+# the corpus fuzzer: mutated files of every format through the CLI and the API (FUZZ_CASES, FUZZ_SEED).
 fuzz: $(STAMP)
 	IMAGEWIZARD_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(PY) -m pytest -q tests/test_fuzz_props.py tests/test_reliability.py
+	$(PY) -m fuzz --cases $${FUZZ_CASES:-6000} --seed $${FUZZ_SEED:-1} --report fuzz-report.json --keep fuzz-failures
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_bench.py

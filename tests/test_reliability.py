@@ -251,3 +251,84 @@ def test_the_guard_refuses_inputs_outside_the_cli(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "in.txt"]  # no temporary file left
     files.atomic_write(src, b"z")  # outside a guard, plain library use may rewrite a file
     assert src.read_text() == "z"
+
+
+# ---------------------------------------------------------------------------- every command of the app
+
+def _leaf_commands():
+    import typer
+
+    from imagewizard.cli import app
+
+    def walk(c, prefix):
+        if getattr(c, "commands", None):
+            for name, sub in c.commands.items():
+                yield from walk(sub, prefix + [name])
+        else:
+            yield " ".join(prefix), c
+
+    return dict(walk(typer.main.get_command(app), []))
+
+
+#: For every command of the CLI, a command line for each file (or folder) it can write, aimed at a
+#: file the same command reads. Commands that write nothing are listed in NO_WRITES.
+WRITES = {
+    "denoise": [["denoise", "in.png", "-o", "in.png", "-m", "median"],
+                ["denoise", "in.png", "-o", "r.png", "-m", "median", "--ref", "r.png"]],
+    "deblur": [["deblur", "in.png", "-o", "a-kernel.npy", "--kernel", "a-kernel.npy"]],
+    "inpaint": [["inpaint", "in.png", "-o", "p-mask.png", "--mask", "p-mask.png"]],
+    "enhance": [["enhance", "q.png", "-o", "q.png"], ["enhance", "q.png", "-o", "o.png", "--save-plan", "q.png"],
+                ["enhance", "in.png", "-o", "r.png", "-m", "match-histogram", "--reference", "r.png"]],
+    "degrade": [["degrade", "in.png", "-o", "in.png", "--noise", "gaussian:5"],
+                ["degrade", "p-mask.png", "-o", "p.png", "--mask", "box:0.25"],
+                ["degrade", "a-kernel.npy", "-o", "a.npy", "--blur", "gaussian:1", "--float"]],
+    "histogram": [["histogram", "r.png", "-o", "r.png"]],
+    "compare": [["compare", "s.png", "t.png", "-o", "t.png"]],
+    "run": [["run", "p.yaml", "in.png", "-o", "p.yaml"], ["run", "p.yaml", "in.png", "-o", "in.png"]],
+    "batch": [["batch", "IN", "IN", "-m", "median"], ["batch", "IN", "IN/x.png", "-m", "median"],
+              ["batch", "IN", "p.yaml", "--pipeline", "p.yaml"]],
+    "demo": [["demo", "-o", "in.png", "--quick"]],
+    "bench": [["bench", "--data", "IN", "-D", "gaussian:25", "--methods", "median", "--out", "IN/x.png"]],
+    "generate": [["generate", "--model", "vae", "-n", "1", "--weights", "w.safetensors", "--out", "w.safetensors"]],
+    "train denoiser": [["train", "denoiser", "--data", "IN", "--steps", "1", "--patch", "16", "--out", "IN/x.png"],
+                       ["train", "denoiser", "--resume", "in.png", "--out", "in.png"]],
+    "train diffusion": [["train", "diffusion", "--data", "IN", "--steps", "1", "--patch", "16", "--out", "IN/x.png"],
+                        ["train", "diffusion", "--resume", "in.png", "--out", "in.png"]],
+    "train generator": [["train", "generator", "--data", "IN", "--steps", "1", "--out", "IN/x.png"]],
+}
+NO_WRITES = {"methods": ["methods"], "models": ["models"], "metrics": ["metrics", "r.png", "s.png"],
+             "info": ["info", "in.png"], "estimate-noise": ["estimate-noise", "in.png"]}
+
+
+def test_the_tables_cover_every_command_of_the_app():
+    assert set(WRITES) | set(NO_WRITES) == set(_leaf_commands())
+
+
+def _writable_options(command):
+    names = {"output", "out", "save_plan", "resume", "out_dir"}
+    return [tuple(p.opts) or (p.name,) for p in command.params if p.name in names]
+
+
+@pytest.mark.parametrize("name", sorted(WRITES))
+def test_each_writable_option_of_each_command_is_aimed_at_an_input(work, capsys, name):
+    command = _leaf_commands()[name]
+    aimed = {a for argv in WRITES[name] for a in argv}
+    for opts in _writable_options(command):
+        assert aimed & set(opts) or opts == ("out_dir",), f"{name}: {opts[0]} has no case"
+    (work / "IN").mkdir()
+    _png(work / "IN" / "x.png", size=(32, 32))
+    (work / "p.yaml").write_text("steps:\n  - {method: median}\n")
+    (work / "w.safetensors").write_bytes(b"not weights")
+    before = _digest(work)
+    for argv in WRITES[name]:
+        _refused(capsys, argv)
+        after = _digest(work)
+        assert {p: h for p, h in after.items() if p in before} == before, argv
+
+
+@pytest.mark.parametrize("name", sorted(NO_WRITES))
+def test_commands_that_only_read_write_nothing(work, capsys, name):
+    before = _digest(work)
+    assert main(NO_WRITES[name]) == 0
+    capsys.readouterr()
+    assert _digest(work) == before

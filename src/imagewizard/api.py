@@ -132,7 +132,8 @@ def apply(task: str, img, method: str, *, sigma: Any = None, kernel: Any = None,
     if out.shape != image.shape:
         raise RuntimeError(f"{m.key} returned shape {out.shape} for input {image.shape}")
     out = np.clip(out, 0.0, 1.0, out=out)
-    return join_alpha(out, alpha)
+    # alpha is carried through, but the result keeps the API's promise of [0, 1] in every channel
+    return join_alpha(out, None if alpha is None else np.clip(alpha, 0.0, 1.0))
 
 
 _NEED_HELP = {

@@ -15,6 +15,11 @@ import numpy as np
 from .errors import ParameterError
 
 
+#: Float pixels beyond this magnitude are no image intensities (the file reader applies the same rule);
+#: unclipped noise at sigma 255 stays below 10 and HDR radiance in [0, 1] units far below this.
+FLOAT_LIMIT = 1e6
+
+
 def as_float_image(img, *, name: str = "image", allow_alpha: bool = False) -> np.ndarray:
     """Return ``img`` as a float32 HxW or HxWxC array, checking shape and values.
 
@@ -53,6 +58,9 @@ def as_float_image(img, *, name: str = "image", allow_alpha: bool = False) -> np
         raise ParameterError(f"{name} is empty (shape {img.shape})")
     if not np.isfinite(img).all():
         raise ParameterError(f"{name} contains NaN or infinite values")
+    if img.size and float(np.abs(img).max()) > FLOAT_LIMIT:
+        raise ParameterError(f"{name} holds values up to {float(np.abs(img).max()):.3g}: not image intensities "
+                             f"(float images are in [0, 1], unclipped noise a little beyond)")
     return img
 
 

@@ -695,15 +695,17 @@ def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
         registry.get(s.task, s.method).check_available()
     todo, done = plan_jobs(in_dir, out_dir, recursive=recursive, pattern=pattern)
     console = _console()
+    err_console = _console(stderr=True)
+    # a bar is for a person at a terminal; in a log it is noise
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=_console(stderr=True),
-                  disable=as_json) as bar:
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
+                  disable=as_json or not err_console.is_terminal) as bar:
         tid = bar.add_task(f"batch ({len(done)} already done)", total=len(todo))
 
         def tick(rec: dict[str, Any], finished: int, total: int) -> None:
             bar.update(tid, completed=finished)
             if rec["status"] != "ok":
-                bar.console.print(f"error: {rec['error']}", highlight=False, markup=False)
+                bar.console.print(f"failed: {rec['error']}", highlight=False, markup=False)
 
         summary = run_batch(in_dir, out_dir, p, workers=workers, recursive=recursive, pattern=pattern,
                             cluster=cluster, progress=tick)
@@ -713,6 +715,8 @@ def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
         console.print(f"{summary['ok']} done, {summary['error']} failed, {summary['skipped']} skipped (already done) "
                       f"of {summary['total']} in {summary['seconds']:.1f} s; log: {summary['log']}", highlight=False)
     if summary["error"]:
+        typer.echo(f"error: {summary['error']} of {summary['total']} images failed (each named above; "
+                   f"run the command again to retry them)", err=True)
         raise typer.Exit(1)
 
 
@@ -861,9 +865,13 @@ def _warnings_one_line():
 
     from .errors import ImageWizardWarning
 
+    said: set[str] = set()
+
     def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, ImageWizardWarning):
-            typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+        text = " ".join(str(message).split())
+        if issubclass(category, ImageWizardWarning) and text not in said:  # once per command, not per image
+            said.add(text)
+            typer.echo(f"warning: {text}", err=True)
 
     saved = warnings.showwarning
     warnings.showwarning = show

@@ -27,7 +27,7 @@ import re
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
-from .errors import ImageWizardError, ParameterError
+from .errors import ImageWizardError, ParameterError, plain_reason
 
 _LOCAL = re.compile(r"^local(?::(\d+))?$", re.I)
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$", re.I)
@@ -109,7 +109,7 @@ def run_jobs(client, jobs: Sequence[Any], spec: dict[str, Any], finish: Callable
                 job = futures[fut]
                 # process_one never raises, so this is a worker lost with the image (killed, out of memory)
                 finish({"input": job.rel, "output": job.rel, "status": "error",
-                        "error": f"{job.source}: the worker failed ({type(exc).__name__}: {exc})".splitlines()[0]})
+                        "error": f"{job.source}: the worker failed ({plain_reason(exc)})"})
             else:
                 finish(fut.result())
             fut.release()

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import registry
 from .api import apply
+from .errors import plain_reason
 from .files import atomic_write
 from .io import write
 from .metrics import compare
@@ -107,7 +108,7 @@ def run_demo(out_dir: str | Path = "demo-output", *, quick: bool = False, seed: 
                 try:
                     restored = apply(m.task, degraded, m.name, **kw)
                 except Exception as exc:  # keep the demo going; the report says what failed
-                    results.append({"scenario": sc.name, "method": m.name, "error": f"{type(exc).__name__}: {exc}"})
+                    results.append({"scenario": sc.name, "method": m.name, "error": plain_reason(exc)})
                     progress.advance(bar)
                     continue
                 dt = time.perf_counter() - t0

@@ -8,6 +8,25 @@ names the problem; the CLI prints it without a traceback.
 from __future__ import annotations
 
 
+def plain_reason(exc: BaseException, default: str = "no details given") -> str:
+    """What went wrong, for a user: the exception's first line without class names or object reprs.
+
+    >>> plain_reason(ValueError("SafetensorError: header too large\\nmore"))
+    'header too large'
+    """
+    import re
+
+    text = str(exc).strip()
+    text = text.splitlines()[0] if text else ""
+    for _ in range(3):
+        text = re.sub(r"<[^<>]*>", "", text)
+    text = re.sub(r"\b[A-Z]\w*(?:Error|Exception|Warning)\b:?", "", text)
+    text = " ".join(text.split()).strip(" :;,-()")
+    if not text:
+        return default
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 class ImageWizardError(Exception):
     """Base class: a problem the user can fix, described in one line."""
 

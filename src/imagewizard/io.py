@@ -56,7 +56,7 @@ DEFAULT_MAX_PIXELS = 100_000_000
 MAX_PIXELS_ENV = "IMAGEWIZARD_MAX_PIXELS"
 #: Float images (TIFF, .npy) are read as stored, but values beyond this magnitude are no image
 #: intensities (HDR radiance in [0, 1] units stays far below it) and would overflow the statistics.
-FLOAT_LIMIT = 1e6
+from .arrays import FLOAT_LIMIT as FLOAT_LIMIT  # noqa: E402 - one rule for files and arrays
 
 _EXT_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
                ".bmp": "BMP", ".webp": "WEBP", ".npy": "NPY"}
@@ -235,9 +235,25 @@ def _finish(d: _Decoded, p: Path, fmt: str, size: int, gray: bool) -> tuple[np.n
     return np.ascontiguousarray(img, dtype=np.float32), info
 
 
+def _plain_chatter(said: str) -> str:
+    """A decoder's log line without object reprs or exception class names (they mean nothing to a user)."""
+    import re
+
+    text = said
+    for _ in range(3):  # nested reprs: <tifffile.TiffTag 256 @10> inside <TiffTag.fromfile ...>
+        text = re.sub(r"<[^<>]*>", "", text)
+    inner = re.search(r"\b[A-Z]\w*(?:Error|Exception|Warning)\((['\"])(.*)\1\)", text)
+    if inner:
+        text = inner.group(2)
+    text = re.sub(r"\b[A-Z]\w*(?:Error|Exception|Warning)\b:?", "", text)
+    text = re.sub(r"^\W*raised\b", "", text.strip())
+    return " ".join(text.split()).strip(" :;,-")
+
+
 def _with_chatter(e: ImageReadError, said: str | None) -> ImageReadError:
     """The error, with what the decoder printed appended when it adds something."""
     msg = str(e)
+    said = _plain_chatter(said) if said else said
     if said and said.lower() not in msg.lower() and "no details given" not in said:
         msg = msg.rstrip() + f" [decoder: {said}]"
     if msg.count("\n"):

@@ -391,7 +391,9 @@ def check_kernel(kernel: Any, *, name: str = "blur kernel") -> np.ndarray:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    from .errors import plain_reason
+
+    return plain_reason(exc)
 
 
 def load_kernel(path: str | os.PathLike) -> np.ndarray:

@@ -91,7 +91,7 @@ def compare_figure(images: Sequence[np.ndarray], titles: Sequence[str], *, ref: 
 
     plt = _pyplot()
     n = len(images)
-    cols = columns or min(n, 4)
+    cols = max(1, min(columns or 4, n))  # more columns than images would only widen the canvas
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(tile_inches * cols, tile_inches * rows + 0.4 * rows), squeeze=False)
     for ax in axes.ravel():

@@ -237,8 +237,9 @@ def detail_window(img: np.ndarray, size: int) -> tuple[int, int, int]:
 def _one_line(exc: BaseException) -> str:
     from ..errors import ImageWizardError
 
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return msg if isinstance(exc, ImageWizardError) else f"{type(exc).__name__}: {msg}"
+    from ..errors import plain_reason
+
+    return str(exc) if isinstance(exc, ImageWizardError) else plain_reason(exc)
 
 
 def _finite(x: float | None) -> float | None:

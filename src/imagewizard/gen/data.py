@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import ParameterError
+from ..errors import ParameterError, plain_reason
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 
@@ -48,7 +48,7 @@ def _read(path: Path) -> bytes:
     except FileNotFoundError:
         raise ParameterError(f"{path}: file not found") from None
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise ParameterError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
+        raise ParameterError(f"{path}: cannot read ({plain_reason(exc)})") from None
 
 
 def load_mnist(path: str | Path, labels: str | Path | None = None, limit: int | None = None):

@@ -31,8 +31,9 @@ from ..errors import ParameterError
 
 
 def _one_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return (text.splitlines()[0] if text else type(e).__name__)[:200]
+    from ..errors import plain_reason
+
+    return plain_reason(e)
 
 
 def _offline() -> bool:

@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import ParameterError
+from ..errors import ParameterError, plain_reason
 
 #: Environment variable naming the VGG19 weights file when none is passed.
 ENV_VAR = "IMAGEWIZARD_VGG19"
@@ -125,7 +125,7 @@ def _read_state_dict(path: Path) -> dict:
             return load_file(str(path), device="cpu")
         sd = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any read failure is a user-file problem
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        msg = plain_reason(e)
         if "weights only load failed" in msg.lower():
             msg = "it pickles Python objects, not just tensors (save model.state_dict() instead)"
         raise ParameterError(f"cannot read VGG19 weights {path}: {msg[:200]}") from None

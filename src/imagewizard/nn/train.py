@@ -176,6 +176,24 @@ def _ema_update(decay: float):
     return update
 
 
+def _load_checkpoint(path: Path) -> dict:
+    """A checkpoint this trainer wrote, read safely: tensors and plain values only, never arbitrary pickles."""
+    import io
+
+    import torch
+
+    from ..files import read_input_bytes
+
+    data = read_input_bytes(path, what="checkpoint")
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception:  # a foreign, damaged or unsafe file: torch's own message names its internals
+        raise ParameterError(f"{path}: not an ImageWizard training checkpoint (or damaged)") from None
+    if not isinstance(state, dict) or not isinstance(state.get("config"), dict) or "model" not in state:
+        raise ParameterError(f"{path}: not an ImageWizard training checkpoint")
+    return state
+
+
 def _save_atomic(obj: Any, path: Path) -> None:
     import torch
 
@@ -244,7 +262,7 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
         rp = rp / "last.ckpt" if rp.is_dir() else rp
         if not rp.is_file():
             raise ParameterError(f"{rp}: checkpoint not found")
-        state = torch.load(rp, map_location="cpu", weights_only=False)
+        state = _load_checkpoint(rp)
         saved = dict(state["config"])
         saved["sigma"], saved["val_sigmas"] = tuple(saved["sigma"]), tuple(saved["val_sigmas"])
         if "val_protocols" in saved:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import ParameterError
+from ..errors import ParameterError, plain_reason
 
 #: Keep each shipped weight file under this many bytes (repository rule: 20 MB).
 MAX_BYTES = 19_000_000
@@ -70,7 +70,7 @@ def load_model(path: str | Path, *, build=None, known=None, kind: str = "a known
             meta = f.metadata() or {}
         tensors = load_file(str(path))
     except Exception as exc:  # corrupt or not a safetensors file
-        raise ParameterError(f"{path}: not a valid safetensors weights file ({exc.__class__.__name__})") from None
+        raise ParameterError(f"{path}: not a valid safetensors weights file ({plain_reason(exc)})") from None
     arch = meta.get("arch")
     if arch is None:
         raise ParameterError(f"{path}: no architecture recorded in the weights' metadata")
