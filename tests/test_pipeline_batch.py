@@ -250,3 +250,32 @@ def test_large_images_run_local_methods_in_tiles_with_the_same_result():
     # a global method (percentile stretch) is never tiled
     _, rec = Pipeline.from_dict({"steps": [{"method": "stretch"}]}).run(img, tile_above=10_000, tile=64)
     assert "tiles" not in rec[0]
+
+
+def test_batch_with_neither_pipeline_nor_method_runs_the_wizard_per_image(tmp_path):
+    """Issue 16: the main job over a folder; each image's log line holds its own plan and reasons."""
+    import json
+
+    from PIL import Image
+
+    from imagewizard import apply
+    from imagewizard.cli import main
+    from imagewizard.io import read
+
+    rng = np.random.default_rng(3)
+    (tmp_path / "in").mkdir()
+    clean = np.clip(0.5 + 0.3 * np.sin(np.mgrid[0:64, 0:64][1] / 5.0), 0, 1)
+    noisy = np.clip(clean + rng.normal(0, 25 / 255, clean.shape), 0, 1)
+    Image.fromarray((noisy * 255).round().astype(np.uint8)).save(tmp_path / "in" / "noisy.png")
+    Image.fromarray((clean * 0.3 * 255 + 60).astype(np.uint8)).save(tmp_path / "in" / "dull.png")
+    assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out")]) == 0
+    log = {r["input"]: r for r in map(json.loads, (tmp_path / "out" / "imagewizard-batch.jsonl").read_text().splitlines())}
+    assert log["noisy.png"]["plan"] and log["noisy.png"]["plan"][0]["task"] == "denoise" and log["noisy.png"]["reasons"]
+    assert log["dull.png"]["plan"] != log["noisy.png"]["plan"]  # a plan per image, not one for all
+    for name in ("noisy.png", "dull.png"):  # the same result as the wizard method on that image
+        img, _ = read(tmp_path / "in" / name)
+        out, _ = read(tmp_path / "out" / name)
+        want = np.round(apply("enhance", img, "wizard") * 255) / 255
+        np.testing.assert_allclose(out, want, atol=1 / 255 + 1e-6)
+    assert main(["batch", str(tmp_path / "in"), str(tmp_path / "o2"), "--method", "median",
+                 "--pipeline", str(tmp_path / "x.yaml")]) in (1, 2)

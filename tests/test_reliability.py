@@ -296,7 +296,7 @@ WRITES = {
                         ["train", "diffusion", "--resume", "in.png", "--out", "in.png"]],
     "train generator": [["train", "generator", "--data", "IN", "--steps", "1", "--out", "IN/x.png"]],
 }
-NO_WRITES = {"methods": ["methods"], "models": ["models"], "metrics": ["metrics", "r.png", "s.png"],
+NO_WRITES = {"methods": ["methods"], "models": ["models"], "tasks": ["tasks", "--json"], "metrics": ["metrics", "r.png", "s.png"],
              "info": ["info", "in.png"], "estimate-noise": ["estimate-noise", "in.png"]}
 
 

@@ -46,6 +46,14 @@ def __getattr__(name: str) -> Any:
     try:
         module, attr = _LAZY[name]
     except KeyError:
+        # every declared task has its function (imagewizard.denoise, and a plugin's task alike)
+        from .core.task import _TASKS, _discover
+
+        _discover()
+        if name in _TASKS:
+            from . import api
+
+            return getattr(api, name)
         raise AttributeError(f"module 'imagewizard' has no attribute {name!r}") from None
     mod = importlib.import_module(module)
     value = mod if attr is None else getattr(mod, attr)

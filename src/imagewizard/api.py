@@ -1,6 +1,7 @@
-"""Task functions of the Python API: ``denoise``, ``deblur``, ``inpaint``, ``enhance``.
+"""Task functions of the Python API: ``denoise``, ``deblur``, ``inpaint``, ``enhance`` (one per task).
 
-They all go through :func:`apply`, which looks the method up in the
+Each is generated from its task's declaration (:mod:`imagewizard.core.task`), with a docstring
+that lists the task's methods and their parameters. They all go through :func:`apply`, which looks the method up in the
 registry, validates parameters, resolves the noise level (``sigma='auto'``
 estimates it), handles colour the way the method declares, carries an alpha
 channel through untouched and returns float32 in [0, 1].
@@ -9,6 +10,7 @@ channel through untouched and returns float32 in [0, 1].
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -20,8 +22,30 @@ from .errors import ImageWizardWarning, ParameterError
 #: Noise levels are on the 0..255 scale; beyond this nothing is recognisable.
 MAX_SIGMA = 255.0
 
+
+class _DefaultMethods(Mapping):
+    """The method each task uses when none is named, read from the task declarations on each access."""
+
+    def _current(self) -> dict[str, str]:
+        from .core.task import all_tasks
+
+        return {t.name: t.default_method for t in all_tasks()}
+
+    def __getitem__(self, key: str) -> str:
+        return self._current()[key]
+
+    def __iter__(self):
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def __repr__(self) -> str:
+        return repr(self._current())
+
+
 #: The method each task uses when none is named (the CLI reads this too).
-DEFAULT_METHODS = {"denoise": "nlm", "deblur": "wiener", "inpaint": "telea", "enhance": "clahe"}
+DEFAULT_METHODS = _DefaultMethods()
 
 
 def resolve_sigma(img: np.ndarray, sigma: Any) -> float:
@@ -58,14 +82,14 @@ def sigma_for(method: "registry.Method", image: np.ndarray, sigma: Any) -> float
     return resolve_sigma(image, sigma)
 
 
-def apply(task: str, img, method: str, *, sigma: Any = None, kernel: Any = None, mask: Any = None,
-          reference: Any = None, **params: Any) -> np.ndarray:
+def apply(task: str, img, method: str, *, sigma: Any = None, **params: Any) -> np.ndarray:
     """Run registered method ``method`` of ``task`` on ``img``.
 
     Parameters
     ----------
     task : str
-        ``'denoise'``, ``'deblur'``, ``'inpaint'`` or ``'enhance'``.
+        A declared task: ``'denoise'``, ``'deblur'``, ``'inpaint'`` or ``'enhance'``
+        (``imagewizard tasks`` lists them).
     img : array_like
         HxW, HxWx3 or HxWx4 (alpha is carried through untouched); uint8,
         uint16 or float (float may leave [0, 1], e.g. unclipped noise).
@@ -74,15 +98,11 @@ def apply(task: str, img, method: str, *, sigma: Any = None, kernel: Any = None,
     sigma : float or 'auto', optional
         Noise standard deviation on the 0..255 scale, for methods that use
         it; ``None``/``'auto'`` estimates it from the image.
-    kernel : array, str or path, optional
-        Blur kernel for deblurring: an array, a spec such as
-        ``'gaussian:2'`` or ``'motion:15,30'``, or an image/.npy file.
-    mask : array or path, optional
-        Inpainting mask, True (non-zero) where pixels are missing.
-    reference : array or path, optional
-        Reference image (e.g. for histogram matching).
     **params
-        The method's own parameters (see its declaration).
+        The task's inputs by name (deblur: ``kernel``, an array, a spec such as
+        ``'gaussian:2'`` or ``'motion:15,30'``, or an image/.npy file; inpaint: ``mask``, True
+        where pixels are missing; enhance: ``reference``, an image) and the method's own
+        parameters (see its declaration).
 
     Returns
     -------
@@ -96,6 +116,10 @@ def apply(task: str, img, method: str, *, sigma: Any = None, kernel: Any = None,
         Unknown method or parameter, a value out of range, a missing kernel or mask, or an image
         smaller than the method's declared ``min_size``.
     """
+    from .core.task import task_or_generic
+
+    t = task_or_generic(task)
+    given = {i.name: params.pop(i.name, None) for i in t.inputs}
     m = registry.get(task, method)
     m.check_available()
     image = as_float_image(img, allow_alpha=True)
@@ -109,38 +133,41 @@ def apply(task: str, img, method: str, *, sigma: Any = None, kernel: Any = None,
         kwargs["sigma"] = sigma_for(m, image, sigma)
     else:
         sigma_for(m, image, sigma)  # rejects a noise level given to a method that does not use one
-    given = {"kernel": kernel, "mask": mask, "reference": reference}
     for what, value in given.items():
         if what in m.needs and value is None:
-            raise ParameterError(f"method '{m.name}' needs {_NEED_HELP[what]}")
+            raise ParameterError(f"method '{m.name}' needs a {what}: {what}= {t.input(what).summary}")
         if value is not None and what not in m.needs | m.accepts:
             raise ParameterError(f"method '{m.name}' does not use a {what}; drop it")
-    if kernel is not None:
-        from .kernels import resolve_kernel
-
-        kwargs["kernel"] = resolve_kernel(kernel)
-    if mask is not None:
-        kwargs["mask"] = _resolve_mask(mask, image.shape[:2])
-    if reference is not None:
-        kwargs["reference"] = _resolve_reference(reference)
+    for what, value in given.items():
+        if value is not None:
+            kwargs[what] = t.input(what).resolver()(value, image.shape)
 
     if m.color == "per-channel" and image.ndim == 3:
         out = per_channel(lambda ch: m.func(ch, **kwargs), image)
     else:
         out = m.func(image, **kwargs)
     out = np.asarray(out, dtype=np.float32)
-    if out.shape != image.shape:
+    if t.output == "same-shape image" and out.shape != image.shape:
         raise RuntimeError(f"{m.key} returned shape {out.shape} for input {image.shape}")
     out = np.clip(out, 0.0, 1.0, out=out)
     # alpha is carried through, but the result keeps the API's promise of [0, 1] in every channel
     return join_alpha(out, None if alpha is None else np.clip(alpha, 0.0, 1.0))
 
 
-_NEED_HELP = {
-    "kernel": "a blur kernel: kernel= an array, a spec such as 'gaussian:2' or 'motion:15,30', or a file",
-    "mask": "a mask: mask= an array or an image file, non-zero where pixels are missing",
-    "reference": "a reference image: reference= an array or an image file",
-}
+def resolve_kernel_input(kernel: Any, shape: tuple[int, ...]) -> np.ndarray:
+    from .kernels import resolve_kernel
+
+    if isinstance(kernel, list):  # rows of numbers, as a pipeline file holds them
+        kernel = np.asarray(kernel, dtype=np.float64)
+    return resolve_kernel(kernel)
+
+
+def resolve_mask_input(mask: Any, shape: tuple[int, ...]) -> np.ndarray:
+    return _resolve_mask(mask, shape[:2])
+
+
+def resolve_reference_input(reference: Any, shape: tuple[int, ...]) -> np.ndarray:
+    return _resolve_reference(reference)
 
 
 def _resolve_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray:
@@ -167,7 +194,7 @@ def _resolve_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray:
     return arr > 0.5
 
 
-def _resolve_reference(reference: Any) -> np.ndarray:
+def _resolve_reference(reference: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
     if isinstance(reference, (str, bytes)) or hasattr(reference, "__fspath__"):
         from .io import read
 
@@ -176,42 +203,80 @@ def _resolve_reference(reference: Any) -> np.ndarray:
     return ref
 
 
-def denoise(img, method: str = DEFAULT_METHODS["denoise"], sigma: Any = None, **params: Any) -> np.ndarray:
-    """Remove noise with a registered denoising method.
-
-    ``sigma`` is the noise std on the 0..255 scale (``None``/``'auto'``: estimated). Returns
-    float32 in [0, 1], also for uint8 input (scaled, not 0..255).
-
-    Examples
-    --------
+_EXAMPLES = {
+    "denoise": """
     >>> import numpy as np, imagewizard as iw
     >>> noisy = np.random.default_rng(0).random((32, 32)).astype(np.float32)
     >>> iw.denoise(noisy, method="median", size=3).shape
     (32, 32)
-    """
-    return apply("denoise", img, method, sigma=sigma, **params)
+""",
+}
 
 
-def deblur(img, kernel: Any = None, method: str = DEFAULT_METHODS["deblur"], sigma: Any = None, **params: Any) -> np.ndarray:
-    """Deconvolve ``img`` blurred by ``kernel`` (array, spec such as ``'motion:15,30'``, or file).
+def _method_lines(task: str) -> list[str]:
+    from .registry import params_text
 
-    Blind methods (``blind-rl``) estimate the kernel and take ``kernel`` only as an optional start.
-    Returns float32 in [0, 1] (uint8 input comes back scaled, not in 0..255).
-    """
-    return apply("deblur", img, method, sigma=sigma, kernel=kernel, **params)
-
-
-def inpaint(img, mask: Any = None, method: str = DEFAULT_METHODS["inpaint"], **params: Any) -> np.ndarray:
-    """Fill the pixels where ``mask`` is True (non-zero); ``mask`` is required (an array or an image file).
-
-    Returns float32 in [0, 1] (uint8 input comes back scaled, not in 0..255).
-    """
-    return apply("inpaint", img, method, mask=mask, **params)
+    lines = []
+    for m in registry.methods(task):
+        flag = "" if m.available() else f" [needs the '{m.extra or ', '.join(m.requires)}' extra]"
+        lines.append(f"    ``{m.name}``: {m.summary}{flag}")
+        if m.params:
+            lines.append(f"        parameters: {params_text(m.params)}")
+    return lines
 
 
-def enhance(img, method: str = DEFAULT_METHODS["enhance"], reference: Any = None, **params: Any) -> np.ndarray:
-    """Improve contrast, tone or colour with a registered enhancement method.
+def task_function(task: str):
+    """The Python function of ``task``, generated from its declaration (``imagewizard.<task>``)."""
+    import inspect
 
-    Returns float32 in [0, 1] (uint8 input comes back scaled, not in 0..255).
-    """
-    return apply("enhance", img, method, reference=reference, **params)
+    from .core.task import get_task
+
+    t = get_task(task)
+    registry.load_builtins()
+    if t.name not in registry.tasks():
+        registry.load_task(t.name)
+    P = inspect.Parameter
+    first = [P("img", P.POSITIONAL_OR_KEYWORD)]
+    primary = [P(i.name, P.POSITIONAL_OR_KEYWORD, default=None) for i in t.inputs if i.primary]
+    method = [P("method", P.POSITIONAL_OR_KEYWORD, default=t.default_method, annotation=str)]
+    later = [P(i.name, P.POSITIONAL_OR_KEYWORD, default=None) for i in t.inputs if not i.primary]
+    sigma = [P("sigma", P.POSITIONAL_OR_KEYWORD, default=None)] if t.sigma else []
+    sig = inspect.Signature(first + primary + method + later + sigma + [P("params", P.VAR_KEYWORD)],
+                            return_annotation=np.ndarray)
+
+    def run(*args: Any, **kwargs: Any) -> np.ndarray:
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise ParameterError(f"{t.name}(): {exc}") from None
+        bound.apply_defaults()
+        a = dict(bound.arguments)
+        extra = a.pop("params", {})
+        return apply(t.name, a.pop("img"), a.pop("method"), **a, **extra)
+
+    inputs = "".join(f"    {i.name} : optional\n        {i.summary}\n" for i in t.inputs)
+    sigma_doc = ("    sigma : float or 'auto', optional\n        Noise std on the 0..255 scale, for methods that "
+                 "use one; ``None``/``'auto'``: estimated from the image.\n") if t.sigma else ""
+    run.__doc__ = (f"{t.summary}\n\n    Runs one of the task's methods through :func:`imagewizard.apply`. Returns "
+                   f"float32 in [0, 1], also for uint8 input (scaled, not 0..255).\n\n"
+                   f"    Parameters\n    ----------\n    img : array_like\n        HxW, HxWx3 or HxWx4; uint8, uint16 "
+                   f"or float in [0, 1].\n{inputs}    method : str\n        One of the methods below (default "
+                   f"``{t.default_method}``).\n{sigma_doc}    **params\n        The method's parameters.\n\n"
+                   f"    Methods\n    -------\n" + "\n".join(_method_lines(t.name)) + "\n"
+                   + (f"\n    Examples\n    --------{_EXAMPLES[t.name]}" if t.name in _EXAMPLES else ""))
+    run.__name__ = run.__qualname__ = t.name
+    run.__module__ = __name__
+    run.__signature__ = sig  # type: ignore[attr-defined]
+    return run
+
+
+def __getattr__(name: str):
+    """``api.denoise`` and every other task's function, built on first use from the declarations."""
+    from .core.task import _TASKS, _discover
+
+    _discover()
+    if name in _TASKS:
+        fn = task_function(name)
+        globals()[name] = fn
+        return fn
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -60,17 +60,40 @@ def plan_jobs(in_dir: str | Path, out_dir: str | Path, *, recursive: bool = True
     return todo, done
 
 
+#: What ``run_batch`` sends its workers for "the wizard on every image" (no pipeline, no method).
+WIZARD_SPEC: dict[str, Any] = {"wizard": True}
+
+
+def _wizard(img, source: str) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
+    """The wizard's own plan for this image, run; returns the result, the step records and the plan."""
+    from .arrays import as_float_image, split_alpha
+    from .wizard import plan
+
+    decided = plan(split_alpha(as_float_image(img, allow_alpha=True))[0])
+    if decided.pipeline is None:
+        out, steps = img, []
+    else:
+        out, steps = decided.pipeline.run(img, source=source)
+    return out, steps, {"plan": decided.pipeline.to_dict()["steps"] if decided.pipeline else [],
+                        "reasons": decided.reasons, "skipped": decided.skipped}
+
+
 def process_one(source: str, dest: str, rel: str, pipeline: dict[str, Any]) -> dict[str, Any]:
-    """Read, run the pipeline, write keeping format, bit depth, alpha and metadata. Never raises."""
+    """Read, run the pipeline (or the wizard), write keeping format, bit depth, alpha and metadata. Never raises."""
     from .io import read, write
 
     t0 = time.perf_counter()
     record: dict[str, Any] = {"input": rel, "output": rel}
     try:
         with guard([source]):  # this job's reads (image, mask, reference) are its inputs
-            p = Pipeline.from_dict(pipeline)
+            wizard = bool(pipeline.get("wizard"))
+            p = None if wizard else Pipeline.from_dict(pipeline)
             img, meta = read(source)
-            out, steps = p.run(img, source=source)
+            if p is None:
+                out, steps, decided = _wizard(img, source)
+                record.update(decided)
+            else:
+                out, steps = p.run(img, source=source)
             write(dest, out, like=meta)
         record.update(status="ok", steps=steps, megapixels=round(img.shape[0] * img.shape[1] / 1e6, 4))
     except ImageWizardError as exc:
@@ -101,7 +124,7 @@ def _worker_init() -> None:
         pass
 
 
-def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline, *, workers: int = 1,
+def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline | None, *, workers: int = 1,
               recursive: bool = True, pattern: str | None = None, cluster: str | None = None,
               progress: Callable[[dict[str, Any], int, int], None] | None = None) -> dict[str, Any]:
     """Run ``pipeline`` on every image under ``in_dir`` not yet done in ``out_dir``.
@@ -110,8 +133,9 @@ def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline, *, wo
     ----------
     in_dir, out_dir : path
         Input tree and the output tree that mirrors it (same relative paths and formats).
-    pipeline : Pipeline
-        What to run (see :mod:`imagewizard.pipeline`).
+    pipeline : Pipeline or None
+        What to run (see :mod:`imagewizard.pipeline`); None: the wizard on every image, its own
+        analysis and plan per image (the plan and its reasons go in the image's log line).
     workers : int
         Processes; 1 runs in this process. Ignored with ``cluster``.
     recursive, pattern
@@ -138,7 +162,7 @@ def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline, *, wo
     out_root = Path(out_dir)
     out_root.mkdir(parents=True, exist_ok=True)
     log_path = out_root / LOG_NAME
-    spec = pipeline.to_dict()
+    spec = WIZARD_SPEC if pipeline is None else pipeline.to_dict()
     counts = {"ok": 0, "error": 0}
     t0 = time.perf_counter()
 

@@ -85,20 +85,10 @@ def _sigma_arg(sigma: Optional[str]) -> Any:
     return resolve_sigma(None, value)
 
 
-_CLI_NEEDS = {
-    "kernel": "--kernel SPEC|FILE (e.g. --kernel gaussian:2, --kernel motion:15,30, or a .npy/image file)",
-    "mask": "--mask FILE (an image, non-zero where pixels are missing)",
-    "reference": "--reference FILE (an image)",
-}
-
-
 def _params_text(params) -> str:
-    parts = []
-    for p in params:
-        default = "auto" if p.auto else p.default
-        rng = p.range_text()
-        parts.append(f"{p.name}={default}" + (f" {rng}" if rng else ""))
-    return ", ".join(parts)
+    from .registry import params_text
+
+    return params_text(params)
 
 
 def _task_epilog(task: str) -> str:
@@ -138,6 +128,9 @@ def _run_task(task: str, input: Path, output: Path, method: str, sigma: Optional
 
     from .errors import ParameterError
 
+    from .core.task import task_or_generic
+
+    t = task_or_generic(task)
     m = registry.get(task, method)
     m.check_available()
     kv = registry.parse_assignments(params or [])
@@ -147,7 +140,7 @@ def _run_task(task: str, input: Path, output: Path, method: str, sigma: Optional
         raise ParameterError(f"method '{m.name}' does not use a noise level; drop --sigma")
     for what, value in extra.items():
         if value is None and what in m.needs:
-            raise ParameterError(f"method '{m.name}' needs {_CLI_NEEDS[what]}")
+            raise ParameterError(f"method '{m.name}' needs {t.input(what).cli_needs}")
         if value is not None and what not in m.needs | m.accepts:
             raise ParameterError(f"method '{m.name}' does not use --{what}; drop it")
     _check_output(output, input, overwrite)
@@ -186,31 +179,66 @@ def _method_option(task: str):
     return typer.Option(DEFAULT_METHODS[task], "--method", "-m", help=f"{task} method (listed below)")
 
 
-@app.command(epilog="Example: `imagewizard denoise noisy.png -o clean.png --method nlm --sigma auto`")
-def denoise(input: Path = typer.Argument(..., help="input image"), params: Optional[List[str]] = _PARAMS,
-            output: Path = _OUT, method: str = _method_option("denoise"), sigma: Optional[str] = _SIGMA,
-            ref: Optional[Path] = _REF, overwrite: bool = _OVERWRITE, as_json: bool = _JSON) -> None:
-    """Remove noise."""
-    _run_task("denoise", input, output, method, sigma, params, overwrite, ref, as_json)
+def _task_command(task) -> Any:
+    """The CLI command of a declared task: input, method parameters, -o, its inputs, --method, ..."""
+    import inspect
+
+    P = inspect.Parameter
+
+    def opt(name: str, default: Any, annotation: Any) -> inspect.Parameter:
+        return P(name, P.KEYWORD_ONLY, default=default, annotation=annotation)
+
+    params = [opt("input", typer.Argument(..., help="input image"), Path), opt("params", _PARAMS, Optional[List[str]]),
+              opt("output", _OUT, Path)]
+    inputs = []
+    for i in task.inputs:
+        flags = [i.cli_flag] + ([i.cli_short] if i.cli_short else [])
+        kind = Path if i.files else str
+        default = typer.Option(... if i.required else None, *flags, help=i.cli_help)
+        inputs.append((i, opt(i.name, default, kind if i.required else Optional[kind])))
+    params += [p for i, p in inputs if i.primary]
+    params.append(opt("method", _method_option(task.name), str))
+    if task.sigma:
+        params.append(opt("sigma", _SIGMA, Optional[str]))
+    params += [p for i, p in inputs if not i.primary]
+    params += [opt("ref", _REF, Optional[Path]), opt("overwrite", _OVERWRITE, bool), opt("as_json", _JSON, bool)]
+
+    def command(**kw: Any) -> None:
+        extra = {i.name: kw[i.name] for i in task.inputs}
+        _run_task(task.name, kw["input"], kw["output"], kw["method"], kw.get("sigma"), kw["params"], kw["overwrite"],
+                  kw["ref"], kw["as_json"], **extra)
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__name__ = task.name.replace("-", "_")
+    command.__doc__ = task.summary
+    return command
 
 
-@app.command(epilog="Example: `imagewizard deblur blurred.png -o sharp.png --kernel motion:15,30 --method wiener`")
-def deblur(input: Path = typer.Argument(..., help="input image"), params: Optional[List[str]] = _PARAMS,
-           output: Path = _OUT, kernel: Optional[str] = typer.Option(
-               None, "--kernel", "-k", help="blur kernel: spec (gaussian:2, motion:15,30, disk:4, box:5) or .npy/image file"),
-           method: str = _method_option("deblur"), sigma: Optional[str] = _SIGMA, ref: Optional[Path] = _REF,
-           overwrite: bool = _OVERWRITE, as_json: bool = _JSON) -> None:
-    """Undo blur (deconvolution) given the blur kernel."""
-    _run_task("deblur", input, output, method, sigma, params, overwrite, ref, as_json, kernel=kernel)
+_MOUNTED: set[str] = set()
 
 
-@app.command(epilog="Example: `imagewizard inpaint damaged.png --mask damaged-mask.png -o fixed.png --method fsr`")
-def inpaint(input: Path = typer.Argument(..., help="input image"), params: Optional[List[str]] = _PARAMS,
-            output: Path = _OUT, mask: Path = typer.Option(..., "--mask", help="mask image: non-zero where pixels are missing"),
-            method: str = _method_option("inpaint"), ref: Optional[Path] = _REF, overwrite: bool = _OVERWRITE,
-            as_json: bool = _JSON) -> None:
-    """Fill in missing or damaged pixels."""
-    _run_task("inpaint", input, output, method, None, params, overwrite, ref, as_json, mask=mask)
+def _mount_task_commands() -> None:
+    """One command per declared task; a task with its own command (enhance) names it in ``Task.cli``."""
+    import importlib
+
+    from .core.task import all_tasks
+
+    for t in all_tasks():
+        if t.name in _MOUNTED:
+            continue
+        _MOUNTED.add(t.name)
+        epilog = f"Example: `{t.example}`" if t.example else None
+        if t.cli:
+            module, _, attr = t.cli.partition(":")
+            func = getattr(importlib.import_module(module), attr, None) if module != __name__ else globals().get(attr)
+            if func is None:  # defined further down this module; registered there
+                continue
+            app.command(t.name, epilog=epilog)(func)
+        else:
+            app.command(t.name, epilog=epilog)(_task_command(t))
+
+
+_mount_task_commands()
 
 
 @app.command(epilog="""
@@ -306,10 +334,38 @@ def _run_wizard(input: Path, output: Path, *, dry_run: bool, explain: bool, save
         typer.echo(json.dumps(record, default=_json_default))
 
 
-_TASK_COMMANDS = ("denoise", "deblur", "inpaint", "enhance")
+def _task_commands() -> tuple[str, ...]:
+    from .core.task import task_names
+
+    return task_names()
 
 
 # --------------------------------------------------------------------------- methods
+
+@app.command(epilog="Example: `imagewizard tasks --json`")
+def tasks(as_json: bool = typer.Option(False, "--json", help="print the declarations as JSON")) -> None:
+    """List the tasks: what each takes besides the image, what it returns, how it is scored."""
+    from . import registry
+    from .core.task import all_tasks
+
+    rows = []
+    for t in all_tasks():
+        d = t.as_dict()
+        d["methods"] = [m.name for m in registry.methods(t.name)]
+        rows.append(d)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    console = _console()
+    for d in rows:
+        inputs = ", ".join(i["cli"] for i in d["inputs"]) or "none"
+        console.print(f"[bold]{d['name']}[/bold]: {d['summary']}", highlight=False)
+        console.print(f"  takes: the image{' and ' + inputs if d['inputs'] else ''}"
+                      f"{'; a noise level (--sigma, 0..255)' if d['sigma'] else ''}; returns: {d['output']}; "
+                      f"scored by {', '.join(d['metrics'])}", highlight=False)
+        console.print(f"  methods ({len(d['methods'])}, default {d['default_method']}): {', '.join(d['methods'])}",
+                      highlight=False)
+
 
 @app.command()
 def methods(task: Optional[str] = typer.Option(None, "--task", "-t", help="only this task"),
@@ -644,6 +700,8 @@ def run_pipeline(pipeline: Path = typer.Argument(..., help="pipeline file (.yaml
 @app.command(epilog=_PIPELINE_EPILOG + """
 Examples:
 
+    imagewizard batch photos/ better/ --workers 2          # the wizard plans and repairs each photo
+
     imagewizard batch photos/ cleaned/ --method nlm --workers 2
 
     imagewizard batch scans/ out/ --pipeline cleanup.yaml --pattern '*.tif'
@@ -669,7 +727,11 @@ def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
           recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="descend into sub-folders"),
           pattern: Optional[str] = typer.Option(None, "--pattern", help="only files matching this glob"),
           as_json: bool = typer.Option(False, "--json", help="print the summary as JSON")) -> None:
-    """Run a pipeline or one method over a folder of images, resumably."""
+    """Run the wizard, a pipeline or one method over a folder of images, resumably.
+
+    With neither --pipeline nor --method the wizard analyses each image and runs the plan it needs;
+    the plan and its reasons go in that image's line of the log.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from . import registry
@@ -677,8 +739,8 @@ def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
     from .errors import ParameterError
     from .pipeline import Pipeline, single_step
 
-    if (pipeline is None) == (method is None):
-        raise ParameterError("give exactly one of --pipeline and --method")
+    if pipeline is not None and method is not None:
+        raise ParameterError("give exactly one of --pipeline and --method, or neither (the wizard then plans each image)")
     if cluster is not None and workers != 1:
         raise ParameterError("give --workers or --cluster, not both (a cluster has its own workers)")
     if cluster is not None:
@@ -689,9 +751,13 @@ def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
         if params or sigma is not None:
             raise ParameterError("method parameters and --sigma go in the pipeline file when --pipeline is used")
         p = Pipeline.load(pipeline)
-    else:
+    elif method is not None:
         p = single_step(method, task=task, params=registry.parse_assignments(params or []), sigma=_sigma_arg(sigma))
-    for s in p.steps:  # an unavailable method fails now, not once per image
+    else:  # neither: the main job, the wizard's own analysis and plan for every image
+        if params or sigma is not None or task is not None:
+            raise ParameterError("method parameters, --sigma and --task need --method; the wizard chooses its own")
+        p = None
+    for s in (p.steps if p is not None else []):  # an unavailable method fails now, not once per image
         registry.get(s.task, s.method).check_available()
     todo, done = plan_jobs(in_dir, out_dir, recursive=recursive, pattern=pattern)
     console = _console()
@@ -758,10 +824,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in args or "-v" in args
+    _mount_task_commands()  # tasks declared after this module was imported (plugins) get their command
     command = typer.main.get_command(app)
     if "--help" in args or "-h" in args:
-        for name in _TASK_COMMANDS:
-            if name in args:
+        for name in _task_commands():
+            if name in args and name in command.commands:
                 command.commands[name].epilog = (command.commands[name].epilog or "") + "\n\n" + _task_epilog(name)
     from .files import guard
 

@@ -42,7 +42,20 @@ from .errors import ParameterError
 PIPELINE_SUFFIXES = (".yaml", ".yml", ".json")
 #: Pipeline files are a few lines; a huge one is a mistake (or a YAML bomb).
 PIPELINE_MAX_BYTES = 1024**2
-_FIELDS = ("task", "method", "params", "sigma", "kernel", "mask", "reference")
+_BASE_FIELDS = ("task", "method", "params", "sigma")
+
+
+def _fields() -> tuple[str, ...]:
+    """A step's fields: the method and its settings, then every input a task declares (kernel, mask, ...)."""
+    from .core.task import input_names
+
+    return _BASE_FIELDS + input_names()
+
+
+def _input(name: str):
+    from .core.task import all_tasks
+
+    return next(i for t in all_tasks() for i in t.inputs if i.name == name)
 
 
 @dataclass(frozen=True)
@@ -53,17 +66,23 @@ class Step:
     method: str
     params: dict[str, Any] = field(default_factory=dict)
     sigma: Any = None
-    kernel: Any = None
-    mask: str | None = None
-    reference: str | None = None
+    #: the task's inputs the step gives (kernel spec, mask file name, ...), by name
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:  # step.kernel, step.mask: None when not given
+        if name in _fields():
+            return self.inputs.get(name)
+        raise AttributeError(name)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"task": self.task, "method": self.method}
         if self.params:
             d["params"] = dict(self.params)
-        for key in ("sigma", "kernel", "mask", "reference"):
-            if getattr(self, key) is not None:
-                d[key] = getattr(self, key)
+        if self.sigma is not None:
+            d["sigma"] = self.sigma
+        for key in _fields():
+            if self.inputs.get(key) is not None:
+                d[key] = self.inputs[key]
         return d
 
 
@@ -80,9 +99,10 @@ def _task_of(method: str, where: str) -> str:
 def _step_from_dict(d: Any, where: str) -> Step:
     if not isinstance(d, dict):
         raise ParameterError(f"{where}: expected a mapping with 'method', got {type(d).__name__}")
-    unknown = sorted(set(d) - set(_FIELDS))
+    fields = _fields()
+    unknown = sorted(set(d) - set(fields), key=str)
     if unknown:
-        raise ParameterError(f"{where}: unknown field '{unknown[0]}' (allowed: {', '.join(_FIELDS)})")
+        raise ParameterError(f"{where}: unknown field '{unknown[0]}' (allowed: {', '.join(fields)})")
     method = d.get("method")
     if not isinstance(method, str) or not method:
         raise ParameterError(f"{where}: field 'method' is required (a registered method name)")
@@ -112,18 +132,33 @@ def _step_from_dict(d: Any, where: str) -> Step:
             raise ParameterError(f"{where}: field 'sigma' must be a number (0..255 scale) or 'auto', got {sigma!r}")
         if isinstance(sigma, (int, float)) and not 0 <= sigma <= 255:  # NaN fails this too
             raise ParameterError(f"{where}: field 'sigma' must be in [0, 255] (0..255 scale) or 'auto', got {sigma!r}")
-    for key in ("kernel", "mask", "reference"):
+    inputs = {}
+    for key in fields[len(_BASE_FIELDS):]:
         if d.get(key) is not None and key not in m.needs | m.accepts:
             raise ParameterError(f"{where}: field '{key}' is not used by {method}")
         if d.get(key) is None and key in m.needs:
             raise ParameterError(f"{where}: field '{key}' is required by {method}")
-    if d.get("kernel") is not None:
-        _check_kernel_field(d["kernel"], where)
-    for key in ("mask", "reference"):
         if d.get(key) is not None:
-            _check_file_field(d[key], key, where)
-    return Step(task=task, method=method, params=dict(params), sigma=sigma, kernel=d.get("kernel"),
-                mask=d.get("mask"), reference=d.get("reference"))
+            spec = _input(key)
+            if spec.files:
+                _check_file_field(d[key], key, where)
+            else:
+                _check_value_field(spec, d[key], where)
+            inputs[key] = d[key]
+    return Step(task=task, method=method, params=dict(params), sigma=sigma, inputs=inputs)
+
+
+def _check_value_field(spec, value: Any, where: str) -> None:
+    """A non-file input (a kernel spec or rows): resolved once at load time, so mistakes show now."""
+    check = spec.checker()
+    if check is not None:  # e.g. a kernel spec, or a kernel file: checked for existence, not read
+        return check(value, where)
+    from .errors import ImageWizardError
+
+    try:
+        spec.resolver()(value, (1, 1))
+    except ImageWizardError as exc:
+        raise ParameterError(f"{where}: field '{spec.name}': {exc}") from None
 
 
 def _check_kernel_field(kernel: Any, where: str) -> None:
@@ -268,19 +303,20 @@ class Pipeline:
         files: list[dict[str, Any]] = []
         for i, s in enumerate(self.steps, 1):
             where = f"step {i} ({s.task} {s.method})"
-            files.append({key: _resolve_file(getattr(s, key), src, key, where)
-                          for key in ("mask", "reference") if getattr(s, key) is not None})
+            files.append({key: _resolve_file(value, src, key, where)
+                          for key, value in s.inputs.items() if _input(key).files})
         records = []
         out = img
         for i, s in enumerate(self.steps, 1):
             m = registry.get(s.task, s.method)
-            extra: dict[str, Any] = dict(files[i - 1])
-            if s.kernel is not None:
-                extra["kernel"] = np.asarray(s.kernel, dtype=np.float64) if isinstance(s.kernel, list) else s.kernel
+            extra: dict[str, Any] = {**s.inputs, **files[i - 1]}
+            if isinstance(extra.get("kernel"), list):
+                extra["kernel"] = np.asarray(extra["kernel"], dtype=np.float64)
             sigma = sigma_for(m, split_alpha(np.asarray(out, dtype=np.float32))[0], s.sigma) if m.sigma != "none" else None
             t0 = time.perf_counter()
             h, w = np.shape(out)[:2]
-            tiled = m.halo is not None and h * w > tile_above and not ({"mask", "reference"} & set(extra))
+            # an image-sized input (a mask, a reference) cannot be cut into the same tiles
+            tiled = m.halo is not None and h * w > tile_above and not files[i - 1]
             if tiled:
                 out = apply_tiled(lambda t, s=s, sigma=sigma: apply(s.task, t, s.method, sigma=sigma, **extra, **s.params),
                                   np.asarray(out), tile=tile, halo=m.halo)
@@ -293,10 +329,10 @@ class Pipeline:
 
 
 def single_step(method: str, *, task: str | None = None, params: dict[str, Any] | None = None,
-                sigma: Any = None, kernel: Any = None, mask: str | None = None) -> Pipeline:
-    """A one-step pipeline (what ``batch --method`` runs)."""
+                sigma: Any = None, **inputs: Any) -> Pipeline:
+    """A one-step pipeline (what ``batch --method`` runs); ``inputs``: the task's (kernel=, mask=, ...)."""
     d: dict[str, Any] = {"method": method}
-    for key, value in (("task", task), ("params", params), ("sigma", sigma), ("kernel", kernel), ("mask", mask)):
+    for key, value in (("task", task), ("params", params), ("sigma", sigma), *inputs.items()):
         if value is not None and not (key == "params" and not value):  # sigma 0 is a level, not 'auto
             d[key] = value
     return Pipeline.from_dict({"steps": [d]})

@@ -29,8 +29,8 @@ from typing import Any, Callable, Iterable
 
 from .errors import MissingDependencyError, ParameterError, UnknownMethodError
 
-#: Tasks known today; later issues add more (segment, classify, ...).
-TASKS = ("denoise", "deblur", "inpaint", "enhance")
+# Tasks are declared in imagewizard.core.task (one folder per task under imagewizard/methods/);
+# ``registry.TASKS`` stays as their names, derived from the declarations.
 
 #: How a method treats colour.
 #: ``native``: handles HxW and HxWx3 itself (says how in its docstring);
@@ -43,7 +43,6 @@ COLOR_MODES = ("native", "per-channel", "gray")
 #: estimated from the image when not given).
 SIGMA_MODES = ("none", "optional", "auto")
 
-_NEEDS = ("kernel", "mask", "reference")
 _TRUE = {"1", "true", "yes", "on", "y"}
 _FALSE = {"0", "false", "no", "off", "n"}
 
@@ -153,6 +152,16 @@ class Param:
             hi = "inf" if self.high is None else f"{self.high:g}"
             return f"[{lo}, {hi}]"
         return ""
+
+
+def params_text(params: Iterable[Param]) -> str:
+    """``name=default [range]`` for each parameter, for help texts (CLI epilogs, API docstrings)."""
+    parts = []
+    for p in params:
+        default = "auto" if p.auto else p.default
+        rng = p.range_text()
+        parts.append(f"{p.name}={default}" + (f" {rng}" if rng else ""))
+    return ", ".join(parts)
 
 
 def _article(word: str) -> str:
@@ -269,16 +278,6 @@ class Method:
 _REGISTRY: dict[tuple[str, str], Method] = {}
 _LOADED = False
 
-#: Modules whose import registers the built-in methods.
-_BUILTIN_MODULES = (
-    "imagewizard.methods.denoise",
-    "imagewizard.methods.deblur",
-    "imagewizard.methods.inpaint",
-    "imagewizard.methods.enhance",
-    "imagewizard.nn.methods",
-)
-
-
 def register(
     task: str,
     name: str,
@@ -303,8 +302,16 @@ def register(
     if sigma not in SIGMA_MODES:
         raise ValueError(f"sigma must be one of {SIGMA_MODES}")
     needs, accepts = frozenset(needs), frozenset(accepts) - frozenset(needs)
-    if not (needs | accepts) <= set(_NEEDS):
-        raise ValueError(f"needs and accepts must be subsets of {_NEEDS}")
+    from .core.task import _TASKS, _discover
+
+    if task not in _TASKS:
+        _discover()
+    declared = _TASKS.get(task)
+    # a method of an undeclared task (a quick experiment) may use any input some task declares
+    allowed = set(declared.input_names) if declared else {i.name for t in _TASKS.values() for i in t.inputs}
+    if not (needs | accepts) <= allowed:
+        raise ValueError(f"{task}/{name}: needs and accepts must name inputs of task {task} "
+                         f"({', '.join(sorted(allowed)) or 'none'})")
     params = tuple(params)
     if len({p.name for p in params}) != len(params):
         raise ValueError(f"{task}/{name}: duplicate parameter names")
@@ -327,12 +334,23 @@ def register(
 
 
 def load_builtins() -> None:
-    """Import the modules that declare the built-in methods (and entry-point plugins)."""
+    """Import the modules that declare the methods of every declared task (and entry-point plugins).
+
+    Each task's declaration lists its modules; those inside the task's folder load first, task by
+    task, then those from elsewhere (the learned methods of :mod:`imagewizard.nn`), so that the
+    listing order is the tasks' order.
+    """
     global _LOADED
     if _LOADED:
         return
     _LOADED = True
-    for mod in _BUILTIN_MODULES:
+    from .core.task import all_tasks
+
+    own, other = [], []
+    for t in all_tasks():
+        for mod in t.modules:
+            (own if mod.startswith("imagewizard.methods.") else other).append(mod)
+    for mod in dict.fromkeys(own + other):
         if importlib.util.find_spec(mod) is not None:
             importlib.import_module(mod)
     # Third-party methods: packages that expose an ``imagewizard.methods`` entry point.
@@ -340,6 +358,14 @@ def load_builtins() -> None:
 
     for ep in entry_points(group="imagewizard.methods"):
         ep.load()
+
+
+def load_task(task: str) -> None:
+    """Import the modules of one task declared after the built-ins were loaded (a plugin, a test)."""
+    from .core.task import get_task
+
+    for mod in get_task(task).modules:
+        importlib.import_module(mod)
 
 
 def get(task: str, name: str) -> Method:
@@ -356,6 +382,14 @@ def methods(task: str | None = None) -> list[Method]:
     """All registered methods, optionally of one task, in declaration order."""
     load_builtins()
     return [m for (t, _), m in _REGISTRY.items() if task is None or t == task]
+
+
+def __getattr__(name: str):
+    if name == "TASKS":  # the declared tasks' names (kept for code written before tasks were declared)
+        from .core.task import task_names
+
+        return task_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def tasks() -> list[str]:

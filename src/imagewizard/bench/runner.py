@@ -159,14 +159,9 @@ def _degradations(texts: Sequence[str]) -> list[Degradation]:
 
 
 def _infer_task(degs: list[Degradation]) -> str:
-    def task_of(d: Degradation) -> str:
-        if d.kw.get("mask"):
-            return "inpaint"
-        if d.kw.get("blur"):
-            return "deblur"
-        return "denoise"
+    from ..core.task import task_for_degradation
 
-    tasks = {task_of(d) for d in degs}
+    tasks = {task_for_degradation(d.kw) for d in degs}
     if len(tasks) > 1:
         raise ParameterError(f"the --degrade specs call for different tasks ({', '.join(sorted(tasks))}); "
                              "pass --task or run them separately")

@@ -257,16 +257,38 @@ def _sigma_plan(method, sigma_true: float | None, blind: bool) -> tuple[Any, str
     return None, "default"
 
 
+def _declared() -> tuple[str, ...]:
+    from ..core.task import task_names
+
+    return task_names()
+
+
+class _SameShape:
+    """Scoring of a run over several tasks (``--task any``): the image metrics."""
+
+    metrics = ("psnr", "ssim", "mse", "mae")
+
+    @staticmethod
+    def scorer():
+        from ..metrics import compare
+
+        return compare
+
+
+_SAME_SHAPE = _SameShape()
+
+
 def _call(job: Job, method, image, sigma_arg, res):
     """Run the method once; returns (output, sigma it received)."""
     from ..api import apply, sigma_for
 
     sigma = sigma_for(method, image, sigma_arg) if method.sigma != "none" else None
+    from ..core.task import task_or_generic
+
     kw: dict[str, Any] = {}
-    if "kernel" in method.needs:
-        kw["kernel"] = res.kernel
-    if "mask" in method.needs:
-        kw["mask"] = res.mask
+    for i in task_or_generic(method.task).inputs:  # what the degradation made (its kernel, its mask) goes in
+        if i.name in method.needs:
+            kw[i.name] = getattr(res, i.name, None)
     if method.sigma != "none":
         kw["sigma"] = sigma
     return apply(method.task, image, method.name, **kw, **job.params), sigma
@@ -291,7 +313,6 @@ def run_job(job: Job) -> dict[str, Any]:
     """Run one job and return its record (a failed method gives a record with ``error``)."""
     from .. import registry
     from ..degrade import degrade
-    from ..metrics import compare
 
     st = job.settings
     clean = _clean(job)
@@ -304,6 +325,9 @@ def run_job(job: Job) -> dict[str, Any]:
         "height": h, "width": w, "channels": 1 if clean.ndim == 2 else clean.shape[2],
         "megapixels": h * w / 1e6, "sigma_true": job.sigma_true,
     }
+    from ..core.task import get_task
+
+    task = get_task(job.task or st.task) if (job.task or st.task) in _declared() else _SAME_SHAPE
     out = None
     if job.method == BASELINE:
         out = res.image
@@ -324,12 +348,12 @@ def run_job(job: Job) -> dict[str, Any]:
         except Exception as exc:
             record.update({"error": _one_line(exc), "sigma_used": None, "seconds": None, "mp_per_s": None,
                            "peak_mem_mb": None, "mem_measure": probe.kind, "threads": _THREADS,
-                           "psnr": None, "ssim": None, "mse": None, "mae": None})
+                           **{k: None for k in task.metrics}})
             return record
         record.update({"sigma_used": sigma_used, "seconds": seconds,
                        "mp_per_s": h * w / 1e6 / max(seconds, 1e-9), "peak_mem_mb": round(probe.mb, 3),
                        "mem_measure": probe.kind, "threads": _THREADS})
-    scores = compare(clean, out)
+    scores = task.scorer()(clean, out)  # the task's declared scoring
     record.update({k: _finite(v) for k, v in scores.items()})
     if scores["psnr"] == math.inf:
         record["psnr"] = None

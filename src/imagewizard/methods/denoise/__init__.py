@@ -1,4 +1,4 @@
-"""Denoise methods. Importing this package registers them (see :mod:`imagewizard.registry`).
+"""Denoise methods. This folder is the task: its declaration (``TASK``) and its methods' modules.
 
 Classical methods, one module per family: local filters (:mod:`.filters`),
 non-local means (:mod:`.nlm`), total variation (:mod:`.tv`), wavelet
@@ -8,5 +8,13 @@ MAP with a Markov random field prior (:mod:`.mrf`) and BM3D
 automatic parameters from :func:`.rules.rule`.
 """
 
-# Import order is listing order (imagewizard methods).
-from . import filters, nlm, tv, wavelet, diffusion, mrf, blockmatch, deblock, vst  # noqa: F401,E401  (registers the methods)
+from ...core.task import Task, declare_task
+
+TASK = declare_task(Task(
+    "denoise", "Remove noise.",
+    sigma=True, default_method="nlm", bench_fallback=True, rank=10,
+    example="imagewizard denoise noisy.png -o clean.png --method nlm --sigma auto",
+    # import order is listing order (imagewizard methods); the learned methods come last
+    modules=tuple(f"imagewizard.methods.denoise.{m}" for m in
+                  ("filters", "nlm", "tv", "wavelet", "diffusion", "mrf", "blockmatch", "deblock", "vst"))
+    + ("imagewizard.nn.methods",)))
