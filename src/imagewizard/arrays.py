@@ -29,7 +29,7 @@ def as_float_image(img, *, name: str = "image", allow_alpha: bool = False) -> np
 
     Examples
     --------
-    >>> as_float_image(np.full((2, 2), 255, np.uint8))[0, 0]
+    >>> float(as_float_image(np.full((2, 2), 255, np.uint8))[0, 0])
     1.0
     """
     if not isinstance(img, np.ndarray):

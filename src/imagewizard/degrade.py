@@ -807,7 +807,7 @@ def parse_degrade_spec(text: str) -> dict[str, Any]:
     Examples
     --------
     >>> parse_degrade_spec("blur=motion:15,30+gaussian:2")
-    {'noise': ['gaussian:2'], 'blur': 'motion:15,30', 'blur_mode': 'reflect', 'downscale': None, 'jpeg': None, 'mask': None}
+    {'noise': ['gaussian:2'], 'blur': 'motion:15,30', 'blur_mode': 'reflect', 'downscale': None, 'jpeg': None, 'mask': None, 'contrast': None}
     """
     if not isinstance(text, str) or not text.strip():
         raise ParameterError(f"empty degradation spec {text!r}; e.g. 'gaussian:25' or 'blur=motion:15,30+gaussian:2'")

@@ -35,9 +35,11 @@ The kernel is centred at index ``(kh // 2, kw // 2)``, as in
 from __future__ import annotations
 
 import numpy as np
-from scipy import fft as sfft
-
+from ...core.lazy import lazy
 from ...errors import ParameterError
+
+# heavy dependencies load when a method runs, not when it is declared (core.lazy)
+sfft = lazy("scipy.fft")
 
 BOUNDARIES = ("unknown", "taper", "periodic")
 BOUNDARY_HELP = ("assumed scene beyond the frame: unknown (solved for, no border ringing), "

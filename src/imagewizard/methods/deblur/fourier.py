@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import fft as sfft
-from scipy.optimize import minimize_scalar
-
+from ...core.lazy import lazy
 from ...errors import ParameterError
 from ...registry import Param, register
 from .boundary import BOUNDARIES, BOUNDARY_HELP, Frame, laplacian_power, rfft_weights
+
+# heavy dependencies load when a method runs, not when it is declared (core.lazy)
+sfft = lazy("scipy.fft")
+minimize_scalar = lazy("scipy.optimize", "minimize_scalar")
 
 #: Quantisation noise of 8-bit data (1/sqrt(12) of a level): the least noise any stored image has.
 MIN_SIGMA = 0.29

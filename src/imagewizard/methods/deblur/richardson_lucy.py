@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import fft as sfft
-
+from ...core.lazy import lazy
 from ...errors import ParameterError
 from ...registry import Param, register
 from .boundary import BOUNDARIES, BOUNDARY_HELP, Frame, check_kernel, psf2otf
+
+# heavy dependencies load when a method runs, not when it is declared (core.lazy)
+sfft = lazy("scipy.fft")
 
 #: Guards the divisions by the re-blurred estimate, as scikit-image does.
 _EPS = 1e-12

@@ -6,14 +6,17 @@ size); the bilateral filter takes its range parameter from it.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
-from scipy import ndimage
 
+from ...core.lazy import lazy
 from ...errors import ParameterError
 from ...registry import Param, register
 from .opponent import per_opponent_channel
 from .rules import rule
+
+# heavy dependencies load when a method runs, not when it is declared (core.lazy)
+cv2 = lazy("cv2")
+ndimage = lazy("scipy.ndimage")
 
 
 def _odd(size: int, name: str = "size") -> int:
@@ -42,8 +45,8 @@ def box(img: np.ndarray, *, size: int = 3) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> box(np.eye(3, dtype=np.float32), size=3)[1, 1]
-    0.33333334
+    >>> float(box(np.eye(3, dtype=np.float32), size=3)[1, 1])
+    0.3333333432674408
     """
     _odd(size)
     return cv2.blur(np.asarray(img, np.float32), (size, size), borderType=cv2.BORDER_REFLECT)

@@ -10,11 +10,13 @@ survive).
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
-
+from ...core.lazy import lazy
 from ...registry import Param, register
 from .opponent import per_opponent_channel
 from .rules import rule
+
+# heavy dependencies load when a method runs, not when it is declared (core.lazy)
+minimize = lazy("scipy.optimize", "minimize")
 
 PRIORS = ("huber", "quadratic")
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
-from skimage.restoration import denoise_nl_means
 
+from ...core.lazy import lazy
 from ...errors import ParameterError
 from ...registry import Param, register
 from .opponent import per_opponent_channel
 from .rules import rule
+
+# heavy dependencies load when a method runs, not when it is declared (core.lazy)
+cv2 = lazy("cv2")
+denoise_nl_means = lazy("skimage.restoration", "denoise_nl_means")
 
 #: 16-bit codes used to carry a float image through OpenCV (its NLM takes only 8 or 16 bits).
 _U16_MAX = 65535.0

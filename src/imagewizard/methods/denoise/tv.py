@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from skimage.restoration import denoise_tv_bregman, denoise_tv_chambolle
-
+from ...core.lazy import lazy
 from ...registry import Param, register
 from .opponent import per_opponent_channel
 from .rules import rule
+
+# heavy dependencies load when a method runs, not when it is declared (core.lazy)
+denoise_tv_bregman = lazy("skimage.restoration", "denoise_tv_bregman")
+denoise_tv_chambolle = lazy("skimage.restoration", "denoise_tv_chambolle")
 
 #: Mirror views of an image (each is its own inverse): identity, 180-degree rotation, the two mirrors.
 _FLIPS = ((slice(None), slice(None)), (slice(None, None, -1), slice(None, None, -1)),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-import pywt
-from skimage.restoration import cycle_spin, denoise_wavelet
-
+from ...core.lazy import lazy
 from ...errors import ParameterError
 from ...registry import Param, register
 from .opponent import per_opponent_channel
 from .rules import rule
+
+# heavy dependencies load when a method runs, not when it is declared (core.lazy)
+pywt = lazy("pywt")
+cycle_spin = lazy("skimage.restoration", "cycle_spin")
+denoise_wavelet = lazy("skimage.restoration", "denoise_wavelet")
 
 #: Orthogonal discrete wavelets: thresholding assumes the noise stays white in the wavelet domain.
 ORTHOGONAL = tuple(w for w in pywt.wavelist(kind="discrete") if pywt.Wavelet(w).orthogonal)

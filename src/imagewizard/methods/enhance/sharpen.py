@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
-
+from ...core.lazy import lazy
 from ...registry import Param, register
 from .luminance import luminance
+
+# heavy dependencies load when a method runs, not when it is declared (core.lazy)
+ndimage = lazy("scipy.ndimage")
 
 
 @register("enhance", "unsharp", "Unsharp masking: adds amount x (image - blurred image) to sharpen edges.",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
-
+from ...core.lazy import lazy
 from ...registry import Param, register
 from .common import check_mask, keep_known
+
+# heavy dependencies load when a method runs, not when it is declared (core.lazy)
+cKDTree = lazy("scipy.spatial", "cKDTree")
 
 
 @register("inpaint", "biharmonic", "Biharmonic inpainting: the smoothest fill (solves the biharmonic equation).",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+from ...core.lazy import lazy
 from ...registry import Param, register
 from .common import check_mask, keep_known
+
+# heavy dependencies load when a method runs, not when it is declared (core.lazy)
+cv2 = lazy("cv2")
 
 # cv2.inpaint takes float32 only single-channel, so colour goes channel by channel, unquantised. Its
 # float Telea adds a normalised gradient term of size up to sqrt(2) whatever the data's scale (values
