@@ -56,6 +56,7 @@ def denoiser(
     val_every: Optional[int] = typer.Option(None, help="validate every N steps (default 1000)"),
     seed: int = typer.Option(0, help="random seed (runs are deterministic given it)"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: all)"),
+    device: Optional[str] = typer.Option(None, help="auto (CUDA when torch sees a GPU; the default), cpu or cuda[:N]"),
     init: Optional[str] = typer.Option(None, help="start from these trained weights (zoo name or .safetensors "
                                        "of the same architecture), e.g. a GAN generator from unet-gray"),
     gan: bool = typer.Option(False, "--gan", help="train as a conditional GAN (pix2pix): PatchGAN discriminator, "
@@ -81,7 +82,7 @@ def denoiser(
     from .train import TrainConfig, command_line, train_denoiser
 
     if resume is not None:
-        overrides = {"steps": steps, "minutes": minutes, "lr": lr, "val_every": val_every, "threads": threads,
+        overrides = {"steps": steps, "minutes": minutes, "lr": lr, "val_every": val_every, "threads": threads, "device": device,
                      "out": str(out) if out else None}
         result = train_denoiser(TrainConfig(), resume=resume, overrides=overrides)
     else:
@@ -90,7 +91,7 @@ def denoiser(
         cfg = TrainConfig(arch=arch, arch_config=_parse_arch_config(arch_config or []), data=str(data), exclude=str(exclude) if exclude else None, channels=channels,
                           sigma=parse_sigma_range(sigma), patch=patch, batch=batch, steps=steps or 10000,
                           minutes=minutes, lr=lr or 4e-4, schedule=schedule, loss=loss, ema=ema,
-                          val_every=val_every or 1000, seed=seed, threads=threads or 0, init=init, gan=gan,
+                          val_every=val_every or 1000, seed=seed, threads=threads or 0, device=device or "auto", init=init, gan=gan,
                           l1_weight=l1_weight, clip_fraction=clip_fraction, mix=parse_mix(mix),
                           colour_aug=colour_aug, val_set=val_set,
                           val_protocols=tuple(p.strip() for p in val_protocols.split(",") if p.strip()),
@@ -136,6 +137,7 @@ def diffusion(
     val_every: Optional[int] = typer.Option(None, help="validate every N steps (default 500)"),
     seed: int = typer.Option(0, help="random seed"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: all)"),
+    device: Optional[str] = typer.Option(None, help="auto (CUDA when torch sees a GPU; the default), cpu or cuda[:N]"),
     resume: Optional[Path] = typer.Option(None, help="run folder or checkpoint to resume exactly"),
     out: Optional[Path] = typer.Option(None, help="run folder (checkpoints, log, best weights)"),
 ) -> None:
@@ -144,7 +146,7 @@ def diffusion(
     from .train import TrainConfig, command_line, train_denoiser
 
     if resume is not None:
-        overrides = {"steps": steps, "minutes": minutes, "val_every": val_every, "threads": threads,
+        overrides = {"steps": steps, "minutes": minutes, "val_every": val_every, "threads": threads, "device": device,
                      "out": str(out) if out else None}
         result = train_denoiser(TrainConfig(), resume=resume, overrides=overrides)
     else:
@@ -157,7 +159,7 @@ def diffusion(
                           exclude=str(exclude) if exclude else None, channels=channels,
                           sigma=parse_sigma_range(sigma), patch=patch, batch=batch, steps=steps or 2000,
                           minutes=minutes, lr=lr, loss="mse", ema=ema, val_every=val_every or 500, seed=seed,
-                          threads=threads or 0, init=init, objective="diffusion", perceptual=perceptual,
+                          threads=threads or 0, device=device or "auto", init=init, objective="diffusion", perceptual=perceptual,
                           vgg19=vgg19, full_schedule=full_schedule, out=str(out or "runs/diffusion"),
                           command=command_line())
         result = train_denoiser(cfg)

@@ -164,8 +164,8 @@ def diffusion_loss(model: nn.Module, clean: torch.Tensor, scheduler, rng: np.ran
     random step in [0, t_max], plus ``perceptual_weight`` x a perceptual loss on the implied x0."""
     n = clean.shape[0]
     x0 = 2 * clean - 1
-    t = torch.from_numpy(rng.integers(0, t_max + 1, size=n)).long()
-    eps = torch.from_numpy(rng.standard_normal(clean.shape, dtype=np.float32))
+    t = torch.from_numpy(rng.integers(0, t_max + 1, size=n)).long().to(clean.device)
+    eps = torch.from_numpy(rng.standard_normal(clean.shape, dtype=np.float32)).to(clean.device)
     x_t = scheduler.add_noise(x0, eps, t)
     pred = model(x_t, t)
     loss = F.mse_loss(pred, eps)

@@ -12,6 +12,7 @@ _COMMON = (
           low=0, high=16384),
     Param("weights", str, "", "zoo name or .safetensors file; default: the gray or colour model by the image's channels"),
     Param("threads", int, 0, "CPU threads for inference; 0 = all available", low=0, high=256),
+    Param("device", str, "auto", "where the network runs: auto (CUDA when torch sees a GPU, else CPU), cpu, cuda[:N]"),
 )
 
 
@@ -26,8 +27,10 @@ def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: s
     extra_names = tuple(p.name for p in params)
 
     def run(img: np.ndarray, *, sigma: float = 0.0, tile: int = 0, weights: str = "", threads: int = 0,
-            **extra) -> np.ndarray:
-        from .infer import default_threads, predict
+            device: str = "auto", **extra) -> np.ndarray:
+        from .infer import default_threads, on_device, predict, resolve_device
+
+        dev = resolve_device(device)  # an unusable device is refused before the weights load
 
         unknown = set(extra) - set(extra_names)
         if unknown:
@@ -37,16 +40,17 @@ def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: s
             weights = gray if img.ndim == 2 or (zoo.find(color) is None and zoo.find(gray) is not None) else color
         model, card = zoo.load(weights)
         _check_card_method(card, name, weights)
-        model = prepare(model)
+        model = prepare(on_device(model, dev))  # the zoo's network moved once per device, then wrapped
         want = 3 if img.ndim == 3 else 1
         got = getattr(model, "in_channels", want)
         if want == 3 and got == 1:  # gray weights on a colour image: one pass per opponent channel
-            return _gray_model_on_color(model, img, sigma, tile=tile, threads=threads or default_threads())
+            return _gray_model_on_color(model, img, sigma, tile=tile, threads=threads or default_threads(),
+                                        device=device)
         if got != want:
             from ..errors import ParameterError
 
             raise ParameterError(f"weights '{weights}' expect {got}-channel images, got {want}")
-        return predict(model, img, sigma, tile=tile, threads=threads or default_threads())
+        return predict(model, img, sigma, tile=tile, threads=threads or default_threads(), device=device)
 
     run.__name__ = name.replace("-", "_")
     run.__doc__ = (f"{summary}\n\nColour images use the colour weights (joint RGB), or gray weights on each "
@@ -76,7 +80,8 @@ _OPP_SCALE = np.array([1 / np.sqrt(3), 1 / np.sqrt(2), np.sqrt(6) / 4])
 _OPP_OFFSET = np.array([0.0, 0.5, 0.5])
 
 
-def _gray_model_on_color(model, img: np.ndarray, sigma: float, *, tile: int, threads: int) -> np.ndarray:
+def _gray_model_on_color(model, img: np.ndarray, sigma: float, *, tile: int, threads: int,
+                         device: str = "auto") -> np.ndarray:
     """Denoise a colour image with a gray model, channel by channel in the orthonormal opponent space.
 
     The rotation keeps i.i.d. Gaussian noise i.i.d. with the same sigma, so each channel is a gray
@@ -90,7 +95,7 @@ def _gray_model_on_color(model, img: np.ndarray, sigma: float, *, tile: int, thr
     out = np.empty_like(opp)
     for c in range(3):
         chan = (opp[..., c] * _OPP_SCALE[c] + _OPP_OFFSET[c]).astype(np.float32)
-        den = predict(model, chan, float(sigma) * _OPP_SCALE[c], tile=tile, threads=threads)
+        den = predict(model, chan, float(sigma) * _OPP_SCALE[c], tile=tile, threads=threads, device=device)
         out[..., c] = (den - _OPP_OFFSET[c]) / _OPP_SCALE[c]
     return opponent_to_rgb(out)
 

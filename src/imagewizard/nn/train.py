@@ -58,6 +58,7 @@ class TrainConfig:
     checkpoint_minutes: float = 10.0
     seed: int = 0
     threads: int = 0  # 0: torch default
+    device: str = "auto"  # auto: CUDA when torch sees a GPU; cpu; cuda[:N] (results on the CPU unchanged)
     out: str = "runs/denoiser"
     command: str = ""
     init: str | None = None  # zoo name or .safetensors whose weights start the model (same architecture)
@@ -237,7 +238,8 @@ def evaluate(model, images: list[np.ndarray], sigmas, *, seed: int = 1234, crop:
 
 
 #: What may change when a run is resumed; everything else comes from the checkpoint.
-RESUME_OVERRIDES = ("steps", "minutes", "out", "lr", "lr_min", "val_every", "checkpoint_minutes", "threads")
+RESUME_OVERRIDES = ("steps", "minutes", "out", "lr", "lr_min", "val_every", "checkpoint_minutes", "threads",
+                    "device")
 
 
 def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overrides: dict[str, Any] | None = None,
@@ -297,11 +299,14 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
         if cfg.init and state is None:
             _init_from(model, cfg.init, cfg.arch, log)
     cfg.arch_config = {k: list(v) if isinstance(v, tuple) else v for k, v in arch_cfg.items()}
-    model = model.to(memory_format=torch.channels_last)
+    from .infer import resolve_device
+
+    dev = resolve_device(cfg.device)
+    model = model.to(dev, memory_format=torch.channels_last)
     disc = opt_d = None
     if cfg.gan:
         disc, _ = build("patchgan", in_channels=2 * cfg.channels)
-        disc = disc.to(memory_format=torch.channels_last)
+        disc = disc.to(dev, memory_format=torch.channels_last)
         # pix2pix's Adam settings (beta1 0.5) for both players.
         opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999), weight_decay=0.0)
     ema = None
@@ -397,7 +402,7 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
         while step < stop_step and (deadline is None or time.time() < deadline):
             t0 = time.time()
             clean = sampler.sample(cfg.batch, rng)
-            y = torch.from_numpy(clean).contiguous(memory_format=torch.channels_last)
+            y = torch.from_numpy(clean).to(dev).contiguous(memory_format=torch.channels_last)
             for g in [*opt.param_groups, *(opt_d.param_groups if opt_d is not None else [])]:
                 g["lr"] = lr_at(cfg, step)
             if diffusion is not None:
@@ -409,8 +414,8 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
                 # Only drawn when asked for, so runs without clip_fraction keep their random streams.
                 if cfg.clip_fraction > 0 and rng.random() < cfg.clip_fraction:
                     noisy = clip_round_8bit(noisy)
-                x = torch.from_numpy(noisy).contiguous(memory_format=torch.channels_last)
-                pred = model(x, torch.from_numpy(sig))
+                x = torch.from_numpy(noisy).to(dev).contiguous(memory_format=torch.channels_last)
+                pred = model(x, torch.from_numpy(sig).to(dev))
                 loss = loss_fn(pred, y)
             if hasattr(model, "extra_loss"):  # e.g. the VAE's beta * KL
                 loss = loss + model.extra_loss()
@@ -523,7 +528,7 @@ def _diffusion_setup(cfg: TrainConfig, model) -> dict[str, Any]:
     if cfg.perceptual > 0:
         from .perceptual import PerceptualLoss
 
-        perceptual = PerceptualLoss(cfg.vgg19)
+        perceptual = PerceptualLoss(cfg.vgg19).to(next(model.parameters()).device)
     return {"scheduler": sched, "t_max": t_max, "perceptual": perceptual}
 
 
