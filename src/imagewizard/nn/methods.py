@@ -12,7 +12,7 @@ _COMMON = (
           low=0, high=16384),
     Param("weights", str, "", "zoo name or .safetensors file; default: the gray or colour model by the image's channels"),
     Param("threads", int, 0, "CPU threads for inference; 0 = all available", low=0, high=256),
-    Param("device", str, "auto", "where the network runs: auto (CUDA when torch sees a GPU, else CPU), cpu, cuda[:N]"),
+    Param("device", str, None, "where the network runs: auto (CUDA when torch sees a GPU, else CPU), cpu, cuda[:N]"),
 )
 
 
@@ -27,7 +27,7 @@ def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: s
     extra_names = tuple(p.name for p in params)
 
     def run(img: np.ndarray, *, sigma: float = 0.0, tile: int = 0, weights: str = "", threads: int = 0,
-            device: str = "auto", **extra) -> np.ndarray:
+            device: str | None = None, **extra) -> np.ndarray:
         from .infer import default_threads, on_device, predict, resolve_device
 
         dev = resolve_device(device)  # an unusable device is refused before the weights load
