@@ -920,9 +920,9 @@ def command_line_inputs(args: list[str]) -> list[str]:
 
 def internal_summary(exc: BaseException) -> str:
     """A bug's message in plain words for the one-line report: its first line, no class names."""
-    text = str(exc).strip().splitlines()
-    msg = " ".join(text[0].split()) if text else "no details"
-    return msg if len(msg) <= 160 else msg[:157] + "..."
+    from .errors import plain_reason
+
+    return plain_reason(exc, default="no details", limit=160)
 
 
 @contextmanager

@@ -8,23 +8,36 @@ names the problem; the CLI prints it without a traceback.
 from __future__ import annotations
 
 
-def plain_reason(exc: BaseException, default: str = "no details given") -> str:
-    """What went wrong, for a user: the exception's first line without class names or object reprs.
+def plain_text(text: str) -> str:
+    """A library's message or log line for a user: first line, no object reprs, no exception class names.
+
+    >>> plain_text("<TiffTag.fromfile> raised TiffFileError('<tifffile.TiffTag 256 @10> invalid value offset 5')")
+    'invalid value offset 5'
+    """
+    import re
+
+    text = str(text).strip()
+    text = text.splitlines()[0] if text else ""
+    for _ in range(3):  # nested reprs: <tifffile.TiffTag 256 @10> inside <TiffTag.fromfile ...>
+        text = re.sub(r"<[^<>]*>", "", text)
+    inner = re.search(r"\b[A-Z]\w*(?:Error|Exception|Warning)\((['\"])(.*)\1\)", text)
+    if inner:  # "... raised SomeError('the message')": the message is what matters
+        text = inner.group(2)
+    text = re.sub(r"\b[A-Z]\w*(?:Error|Exception|Warning)\b:?", "", text)
+    text = re.sub(r"^\W*raised\b", "", text.strip())
+    return " ".join(text.split()).strip(" :;,-()")
+
+
+def plain_reason(exc: BaseException, default: str = "no details given", limit: int = 200) -> str:
+    """What went wrong, for a user: :func:`plain_text` of the exception, at most ``limit`` characters.
 
     >>> plain_reason(ValueError("SafetensorError: header too large\\nmore"))
     'header too large'
     """
-    import re
-
-    text = str(exc).strip()
-    text = text.splitlines()[0] if text else ""
-    for _ in range(3):
-        text = re.sub(r"<[^<>]*>", "", text)
-    text = re.sub(r"\b[A-Z]\w*(?:Error|Exception|Warning)\b:?", "", text)
-    text = " ".join(text.split()).strip(" :;,-()")
+    text = plain_text(str(exc))
     if not text:
         return default
-    return text if len(text) <= 200 else text[:197] + "..."
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class ImageWizardError(Exception):

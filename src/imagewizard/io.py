@@ -235,25 +235,12 @@ def _finish(d: _Decoded, p: Path, fmt: str, size: int, gray: bool) -> tuple[np.n
     return np.ascontiguousarray(img, dtype=np.float32), info
 
 
-def _plain_chatter(said: str) -> str:
-    """A decoder's log line without object reprs or exception class names (they mean nothing to a user)."""
-    import re
-
-    text = said
-    for _ in range(3):  # nested reprs: <tifffile.TiffTag 256 @10> inside <TiffTag.fromfile ...>
-        text = re.sub(r"<[^<>]*>", "", text)
-    inner = re.search(r"\b[A-Z]\w*(?:Error|Exception|Warning)\((['\"])(.*)\1\)", text)
-    if inner:
-        text = inner.group(2)
-    text = re.sub(r"\b[A-Z]\w*(?:Error|Exception|Warning)\b:?", "", text)
-    text = re.sub(r"^\W*raised\b", "", text.strip())
-    return " ".join(text.split()).strip(" :;,-")
-
-
 def _with_chatter(e: ImageReadError, said: str | None) -> ImageReadError:
     """The error, with what the decoder printed appended when it adds something."""
     msg = str(e)
-    said = _plain_chatter(said) if said else said
+    from .errors import plain_text
+
+    said = plain_text(said) if said else said
     if said and said.lower() not in msg.lower() and "no details given" not in said:
         msg = msg.rstrip() + f" [decoder: {said}]"
     if msg.count("\n"):

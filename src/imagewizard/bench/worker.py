@@ -257,27 +257,6 @@ def _sigma_plan(method, sigma_true: float | None, blind: bool) -> tuple[Any, str
     return None, "default"
 
 
-def _declared() -> tuple[str, ...]:
-    from ..core.task import task_names
-
-    return task_names()
-
-
-class _SameShape:
-    """Scoring of a run over several tasks (``--task any``): the image metrics."""
-
-    metrics = ("psnr", "ssim", "mse", "mae")
-
-    @staticmethod
-    def scorer():
-        from ..metrics import compare
-
-        return compare
-
-
-_SAME_SHAPE = _SameShape()
-
-
 def _call(job: Job, method, image, sigma_arg, res):
     """Run the method once; returns (output, sigma it received)."""
     from ..api import apply, sigma_for
@@ -325,9 +304,9 @@ def run_job(job: Job) -> dict[str, Any]:
         "height": h, "width": w, "channels": 1 if clean.ndim == 2 else clean.shape[2],
         "megapixels": h * w / 1e6, "sigma_true": job.sigma_true,
     }
-    from ..core.task import get_task
+    from ..core.task import task_or_generic
 
-    task = get_task(job.task or st.task) if (job.task or st.task) in _declared() else _SAME_SHAPE
+    task = task_or_generic(job.task or st.task, strict=False)  # its declared scoring; --task any: the image metrics
     out = None
     if job.method == BASELINE:
         out = res.image

@@ -222,15 +222,16 @@ def get_task(name: str) -> Task:
         raise ParameterError(f"unknown task '{name}' (known: {', '.join(task_names())})") from None
 
 
-def task_or_generic(name: str) -> Task:
+def task_or_generic(name: str, *, strict: bool = True) -> Task:
     """The declared task, or for methods registered under an undeclared task name, a generic one:
-    a same-shape image task that takes every input some task declares."""
+    a same-shape image task that takes every input some task declares. ``strict=False`` gives the
+    generic task for any other name too (a benchmark over several tasks, ``--task any``)."""
     _discover()
     if name in _TASKS:
         return _TASKS[name]
     from .. import registry
 
-    if not any(m.task == name for m in registry.methods()):
+    if strict and not any(m.task == name for m in registry.methods()):
         return get_task(name)  # raises: unknown task
     inputs = {i.name: i for t in all_tasks() for i in t.inputs}
     return Task(name, f"methods registered under '{name}'", inputs=tuple(inputs.values()), sigma=True)
