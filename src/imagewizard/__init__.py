@@ -47,11 +47,11 @@ def __getattr__(name: str) -> Any:
         module, attr = _LAZY[name]
     except KeyError:
         # every declared task has its function (imagewizard.denoise, and a plugin's task alike)
-        from .core.task import _TASKS, _discover
+        from imagewizard.core.task import _TASKS, _discover
 
         _discover()
         if name in _TASKS:
-            from . import api
+            from imagewizard import api
 
             return getattr(api, name)
         raise AttributeError(f"module 'imagewizard' has no attribute {name!r}") from None
@@ -66,8 +66,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import degrade, estimate, kernels, metrics, registry, wizard  # noqa: F401
-    from .api import apply, deblur, denoise, enhance, inpaint  # noqa: F401
-    from .errors import ImageWizardError  # noqa: F401
-    from .io import ImageInfo, read, write  # noqa: F401
-    from .pipeline import Pipeline  # noqa: F401
+    from imagewizard import degrade, estimate, kernels, metrics, registry, wizard  # noqa: F401
+    from imagewizard.api import apply, deblur, denoise, enhance, inpaint  # noqa: F401
+    from imagewizard.errors import ImageWizardError  # noqa: F401
+    from imagewizard.io import ImageInfo, read, write  # noqa: F401
+    from imagewizard.pipeline import Pipeline  # noqa: F401

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from . import registry
-from .arrays import as_float_image, join_alpha, per_channel, split_alpha
-from .errors import ImageWizardWarning, ParameterError
+from imagewizard import registry
+from imagewizard.arrays import as_float_image, join_alpha, per_channel, split_alpha
+from imagewizard.errors import ImageWizardWarning, ParameterError
 
 #: Noise levels are on the 0..255 scale; beyond this nothing is recognisable.
 MAX_SIGMA = 255.0
@@ -27,7 +27,7 @@ class _DefaultMethods(Mapping):
     """The method each task uses when none is named, read from the task declarations on each access."""
 
     def _current(self) -> dict[str, str]:
-        from .core.task import all_tasks
+        from imagewizard.core.task import all_tasks
 
         return {t.name: t.default_method for t in all_tasks()}
 
@@ -51,7 +51,7 @@ DEFAULT_METHODS = _DefaultMethods()
 def resolve_sigma(img: np.ndarray, sigma: Any) -> float:
     """Return a noise level on the 0..255 scale: a number as given, or estimated for ``None``/``'auto'``."""
     if sigma is None or (isinstance(sigma, str) and sigma.strip().lower() == "auto"):
-        from .estimate import noise_sigma
+        from imagewizard.estimate import noise_sigma
 
         return float(noise_sigma(img))
     try:
@@ -116,7 +116,7 @@ def apply(task: str, img, method: str, *, sigma: Any = None, **params: Any) -> n
         Unknown method or parameter, a value out of range, a missing kernel or mask, or an image
         smaller than the method's declared ``min_size``.
     """
-    from .core.task import task_or_generic
+    from imagewizard.core.task import task_or_generic
 
     t = task_or_generic(task)
     given = {i.name: params.pop(i.name, None) for i in t.inputs}
@@ -155,7 +155,7 @@ def apply(task: str, img, method: str, *, sigma: Any = None, **params: Any) -> n
 
 
 def resolve_kernel_input(kernel: Any, shape: tuple[int, ...]) -> np.ndarray:
-    from .kernels import resolve_kernel
+    from imagewizard.kernels import resolve_kernel
 
     if isinstance(kernel, list):  # rows of numbers, as a pipeline file holds them
         kernel = np.asarray(kernel, dtype=np.float64)
@@ -172,7 +172,7 @@ def resolve_reference_input(reference: Any, shape: tuple[int, ...]) -> np.ndarra
 
 def _resolve_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray:
     if isinstance(mask, (str, bytes)) or hasattr(mask, "__fspath__"):
-        from .io import read
+        from imagewizard.io import read
 
         arr, _ = read(mask)
         mask = arr
@@ -196,7 +196,7 @@ def _resolve_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray:
 
 def _resolve_reference(reference: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
     if isinstance(reference, (str, bytes)) or hasattr(reference, "__fspath__"):
-        from .io import read
+        from imagewizard.io import read
 
         reference, _ = read(reference)
     ref, _alpha = split_alpha(as_float_image(reference, name="reference", allow_alpha=True))
@@ -214,7 +214,7 @@ _EXAMPLES = {
 
 
 def _method_lines(task: str) -> list[str]:
-    from .registry import params_text
+    from imagewizard.registry import params_text
 
     lines = []
     for m in registry.methods(task):
@@ -229,7 +229,7 @@ def task_function(task: str):
     """The Python function of ``task``, generated from its declaration (``imagewizard.<task>``)."""
     import inspect
 
-    from .core.task import get_task
+    from imagewizard.core.task import get_task
 
     t = get_task(task)
     registry.load_builtins()
@@ -272,7 +272,7 @@ def task_function(task: str):
 
 def __getattr__(name: str):
     """``api.denoise`` and every other task's function, built on first use from the declarations."""
-    from .core.task import _TASKS, _discover
+    from imagewizard.core.task import _TASKS, _discover
 
     _discover()
     if name in _TASKS:

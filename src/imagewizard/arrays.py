@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import ParameterError
+from imagewizard.errors import ParameterError
 
 
 #: Float pixels beyond this magnitude are no image intensities (the file reader applies the same rule);

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .errors import ImageWizardError, ParameterError
-from .files import check_output, check_output_folder, guard
-from .pipeline import Pipeline
+from imagewizard.errors import ImageWizardError, ParameterError
+from imagewizard.files import check_output, check_output_folder, guard
+from imagewizard.pipeline import Pipeline
 
 LOG_NAME = "imagewizard-batch.jsonl"
 
@@ -41,7 +41,7 @@ class Job:
 def plan_jobs(in_dir: str | Path, out_dir: str | Path, *, recursive: bool = True,
               pattern: str | None = None) -> tuple[list[Job], list[Job]]:
     """Split the images under ``in_dir`` into (to do, already done)."""
-    from .io import list_images
+    from imagewizard.io import list_images
 
     src_root, dst_root = Path(in_dir), Path(out_dir)
     if not src_root.is_dir():
@@ -66,8 +66,8 @@ WIZARD_SPEC: dict[str, Any] = {"wizard": True}
 
 def _wizard(img, source: str) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
     """The wizard's own plan for this image, run; returns the result, the step records and the plan."""
-    from .arrays import as_float_image, split_alpha
-    from .wizard import plan
+    from imagewizard.arrays import as_float_image, split_alpha
+    from imagewizard.wizard import plan
 
     decided = plan(split_alpha(as_float_image(img, allow_alpha=True))[0])
     if decided.pipeline is None:
@@ -80,7 +80,7 @@ def _wizard(img, source: str) -> tuple[Any, list[dict[str, Any]], dict[str, Any]
 
 def process_one(source: str, dest: str, rel: str, pipeline: dict[str, Any]) -> dict[str, Any]:
     """Read, run the pipeline (or the wizard), write keeping format, bit depth, alpha and metadata. Never raises."""
-    from .io import read, write
+    from imagewizard.io import read, write
 
     t0 = time.perf_counter()
     record: dict[str, Any] = {"input": rel, "output": rel}
@@ -155,7 +155,7 @@ def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline | None
     if workers < 1:
         raise ParameterError(f"workers must be >= 1; got {workers}")
     if cluster is not None:
-        from .cluster import parse_cluster
+        from imagewizard.cluster import parse_cluster
 
         parse_cluster(cluster)  # a bad spec fails before any work
     todo, done = plan_jobs(in_dir, out_dir, recursive=recursive, pattern=pattern)
@@ -178,7 +178,7 @@ def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline | None
         if log.tell() and not log_path.read_bytes().endswith(b"\n"):
             log.write("\n")  # a kill mid-line left a torn record; start clean after it
         if cluster is not None and todo:
-            from .cluster import connect, n_workers, run_jobs
+            from imagewizard.cluster import connect, n_workers, run_jobs
 
             with connect(cluster) as client:
                 workers = n_workers(client)

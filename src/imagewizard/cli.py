@@ -17,7 +17,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from . import __version__
+from imagewizard import __version__
 
 app = typer.Typer(
     name="imagewizard",
@@ -53,28 +53,28 @@ def _root(
 # --------------------------------------------------------------------------- helpers
 
 def _read(path: Path):
-    from .io import read
+    from imagewizard.io import read
 
     return read(path)
 
 
 def _write(path: Path, img, like, overwrite: bool, **kw) -> Path:
-    from .io import write
+    from imagewizard.io import write
 
     return write(path, img, like=like, overwrite=overwrite, **kw)
 
 
 def _check_output(path: Path, input: Path | None = None, overwrite: bool = False, what: str = "output") -> Path:
     """An image output checked before any work (format, not an input unless --overwrite, folder)."""
-    from .io import check_image_output
+    from imagewizard.io import check_image_output
 
     return check_image_output(path, what=what, replace=input if overwrite else None)
 
 
 def _sigma_arg(sigma: Optional[str]) -> Any:
     """--sigma as given on the command line: None, 'auto' or a number on the 0..255 scale, checked now."""
-    from .api import resolve_sigma
-    from .errors import ParameterError
+    from imagewizard.api import resolve_sigma
+    from imagewizard.errors import ParameterError
 
     if sigma is None or str(sigma).strip().lower() == "auto":
         return sigma
@@ -86,14 +86,14 @@ def _sigma_arg(sigma: Optional[str]) -> Any:
 
 
 def _params_text(params) -> str:
-    from .registry import params_text
+    from imagewizard.registry import params_text
 
     return params_text(params)
 
 
 def _task_epilog(task: str) -> str:
     """Help text listing the task's methods and parameters, generated from the registry."""
-    from . import registry
+    from imagewizard import registry
 
     lines = [f"Methods (`imagewizard methods --task {task}` for details):", ""]
     for m in registry.methods(task):
@@ -122,13 +122,13 @@ def _report(console, record: dict[str, Any], as_json: bool) -> None:
 
 def _run_task(task: str, input: Path, output: Path, method: str, sigma: Optional[str], params: List[str] | None,
               overwrite: bool, ref: Optional[Path], as_json: bool, **extra: Any) -> None:
-    from . import registry
-    from .api import apply, sigma_for
-    from .arrays import split_alpha
+    from imagewizard import registry
+    from imagewizard.api import apply, sigma_for
+    from imagewizard.arrays import split_alpha
 
-    from .errors import ParameterError
+    from imagewizard.errors import ParameterError
 
-    from .core.task import task_or_generic
+    from imagewizard.core.task import task_or_generic
 
     t = task_or_generic(task)
     m = registry.get(task, method)
@@ -157,7 +157,7 @@ def _run_task(task: str, input: Path, output: Path, method: str, sigma: Optional
                               "seconds": seconds,
                               "megapixels_per_second": img.shape[0] * img.shape[1] / 1e6 / max(seconds, 1e-9)}
     if ref is not None:
-        from .metrics import compare
+        from imagewizard.metrics import compare
 
         clean, _ = _read(ref)
         record["before"] = compare(clean, img)
@@ -174,7 +174,7 @@ _PARAMS = typer.Argument(None, help="method parameters as name=value (see the li
 
 
 def _method_option(task: str):
-    from .api import DEFAULT_METHODS
+    from imagewizard.api import DEFAULT_METHODS
 
     return typer.Option(DEFAULT_METHODS[task], "--method", "-m", help=f"{task} method (listed below)")
 
@@ -221,7 +221,7 @@ def _mount_task_commands() -> None:
     """One command per declared task; a task with its own command (enhance) names it in ``Task.cli``."""
     import importlib
 
-    from .core.task import all_tasks
+    from imagewizard.core.task import all_tasks
 
     for t in all_tasks():
         if t.name in _MOUNTED:
@@ -262,7 +262,7 @@ def enhance(input: Path = typer.Argument(..., help="input image"), params: Optio
             save_plan: Optional[Path] = typer.Option(None, "--save-plan", help="wizard: write the plan (YAML/JSON)"),
             ref: Optional[Path] = _REF, overwrite: bool = _OVERWRITE, as_json: bool = _JSON) -> None:
     """Improve an image: with no --method the wizard analyses it, plans the steps and runs them."""
-    from .errors import ParameterError
+    from imagewizard.errors import ParameterError
 
     if method is not None:
         if dry_run or explain or save_plan:
@@ -277,14 +277,14 @@ def enhance(input: Path = typer.Argument(..., help="input image"), params: Optio
 
 def _run_wizard(input: Path, output: Path, *, dry_run: bool, explain: bool, save_plan: Optional[Path],
                 ref: Optional[Path], overwrite: bool, as_json: bool) -> None:
-    from .arrays import split_alpha
-    from .wizard import plan
+    from imagewizard.arrays import split_alpha
+    from imagewizard.wizard import plan
 
-    from .pipeline import PIPELINE_SUFFIXES
+    from imagewizard.pipeline import PIPELINE_SUFFIXES
 
     if save_plan is not None:
-        from .errors import ParameterError
-        from .files import check_output
+        from imagewizard.errors import ParameterError
+        from imagewizard.files import check_output
 
         if save_plan.suffix.lower() not in PIPELINE_SUFFIXES:
             raise ParameterError(f"--save-plan {save_plan}: use a .yaml, .yml or .json file name")
@@ -320,7 +320,7 @@ def _run_wizard(input: Path, output: Path, *, dry_run: bool, explain: bool, save
         record.update(seconds=time.perf_counter() - t0, steps=steps)
         record["output"] = str(_write(output, out, meta, overwrite))
         if ref is not None:
-            from .metrics import compare
+            from imagewizard.metrics import compare
 
             clean, _ = _read(ref)
             record["before"], record["after"] = compare(clean, img), compare(clean, out)
@@ -335,7 +335,7 @@ def _run_wizard(input: Path, output: Path, *, dry_run: bool, explain: bool, save
 
 
 def _task_commands() -> tuple[str, ...]:
-    from .core.task import task_names
+    from imagewizard.core.task import task_names
 
     return task_names()
 
@@ -345,8 +345,8 @@ def _task_commands() -> tuple[str, ...]:
 @app.command(epilog="Example: `imagewizard tasks --json`")
 def tasks(as_json: bool = typer.Option(False, "--json", help="print the declarations as JSON")) -> None:
     """List the tasks: what each takes besides the image, what it returns, how it is scored."""
-    from . import registry
-    from .core.task import all_tasks
+    from imagewizard import registry
+    from imagewizard.core.task import all_tasks
 
     rows = []
     for t in all_tasks():
@@ -371,8 +371,8 @@ def tasks(as_json: bool = typer.Option(False, "--json", help="print the declarat
 def methods(task: Optional[str] = typer.Option(None, "--task", "-t", help="only this task"),
             as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """List the registered methods with their parameters."""
-    from . import registry
-    from .errors import ParameterError
+    from imagewizard import registry
+    from imagewizard.errors import ParameterError
 
     if task is not None and task not in registry.tasks():
         raise ParameterError(f"unknown task '{task}' (known: {', '.join(registry.tasks())})")
@@ -400,10 +400,10 @@ def models(as_json: bool = typer.Option(False, "--json", help="print the full mo
            archs: bool = typer.Option(False, "--archs", help="list the architectures `imagewizard train denoiser "
                                       "--arch` can build, with their default settings")) -> None:
     """List the trained models in the zoo (package weights and $IMAGEWIZARD_WEIGHTS) with their cards."""
-    from .nn import zoo
+    from imagewizard.nn import zoo
 
     if archs:
-        from .nn.archs import ARCHS
+        from imagewizard.nn.archs import ARCHS
 
         for name, (_build, cfg, summary) in ARCHS.items():
             settings = " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in cfg.items())
@@ -443,7 +443,7 @@ def _print_generators(console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from .gen.zoo import SHIPPED, WEIGHTS_DIR
+    from imagewizard.gen.zoo import SHIPPED, WEIGHTS_DIR
 
     table = Table(header_style="bold", title="generation models (imagewizard generate)")
     table.add_column("name", no_wrap=True, min_width=max(len(n) for n in SHIPPED.values()))
@@ -494,9 +494,9 @@ def degrade(
     overwrite: bool = _OVERWRITE,
 ) -> None:
     """Damage an image in a controlled, seeded way (to test restoration)."""
-    from .degrade import degrade as run_degrade
-    from .errors import ParameterError
-    from .kernels import save_kernel
+    from imagewizard.degrade import degrade as run_degrade
+    from imagewizard.errors import ParameterError
+    from imagewizard.kernels import save_kernel
 
     if as_float and output.suffix.lower() not in (".npy", ".tif", ".tiff"):
         raise ParameterError(f"{output}: --float keeps values outside [0, 1]; write to .npy or .tif")
@@ -507,7 +507,7 @@ def degrade(
         raise ParameterError(f"--downscale must be 2, 3 or 4, got {downscale}")
     if jpeg is not None and not 1 <= jpeg <= 100:
         raise ParameterError(f"--jpeg must be a quality from 1 to 100, got {jpeg}")
-    from .files import check_output
+    from imagewizard.files import check_output
 
     _check_output(output, input, overwrite)
     mask_path = output.with_name(output.stem + "-mask.png")
@@ -543,8 +543,8 @@ def metrics(ref: Path = typer.Argument(..., help="reference (clean) image"),
             y_channel: bool = typer.Option(False, "--y", help="score the luminance (Y of YCbCr) only"),
             as_json: bool = typer.Option(False, "--json", help="print JSON with keys psnr, ssim, mse, mae")) -> None:
     """PSNR, SSIM, MSE and MAE of IMG against REF (images scaled to [0, 1], so 8-bit data gives the usual dB)."""
-    from .arrays import split_alpha
-    from .metrics import compare
+    from imagewizard.arrays import split_alpha
+    from imagewizard.metrics import compare
 
     a, _ = _read(ref)
     b, _ = _read(img)
@@ -563,7 +563,7 @@ def metrics(ref: Path = typer.Argument(..., help="reference (clean) image"),
 def info(img: Path = typer.Argument(..., help="image file"),
          as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """Size, mode, bit depth, metadata, histogram statistics, noise level and contrast of an image."""
-    from .estimate import analyze
+    from imagewizard.estimate import analyze
 
     arr, meta = _read(img)
     record = {"file": meta.summary(), "analysis": analyze(arr)}
@@ -601,8 +601,8 @@ def _fmt(v: Any) -> str:
 def estimate_noise(img: Path = typer.Argument(..., help="image file"),
                    as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """Estimate the noise level (sigma on 0..255) and, where it can tell, the noise type."""
-    from .arrays import split_alpha
-    from .estimate import noise_sigma, noise_type
+    from imagewizard.arrays import split_alpha
+    from imagewizard.estimate import noise_sigma, noise_type
 
     arr, _ = _read(img)
     arr = split_alpha(arr)[0]
@@ -622,7 +622,7 @@ def histogram(img: Path = typer.Argument(..., help="image file"),
               output: Path = typer.Option(..., "--output", "-o", help="plot file (.png, .pdf, .svg)"),
               bins: int = typer.Option(256, "--bins", min=2, max=65536, help="number of bins")) -> None:
     """Plot the histogram with its cumulative distribution (per channel for colour)."""
-    from .plots import check_plot_path, histogram_figure, save_figure
+    from imagewizard.plots import check_plot_path, histogram_figure, save_figure
 
     check_plot_path(output)
     arr, _ = _read(img)
@@ -637,11 +637,11 @@ def compare(images: List[Path] = typer.Argument(..., help="images to show side b
             titles: Optional[str] = typer.Option(None, "--titles", help="comma-separated titles (default: file names)"),
             columns: Optional[int] = typer.Option(None, "--columns", min=1, help="images per row")) -> None:
     """A side-by-side grid with titles and, given a reference, PSNR/SSIM under each image."""
-    from .arrays import split_alpha
-    from .errors import ParameterError
-    from .plots import compare_figure, save_figure
+    from imagewizard.arrays import split_alpha
+    from imagewizard.errors import ParameterError
+    from imagewizard.plots import compare_figure, save_figure
 
-    from .plots import check_plot_path
+    from imagewizard.plots import check_plot_path
 
     names = [t.strip() for t in titles.split(",")] if titles else [p.name for p in images]
     if len(names) != len(images):
@@ -677,7 +677,7 @@ def run_pipeline(pipeline: Path = typer.Argument(..., help="pipeline file (.yaml
                  input: Path = typer.Argument(..., help="input image"),
                  output: Path = _OUT, overwrite: bool = _OVERWRITE, as_json: bool = _JSON) -> None:
     """Run a pipeline of registered methods on one image."""
-    from .pipeline import Pipeline
+    from imagewizard.pipeline import Pipeline
 
     p = Pipeline.load(pipeline)  # validate before reading the image
     _check_output(output, input, overwrite)
@@ -734,17 +734,17 @@ def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from . import registry
-    from .batch import plan_jobs, run_batch
-    from .errors import ParameterError
-    from .pipeline import Pipeline, single_step
+    from imagewizard import registry
+    from imagewizard.batch import plan_jobs, run_batch
+    from imagewizard.errors import ParameterError
+    from imagewizard.pipeline import Pipeline, single_step
 
     if pipeline is not None and method is not None:
         raise ParameterError("give exactly one of --pipeline and --method, or neither (the wizard then plans each image)")
     if cluster is not None and workers != 1:
         raise ParameterError("give --workers or --cluster, not both (a cluster has its own workers)")
     if cluster is not None:
-        from .cluster import parse_cluster
+        from imagewizard.cluster import parse_cluster
 
         parse_cluster(cluster)
     if pipeline is not None:
@@ -792,16 +792,16 @@ def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
 def demo(output: Path = typer.Option(Path("demo-output"), "--output", "-o", help="folder for the results"),
          quick: bool = typer.Option(False, "--quick", help="smaller image and only the fast methods")) -> None:
     """Degrade a bundled sample image several ways, restore it with every method, and write a report."""
-    from .demo import run_demo
+    from imagewizard.demo import run_demo
 
     report = run_demo(output, quick=quick, console=_console())
     _console().print(f"\nreport: {report}  (and {report.with_suffix('.html')})")
 
 
 def _mount_subcommands() -> None:
-    from .bench.cli import BENCH_EPILOG, bench_command
-    from .gen.cli import mount as mount_generation
-    from .nn.cli import train_app
+    from imagewizard.bench.cli import BENCH_EPILOG, bench_command
+    from imagewizard.gen.cli import mount as mount_generation
+    from imagewizard.nn.cli import train_app
 
     app.command("bench", epilog=BENCH_EPILOG)(bench_command)
     mount_generation(app, train_app)
@@ -815,7 +815,7 @@ _mount_subcommands()
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: one-line errors, exit 1 (2 for usage errors)."""
-    from .errors import ImageWizardError
+    from imagewizard.errors import ImageWizardError
 
     try:  # Typer >= 0.29 vendors Click
         from typer._click import exceptions as click_exc
@@ -830,7 +830,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in _task_commands():
             if name in args and name in command.commands:
                 command.commands[name].epilog = (command.commands[name].epilog or "") + "\n\n" + _task_epilog(name)
-    from .files import guard
+    from imagewizard.files import guard
 
     try:
         # every file named on the command line is an input: no write of this command may land on it
@@ -866,7 +866,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # the system refused something no check foresaw (a full disk, a vanished folder)
         if verbose:
             raise
-        from .files import _os_reason
+        from imagewizard.files import _os_reason
 
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         typer.echo(f"error: {_os_reason(exc)}{where}", err=True)
@@ -920,7 +920,7 @@ def command_line_inputs(args: list[str]) -> list[str]:
 
 def internal_summary(exc: BaseException) -> str:
     """A bug's message in plain words for the one-line report: its first line, no class names."""
-    from .errors import plain_reason
+    from imagewizard.errors import plain_reason
 
     return plain_reason(exc, default="no details", limit=160)
 
@@ -930,7 +930,7 @@ def _warnings_one_line():
     """ImageWizard's own warnings as one 'warning:' line each; libraries' warnings are not the user's business."""
     import warnings
 
-    from .errors import ImageWizardWarning
+    from imagewizard.errors import ImageWizardWarning
 
     said: set[str] = set()
 

@@ -27,7 +27,7 @@ import re
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
-from .errors import ImageWizardError, ParameterError, plain_reason
+from imagewizard.errors import ImageWizardError, ParameterError, plain_reason
 
 _LOCAL = re.compile(r"^local(?::(\d+))?$", re.I)
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$", re.I)
@@ -64,7 +64,7 @@ def _distributed():
 
 
 def _process_on_worker(source: str, dest: str, rel: str, spec: dict[str, Any]) -> dict[str, Any]:
-    from .batch import _worker_init, process_one
+    from imagewizard.batch import _worker_init, process_one
 
     _worker_init()  # cheap and idempotent; covers workers that join the cluster later
     return process_one(source, dest, rel, spec)
@@ -78,7 +78,7 @@ def connect(spec: str, *, timeout: float = 30.0) -> Iterator[Any]:
     cluster = None
     try:
         if kind == "local":
-            from .batch import default_workers
+            from imagewizard.batch import default_workers
 
             cluster = dd.LocalCluster(n_workers=value or default_workers(), threads_per_worker=1, processes=True,
                                       host="127.0.0.1", dashboard_address=None)

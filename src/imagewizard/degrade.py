@@ -68,11 +68,10 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .arrays import as_float_image, join_alpha, split_alpha
-from .errors import ParameterError
-from .kernels import (KERNELS, Declaration, describe_kernel, format_declared, label_declared, parse_declared,
-                      resolve_kernel)
-from .registry import Param
+from imagewizard.arrays import as_float_image, join_alpha, split_alpha
+from imagewizard.errors import ParameterError
+from imagewizard.kernels import KERNELS, Declaration, describe_kernel, format_declared, label_declared, parse_declared, resolve_kernel
+from imagewizard.registry import Param
 
 __all__ = [
     "NOISES", "MASKS", "BLUR_MODES", "PROTOCOLS", "Degraded", "degrade", "parse_degrade_spec",

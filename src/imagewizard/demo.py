@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from . import registry
-from .api import apply
-from .errors import plain_reason
-from .files import atomic_write
-from .io import write
-from .metrics import compare
+from imagewizard import registry
+from imagewizard.api import apply
+from imagewizard.errors import plain_reason
+from imagewizard.files import atomic_write
+from imagewizard.io import write
+from imagewizard.metrics import compare
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ SCENARIOS = (
 
 
 def _degrade(clean: np.ndarray, sc: Scenario, seed: int):
-    from .degrade import degrade
+    from imagewizard.degrade import degrade
 
     if sc.contrast is not None:
         low, span = sc.contrast
@@ -60,8 +60,8 @@ def run_demo(out_dir: str | Path = "demo-output", *, quick: bool = False, seed: 
     """Run the demo; returns the path of ``report.md`` (``report.html`` is beside it)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .plots import compare_figure, save_figure
-    from .samples import sample
+    from imagewizard.plots import compare_figure, save_figure
+    from imagewizard.samples import sample
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

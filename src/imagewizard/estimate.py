@@ -18,7 +18,7 @@ from scipy.optimize import nnls
 from scipy.special import gammaincinv, ndtr
 from scipy.stats import theilslopes
 
-from .arrays import as_float_image, split_alpha, to_gray
+from imagewizard.arrays import as_float_image, split_alpha, to_gray
 
 __all__ = ["noise_sigma", "noise_levels", "noise_type", "sharpness", "detail_ratio", "is_blurred",
            "blockiness", "jpeg_quality", "histogram_stats", "contrast", "exposure", "analyze", "BLUR_THRESHOLD", "BLOCKY_THRESHOLD"]
@@ -771,7 +771,7 @@ def _ghost_dip(d: np.ndarray) -> tuple[int | None, bool]:
 
 def _ghost_curve(x: np.ndarray, oy: int, ox: int) -> np.ndarray:
     """Mean squared change (0..255 scale) of a grid-aligned centre crop re-encoded at quality 1..100."""
-    from .degrade import jpeg_compress
+    from imagewizard.degrade import jpeg_compress
 
     h, w = x.shape[:2]
     side_y, side_x = min(_GHOST_SIDE, (h - oy) // 16 * 16), min(_GHOST_SIDE, (w - ox) // 16 * 16)

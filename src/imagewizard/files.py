@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from .errors import ImageReadError, ImageWriteError, ParameterError
+from imagewizard.errors import ImageReadError, ImageWriteError, ParameterError
 
 #: Files larger than this are refused before reading (bytes). Images can be large (a 100 MP
 #: 16-bit RGBA TIFF stored raw is 800 MB); the pixel limit in :mod:`imagewizard.io` is the finer

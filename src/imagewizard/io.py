@@ -43,12 +43,12 @@ from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
-from .arrays import as_float_image, split_alpha, to_gray
-from .errors import ImageReadError, ImageWriteError, ParameterError
-from .files import _os_reason, check_output, open_input
-from .files import atomic_write as _guarded_write
-from .files import file_mode as file_mode
-from .quiet import captured
+from imagewizard.arrays import as_float_image, split_alpha, to_gray
+from imagewizard.errors import ImageReadError, ImageWriteError, ParameterError
+from imagewizard.files import _os_reason, check_output, open_input
+from imagewizard.files import atomic_write as _guarded_write
+from imagewizard.files import file_mode as file_mode
+from imagewizard.quiet import captured
 
 SUPPORTED_READ = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".npy"})
 SUPPORTED_WRITE = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".npy"})
@@ -56,7 +56,7 @@ DEFAULT_MAX_PIXELS = 100_000_000
 MAX_PIXELS_ENV = "IMAGEWIZARD_MAX_PIXELS"
 #: Float images (TIFF, .npy) are read as stored, but values beyond this magnitude are no image
 #: intensities (HDR radiance in [0, 1] units stays far below it) and would overflow the statistics.
-from .arrays import FLOAT_LIMIT as FLOAT_LIMIT  # noqa: E402 - one rule for files and arrays
+from imagewizard.arrays import FLOAT_LIMIT as FLOAT_LIMIT  # noqa: E402 - one rule for files and arrays
 
 _EXT_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
                ".bmp": "BMP", ".webp": "WEBP", ".npy": "NPY"}
@@ -238,7 +238,7 @@ def _finish(d: _Decoded, p: Path, fmt: str, size: int, gray: bool) -> tuple[np.n
 def _with_chatter(e: ImageReadError, said: str | None) -> ImageReadError:
     """The error, with what the decoder printed appended when it adds something."""
     msg = str(e)
-    from .errors import plain_text
+    from imagewizard.errors import plain_text
 
     said = plain_text(said) if said else said
     if said and said.lower() not in msg.lower() and "no details given" not in said:

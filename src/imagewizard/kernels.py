@@ -34,8 +34,8 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 
-from .errors import ParameterError
-from .registry import Param, bind_args, parse_spec
+from imagewizard.errors import ParameterError
+from imagewizard.registry import Param, bind_args, parse_spec
 
 __all__ = [
     "Declaration", "KERNELS", "gaussian_kernel", "motion_kernel", "disk_kernel", "box_kernel",
@@ -391,7 +391,7 @@ def check_kernel(kernel: Any, *, name: str = "blur kernel") -> np.ndarray:
 
 
 def _one_line(exc: BaseException) -> str:
-    from .errors import plain_reason
+    from imagewizard.errors import plain_reason
 
     return plain_reason(exc)
 
@@ -411,8 +411,8 @@ def load_kernel(path: str | os.PathLike) -> np.ndarray:
     >>> round(float(load_kernel(p).sum()), 12)
     1.0
     """
-    from .errors import ImageWizardError
-    from .files import read_input_bytes
+    from imagewizard.errors import ImageWizardError
+    from imagewizard.files import read_input_bytes
 
     p = Path(path)
     label = f"kernel file '{p}'"
@@ -429,7 +429,7 @@ def load_kernel(path: str | os.PathLike) -> np.ndarray:
         elif suffix in (".tif", ".tiff"):
             arr = _tiff_kernel(data, label)
         else:  # any image format the reader knows, through its pixel limit
-            from .io import read
+            from imagewizard.io import read
 
             arr, _info = read(p, max_pixels=KERNEL_MAX_PIXELS)
     except ImageWizardError as exc:
@@ -462,7 +462,7 @@ def _after_path(msg: str, p: Path) -> str:
 def _tiff_kernel(data: bytes, label: str) -> np.ndarray:
     import tifffile
 
-    from .quiet import captured
+    from imagewizard.quiet import captured
 
     with captured(), tifffile.TiffFile(BytesIO(data)) as tif:
         page = tif.pages.first
@@ -490,7 +490,7 @@ def save_kernel(path: str | os.PathLike, kernel: Any) -> Path:
     suffix = p.suffix.lower()
     if suffix not in (".npy", ".png", ".tif", ".tiff"):
         raise ParameterError(f"kernel file '{p}': unsupported format '{suffix or '(none)'}'; use .npy, .tif or .png")
-    from .files import atomic_write
+    from imagewizard.files import atomic_write
 
     if suffix == ".npy":
         buf = BytesIO()

@@ -36,7 +36,7 @@ import math
 import cv2
 import numpy as np
 
-from .errors import ParameterError
+from imagewizard.errors import ParameterError
 
 __all__ = ["mse", "mae", "psnr", "ssim", "compare", "rgb_to_y"]
 

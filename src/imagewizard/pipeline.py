@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from . import registry
-from .errors import ParameterError
+from imagewizard import registry
+from imagewizard.errors import ParameterError
 
 PIPELINE_SUFFIXES = (".yaml", ".yml", ".json")
 #: Pipeline files are a few lines; a huge one is a mistake (or a YAML bomb).
@@ -47,13 +47,13 @@ _BASE_FIELDS = ("task", "method", "params", "sigma")
 
 def _fields() -> tuple[str, ...]:
     """A step's fields: the method and its settings, then every input a task declares (kernel, mask, ...)."""
-    from .core.task import input_names
+    from imagewizard.core.task import input_names
 
     return _BASE_FIELDS + input_names()
 
 
 def _input(name: str):
-    from .core.task import all_tasks
+    from imagewizard.core.task import all_tasks
 
     return next(i for t in all_tasks() for i in t.inputs if i.name == name)
 
@@ -153,7 +153,7 @@ def _check_value_field(spec, value: Any, where: str) -> None:
     check = spec.checker()
     if check is not None:  # e.g. a kernel spec, or a kernel file: checked for existence, not read
         return check(value, where)
-    from .errors import ImageWizardError
+    from imagewizard.errors import ImageWizardError
 
     try:
         spec.resolver()(value, (1, 1))
@@ -165,7 +165,7 @@ def _check_kernel_field(kernel: Any, where: str) -> None:
     """A kernel spec is parsed, a kernel array checked, a named kernel file must exist: at load time."""
     import os
 
-    from .kernels import KERNELS, check_kernel, make_kernel
+    from imagewizard.kernels import KERNELS, check_kernel, make_kernel
 
     if isinstance(kernel, list):
         try:
@@ -189,7 +189,7 @@ def _check_kernel_field(kernel: Any, where: str) -> None:
 
 def _check_file_field(value: Any, key: str, where: str) -> None:
     """'mask'/'reference' name an image file; a fixed absolute path must exist at load time."""
-    from .io import SUPPORTED_READ
+    from imagewizard.io import SUPPORTED_READ
 
     if not isinstance(value, str) or not value.strip():
         raise ParameterError(f"{where}: field '{key}' must be an image file name (e.g. '{{stem}}-{key}.png'), "
@@ -238,8 +238,8 @@ class Pipeline:
     @classmethod
     def load(cls, path: str | Path) -> "Pipeline":
         """Read a YAML (.yaml/.yml) or JSON pipeline file."""
-        from .errors import ImageReadError
-        from .files import read_input_text
+        from imagewizard.errors import ImageReadError
+        from imagewizard.files import read_input_text
 
         p = Path(path)
         if p.suffix.lower() not in PIPELINE_SUFFIXES:
@@ -269,7 +269,7 @@ class Pipeline:
 
     def save(self, path: str | Path) -> Path:
         """Write the pipeline as YAML or JSON (by extension), atomically, never over an input."""
-        from .files import atomic_write
+        from imagewizard.files import atomic_write
 
         p = Path(path)
         if p.suffix.lower() not in PIPELINE_SUFFIXES:
@@ -291,9 +291,9 @@ class Pipeline:
         run each local method (one declared with a ``halo``) in tiles of ``tile`` pixels a side, so
         memory stays bounded; the noise level is estimated once on the whole image first.
         """
-        from .api import apply, sigma_for
-        from .arrays import split_alpha
-        from .tiling import TILE, TILE_ABOVE, apply_tiled
+        from imagewizard.api import apply, sigma_for
+        from imagewizard.arrays import split_alpha
+        from imagewizard.tiling import TILE, TILE_ABOVE, apply_tiled
 
         tile_above = TILE_ABOVE if tile_above is None else tile_above
         tile = TILE if tile is None else tile

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .arrays import as_float_image, split_alpha
+from imagewizard.arrays import as_float_image, split_alpha
 
 
 def _pyplot():
@@ -26,8 +26,8 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".tif", ".tiff", ".web
 
 def check_plot_path(path: str | Path, *, what: str = "plot") -> Path:
     """Refuse a plot path before any work: unknown format, an input's path, a blocked folder."""
-    from .errors import ImageWriteError
-    from .files import check_output
+    from imagewizard.errors import ImageWriteError
+    from imagewizard.files import check_output
 
     p = Path(path)
     if p.suffix.lower() not in PLOT_SUFFIXES:
@@ -39,7 +39,7 @@ def check_plot_path(path: str | Path, *, what: str = "plot") -> Path:
 
 def save_figure(fig, path: str | Path, dpi: int = 100, *, what: str = "plot") -> Path:
     """Save a matplotlib figure atomically through the guard (format from the extension)."""
-    from .files import atomic_path
+    from imagewizard.files import atomic_path
 
     path = check_plot_path(path, what=what)
     try:
@@ -87,7 +87,7 @@ def histogram_figure(img, *, bins: int = 256, title: str = ""):
 def compare_figure(images: Sequence[np.ndarray], titles: Sequence[str], *, ref: np.ndarray | None = None,
                    columns: int | None = None, tile_inches: float = 3.2):
     """A grid of images with titles; with ``ref``, PSNR/SSIM against it under each image."""
-    from .metrics import psnr, ssim
+    from imagewizard.metrics import psnr, ssim
 
     plt = _pyplot()
     n = len(images)

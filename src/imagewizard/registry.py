@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from .errors import MissingDependencyError, ParameterError, UnknownMethodError
+from imagewizard.errors import MissingDependencyError, ParameterError, UnknownMethodError
 
 # Tasks are declared in imagewizard.core.task (one folder per task under imagewizard/methods/);
 # ``registry.TASKS`` stays as their names, derived from the declarations.
@@ -302,7 +302,7 @@ def register(
     if sigma not in SIGMA_MODES:
         raise ValueError(f"sigma must be one of {SIGMA_MODES}")
     needs, accepts = frozenset(needs), frozenset(accepts) - frozenset(needs)
-    from .core.task import _TASKS, _discover
+    from imagewizard.core.task import _TASKS, _discover
 
     if task not in _TASKS:
         _discover()
@@ -344,7 +344,7 @@ def load_builtins() -> None:
     if _LOADED:
         return
     _LOADED = True
-    from .core.task import all_tasks
+    from imagewizard.core.task import all_tasks
 
     own, other = [], []
     for t in all_tasks():
@@ -362,7 +362,7 @@ def load_builtins() -> None:
 
 def load_task(task: str) -> None:
     """Import the modules of one task declared after the built-ins were loaded (a plugin, a test)."""
-    from .core.task import get_task
+    from imagewizard.core.task import get_task
 
     for mod in get_task(task).modules:
         importlib.import_module(mod)
@@ -386,7 +386,7 @@ def methods(task: str | None = None) -> list[Method]:
 
 def __getattr__(name: str):
     if name == "TASKS":  # the declared tasks' names (kept for code written before tasks were declared)
-        from .core.task import task_names
+        from imagewizard.core.task import task_names
 
         return task_names()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

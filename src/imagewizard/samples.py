@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ParameterError
+from imagewizard.errors import ParameterError
 
 #: name -> (scikit-image loader, what it is)
 SAMPLES = {

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from . import registry
-from .pipeline import Pipeline
+from imagewizard import registry
+from imagewizard.pipeline import Pipeline
 
 #: Estimated Gaussian noise below this (0..255 scale) is left alone: 8-bit rounding alone gives
 #: 0.3, and the estimator reads fine texture of clean photos as up to about 1.5.
@@ -54,7 +54,7 @@ def _range_without_noise(img: np.ndarray) -> float:
     """1st-99th percentile spread of the luminance after a 3x3 median and a light blur (noise removed)."""
     from scipy import ndimage
 
-    from .arrays import to_gray
+    from imagewizard.arrays import to_gray
 
     y = ndimage.gaussian_filter(ndimage.median_filter(to_gray(img), size=3), 1.5)
     lo, hi = np.percentile(y, [1, 99])
@@ -81,8 +81,8 @@ def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
     Plan
         ``pipeline`` is None when nothing needs doing.
     """
-    from .arrays import split_alpha
-    from .estimate import analyze
+    from imagewizard.arrays import split_alpha
+    from imagewizard.estimate import analyze
 
     colour, _ = split_alpha(np.asarray(img, dtype=np.float32))
     a = analysis if analysis is not None else analyze(colour)

@@ -33,7 +33,7 @@ __all__ = ["BenchConfig", "run_bench", "plan_bench", "BenchResult"]
 def __getattr__(name: str) -> Any:
     # Lazy, so that `imagewizard --help` (which imports .cli) stays fast.
     if name in __all__:
-        from . import runner
+        from imagewizard.bench import runner
 
         return getattr(runner, name)
     raise AttributeError(f"module 'imagewizard.bench' has no attribute {name!r}")

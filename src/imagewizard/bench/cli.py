@@ -65,8 +65,8 @@ def bench_command(
     """Benchmark restoration methods on an image set: PSNR, SSIM, time and memory, with an HTML report."""
     from rich.console import Console
 
-    from .runner import BenchConfig, run_bench
-    from .summary import CONSOLE_HEAD, console_cells, ranked
+    from imagewizard.bench.runner import BenchConfig, run_bench
+    from imagewizard.bench.summary import CONSOLE_HEAD, console_cells, ranked
 
     console = Console(highlight=False, soft_wrap=True)
     cfg = BenchConfig(data=data, degradations=list(degrade), methods=methods, task=task, protocol=protocol,

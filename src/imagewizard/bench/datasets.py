@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ParameterError
+from imagewizard.errors import ParameterError
 
 #: Named test sets: lower-case name -> folder name under ``testsets/``.
 NAMED_SETS = {"set12": "Set12", "bsd68": "BSD68", "cbsd68": "CBSD68"}
@@ -105,7 +105,7 @@ def resolve_dataset(data: str, *, limit: int | None = None, gray: bool = False) 
     >>> [r.name for r in ds.images]
     ['astronaut-face', 'brick']
     """
-    from ..io import list_images
+    from imagewizard.io import list_images
 
     if limit is not None and (isinstance(limit, bool) or int(limit) < 1):
         raise ParameterError(f"--limit must be a positive integer, got {limit!r}")
@@ -116,7 +116,7 @@ def resolve_dataset(data: str, *, limit: int | None = None, gray: bool = False) 
     path = Path(text).expanduser()
     identity = None
     if low == TINY and not path.is_dir():
-        from ..samples import SAMPLES, TINY_SET
+        from imagewizard.samples import SAMPLES, TINY_SET
 
         refs = [ImageRef(k, f"tiny:{k}") for k in sorted(TINY_SET)]
         desc = "built-in tiny set: crops of " + ", ".join(sorted({SAMPLES[v[0]][0] for v in TINY_SET.values()})) + \
@@ -169,16 +169,16 @@ _TINY_CACHE: dict[str, np.ndarray] = {}
 
 def load_image(ref: ImageRef, *, gray: bool = False) -> np.ndarray:
     """The clean image of ``ref`` as float32 HxW or HxWx3 (alpha dropped; see module notes on gray)."""
-    from ..arrays import split_alpha, to_gray
+    from imagewizard.arrays import split_alpha, to_gray
 
     if ref.source.startswith("tiny:"):
         if not _TINY_CACHE:
-            from ..samples import tiny_set
+            from imagewizard.samples import tiny_set
 
             _TINY_CACHE.update(tiny_set())
         img = _TINY_CACHE[ref.source[5:]]
     else:
-        from ..io import read
+        from imagewizard.io import read
 
         img, _ = read(ref.source)
         img = split_alpha(img)[0]

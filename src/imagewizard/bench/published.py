@@ -76,8 +76,8 @@ def gaussian_sigma_only(spec: dict[str, Any]) -> float | None:
     ``spec`` is what :func:`imagewizard.degrade.parse_degrade_spec` returns.
     Published denoising tables apply only to such degradations.
     """
-    from ..degrade import NOISES
-    from ..kernels import parse_declared
+    from imagewizard.degrade import NOISES
+    from imagewizard.kernels import parse_declared
 
     if spec.get("blur") or spec.get("mask") or spec.get("jpeg") or spec.get("downscale"):
         return None

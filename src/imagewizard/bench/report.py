@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .published import caveats, protocol_note, published_rows, source_legend
-from .summary import (TABLE_HEAD, csv_text, fmt, markdown_table, published_as_rows, ranked, summarize,
-                      table_cells)
-from ..io import atomic_write
-from .worker import BASELINE, crop_path
+from imagewizard.bench.published import caveats, protocol_note, published_rows, source_legend
+from imagewizard.bench.summary import TABLE_HEAD, csv_text, fmt, markdown_table, published_as_rows, ranked, summarize, table_cells
+from imagewizard.io import atomic_write
+from imagewizard.bench.worker import BASELINE, crop_path
 
 PUBLISHED_HEAD = ["method (published)", "PSNR (dB)", "SSIM", "source"]
 
@@ -64,7 +63,7 @@ def protocol_text(protocol: str) -> str:
 
 
 def header_facts(plan, machine: dict[str, Any], records: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    from .machine import machine_line
+    from imagewizard.bench.machine import machine_line
 
     c, ds = plan.config, plan.dataset
     threads = sorted({r.get("threads") for r in records if r.get("threads")})
@@ -156,7 +155,7 @@ def markdown_report(plan, rows, published, machine, records) -> str:
 
 def scatter_png(plan, rows, spec: str) -> bytes | None:
     """PSNR versus seconds per image (log axis) for one degradation; None when nothing was timed."""
-    from ..plots import _pyplot, figure_png_bytes
+    from imagewizard.plots import _pyplot, figure_png_bytes
 
     pts = [r for r in rows if r["degradation"] == spec and r["kind"] == "method"
            and r["psnr_mean"] is not None and r["seconds_mean"]]
@@ -186,7 +185,7 @@ def scatter_png(plan, rows, spec: str) -> bytes | None:
 
 def crops_png(plan, records, spec: str, image: str, out: Path) -> bytes | None:
     """Side-by-side crops of one image: clean, degraded, then methods by PSNR; None when not saved."""
-    from ..plots import compare_figure, figure_png_bytes
+    from imagewizard.plots import compare_figure, figure_png_bytes
 
     by_method = {r["method"]: r for r in records if r["degradation"] == spec and r["image"] == image}
     clean_p = crop_path(out, spec, image, "clean")

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..errors import ImageWizardError, ParameterError
-from ..files import atomic_write
-from .datasets import Dataset, resolve_dataset
-from .store import Key, ResultStore, record_key
-from .worker import BASELINE, THREAD_ENV, Job, Settings, init_worker, run_job, slug
+from imagewizard.errors import ImageWizardError, ParameterError
+from imagewizard.files import atomic_write
+from imagewizard.bench.datasets import Dataset, resolve_dataset
+from imagewizard.bench.store import Key, ResultStore, record_key
+from imagewizard.bench.worker import BASELINE, THREAD_ENV, Job, Settings, init_worker, run_job, slug
 
 __all__ = ["BenchConfig", "Degradation", "Plan", "BenchResult", "BenchError", "plan_bench", "run_bench",
            "PROTOCOLS", "SAVE_FORMATS"]
@@ -116,8 +116,8 @@ class BenchResult:
 
 def _true_sigma(kw: dict[str, Any]) -> float | None:
     """The Gaussian noise level when every noise step is zero-mean Gaussian (combined in quadrature)."""
-    from ..degrade import NOISES
-    from ..kernels import parse_declared
+    from imagewizard.degrade import NOISES
+    from imagewizard.kernels import parse_declared
 
     sigmas = []
     for spec in kw.get("noise") or []:
@@ -131,8 +131,8 @@ def _true_sigma(kw: dict[str, Any]) -> float | None:
 
 
 def _degradations(texts: Sequence[str]) -> list[Degradation]:
-    from ..degrade import format_degrade_spec, parse_degrade_spec
-    from .published import gaussian_sigma_only
+    from imagewizard.degrade import format_degrade_spec, parse_degrade_spec
+    from imagewizard.bench.published import gaussian_sigma_only
 
     if isinstance(texts, str):
         texts = [texts]
@@ -159,7 +159,7 @@ def _degradations(texts: Sequence[str]) -> list[Degradation]:
 
 
 def _infer_task(degs: list[Degradation]) -> str:
-    from ..core.task import task_for_degradation
+    from imagewizard.core.task import task_for_degradation
 
     tasks = {task_for_degradation(d.kw) for d in degs}
     if len(tasks) > 1:
@@ -178,7 +178,7 @@ ANY_TASK = "any"
 
 
 def _lookup(task: str, name: str):
-    from .. import registry
+    from imagewizard import registry
 
     if task != ANY_TASK:
         return registry.get(task, name)
@@ -218,7 +218,7 @@ def _method_variant(item: str) -> tuple[str, dict[str, str]]:
 
 def _select_methods(task: str, requested: str | Sequence[str], exclude: Sequence[str],
                     degs: list[Degradation], notes: list[str]):
-    from .. import registry
+    from imagewizard import registry
 
     names = _split_list(requested)
     if not names:
@@ -271,7 +271,7 @@ def _select_methods(task: str, requested: str | Sequence[str], exclude: Sequence
 
 def plan_bench(config: BenchConfig) -> Plan:
     """Validate ``config`` and list the jobs (one-line :class:`ParameterError` on any bad argument)."""
-    from .. import registry
+    from imagewizard import registry
 
     c = config
     if c.protocol not in PROTOCOLS:
@@ -321,7 +321,7 @@ def plan_bench(config: BenchConfig) -> Plan:
 
 
 def _is_colour(ref, gray: bool) -> bool:
-    from .datasets import load_image
+    from imagewizard.bench.datasets import load_image
 
     return load_image(ref, gray=gray).ndim == 3
 
@@ -389,7 +389,7 @@ def _progress(console, enabled: bool):
 
 
 def _execute(todo: list[Job], workers: int, store: ResultStore, console, progress: bool) -> None:
-    from .machine import usable_cores
+    from imagewizard.bench.machine import usable_cores
 
     with _progress(console, progress) as bar:
         task_id = bar.add_task("bench", total=len(todo))
@@ -441,8 +441,8 @@ def run_bench(config: BenchConfig, *, console=None, progress: bool = True) -> Be
     >>> [r["method"] for r in res.rows]                                             # doctest: +SKIP
     ['input', 'box']
     """
-    from .machine import machine_info
-    from .report import write_outputs
+    from imagewizard.bench.machine import machine_info
+    from imagewizard.bench.report import write_outputs
 
     plan = plan_bench(config)
     machine = machine_info()

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .published import PublishedRow
+from imagewizard.bench.published import PublishedRow
 
 #: Metrics aggregated with mean and standard deviation.
 AGG_FIELDS = ("psnr", "ssim", "mse", "seconds", "mp_per_s", "peak_mem_mb")

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ..files import atomic_write
+from imagewizard.files import atomic_write
 
 BASELINE = "input"
 _WARM: set[tuple[str, str, int]] = set()
@@ -199,7 +199,7 @@ _CLEAN_CACHE: dict[tuple[str, bool], np.ndarray] = {}
 
 
 def _clean(job: Job) -> np.ndarray:
-    from .datasets import ImageRef, load_image
+    from imagewizard.bench.datasets import ImageRef, load_image
 
     key = (job.source, job.settings.gray)
     img = _CLEAN_CACHE.get(key)
@@ -212,7 +212,7 @@ def _clean(job: Job) -> np.ndarray:
 
 def noise_seed(seed: int, image: str, degradation: str) -> int:
     """The seed of one image's degradation: from the run seed, the image name and the canonical spec only."""
-    from ..degrade import derive_seed
+    from imagewizard.degrade import derive_seed
 
     return derive_seed(int(seed), image, degradation)
 
@@ -235,9 +235,9 @@ def detail_window(img: np.ndarray, size: int) -> tuple[int, int, int]:
 
 
 def _one_line(exc: BaseException) -> str:
-    from ..errors import ImageWizardError
+    from imagewizard.errors import ImageWizardError
 
-    from ..errors import plain_reason
+    from imagewizard.errors import plain_reason
 
     return str(exc) if isinstance(exc, ImageWizardError) else plain_reason(exc)
 
@@ -259,10 +259,10 @@ def _sigma_plan(method, sigma_true: float | None, blind: bool) -> tuple[Any, str
 
 def _call(job: Job, method, image, sigma_arg, res):
     """Run the method once; returns (output, sigma it received)."""
-    from ..api import apply, sigma_for
+    from imagewizard.api import apply, sigma_for
 
     sigma = sigma_for(method, image, sigma_arg) if method.sigma != "none" else None
-    from ..core.task import task_or_generic
+    from imagewizard.core.task import task_or_generic
 
     kw: dict[str, Any] = {}
     for i in task_or_generic(method.task).inputs:  # what the degradation made (its kernel, its mask) goes in
@@ -290,8 +290,8 @@ def _warm_up(job: Job, method, image, sigma_arg, res) -> None:
 
 def run_job(job: Job) -> dict[str, Any]:
     """Run one job and return its record (a failed method gives a record with ``error``)."""
-    from .. import registry
-    from ..degrade import degrade
+    from imagewizard import registry
+    from imagewizard.degrade import degrade
 
     st = job.settings
     clean = _clean(job)
@@ -304,7 +304,7 @@ def run_job(job: Job) -> dict[str, Any]:
         "height": h, "width": w, "channels": 1 if clean.ndim == 2 else clean.shape[2],
         "megapixels": h * w / 1e6, "sigma_true": job.sigma_true,
     }
-    from ..core.task import task_or_generic
+    from imagewizard.core.task import task_or_generic
 
     task = task_or_generic(job.task or st.task, strict=False)  # its declared scoring; --task any: the image metrics
     out = None
@@ -344,7 +344,7 @@ def run_job(job: Job) -> dict[str, Any]:
 
 
 def _save(job: Job, clean: np.ndarray, res, out: np.ndarray) -> dict[str, str]:
-    from ..io import write
+    from imagewizard.io import write
 
     st = job.settings
     root = Path(st.out_dir)

@@ -30,7 +30,7 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..errors import ParameterError
+from imagewizard.errors import ParameterError
 
 #: What a task returns. Only same-shape images exist today; the rest are declared for the tasks
 #: that come next (upscale: an image of another shape; segment: a label map; detect: boxes).
@@ -192,7 +192,7 @@ def _discover() -> None:
     if _DISCOVERED:
         return
     _DISCOVERED = True
-    from .. import methods as pkg
+    from imagewizard import methods as pkg
 
     for info in pkgutil.iter_modules(pkg.__path__):
         if info.ispkg:
@@ -229,7 +229,7 @@ def task_or_generic(name: str, *, strict: bool = True) -> Task:
     _discover()
     if name in _TASKS:
         return _TASKS[name]
-    from .. import registry
+    from imagewizard import registry
 
     if strict and not any(m.task == name for m in registry.methods()):
         return get_task(name)  # raises: unknown task

@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from ..errors import ParameterError
+from imagewizard.errors import ParameterError
 
 MAX_SAMPLES = 1024
 
@@ -41,7 +41,7 @@ def generate(model: str, n: int, out: Path, seed: int = 0, steps: int | None = N
     """
     import torch
 
-    from .zoo import SHIPPED, grid, load_generator, resolve, shipped_path, write_png
+    from imagewizard.gen.zoo import SHIPPED, grid, load_generator, resolve, shipped_path, write_png
 
     arch = resolve(model)
     if not 1 <= int(n) <= MAX_SAMPLES:
@@ -89,8 +89,8 @@ def train_generator_cmd(model: str, data: Path | None = None, steps: int | None 
     dict
         What :func:`~imagewizard.gen.train.train_generator` returns, without the loss history.
     """
-    from .train import train_generator
-    from .zoo import resolve
+    from imagewizard.gen.train import train_generator
+    from imagewizard.gen.zoo import resolve
 
     arch = resolve(model)
     if data is not None and not Path(data).is_file():

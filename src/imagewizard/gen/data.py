@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import ParameterError, plain_reason
+from imagewizard.errors import ParameterError, plain_reason
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 
@@ -99,7 +99,7 @@ def write_idx_images(path: str | Path, images: np.ndarray) -> Path:
     images = np.asarray(images, dtype=np.uint8)
     raw = np.array([IMAGES_MAGIC, *images.shape], dtype=">u4").tobytes() + images.tobytes()
     path = Path(path)
-    from ..files import atomic_write
+    from imagewizard.files import atomic_write
 
     atomic_write(path, gzip.compress(raw) if path.suffix == ".gz" else raw, what="IDX file")
     return path

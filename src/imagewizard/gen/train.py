@@ -20,9 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import ParameterError
-from . import data as D
-from .zoo import build, grid, resolve, write_png
+from imagewizard.errors import ParameterError
+from imagewizard.gen import data as D
+from imagewizard.gen.zoo import build, grid, resolve, write_png
 
 #: arch -> default (steps, batch, lr). GAN lr/betas as in Radford et al.
 DEFAULTS = {"dcgan": (2500, 64, 2e-4), "vae-gen": (4000, 64, 1e-3), "ddpm": (2000, 64, 1e-3)}
@@ -71,7 +71,7 @@ def _cosine(step: int, steps: int, floor: float = 0.1) -> float:
 def make_stepper(arch: str, model, lr: float, steps: int, g: torch.Generator, config: dict) -> tuple[Callable, dict]:
     """A function ``step(x, i) -> {loss name: value}`` doing one optimiser step on batch x in [0, 1]."""
     if arch == "dcgan":
-        from .dcgan import Discriminator
+        from imagewizard.gen.dcgan import Discriminator
 
         disc = Discriminator(config["in_channels"], config["size"], config["features"])
         opt_g = torch.optim.Adam(model.parameters(), lr, betas=(0.5, 0.999))
@@ -222,7 +222,7 @@ def train_generator(model_kind: str, data: str | Path | None = None, steps: int 
                 rec = model.reconstruct(x_all[:512])
             card["quality"]["reconstruction_mse_first512"] = round(float(F.mse_loss(rec, x_all[:512])), 6)
         write_png(out / "samples.png", grid(samples[:64]))
-    from ..nn.weights import save_model
+    from imagewizard.nn.weights import save_model
 
     path = save_model(out / "model.safetensors", model.state_dict(), arch, cfg, card)
     if log:

@@ -11,25 +11,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import ParameterError
+from imagewizard.errors import ParameterError
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 
 def _dcgan(**cfg):
-    from .dcgan import Generator
+    from imagewizard.gen.dcgan import Generator
 
     return Generator(**cfg)
 
 
 def _vae(**cfg):
-    from .vae import ConvVAE
+    from imagewizard.gen.vae import ConvVAE
 
     return ConvVAE(**cfg)
 
 
 def _ddpm(**cfg):
-    from .ddpm import Diffusion
+    from imagewizard.gen.ddpm import Diffusion
 
     return Diffusion(**cfg)
 
@@ -78,7 +78,7 @@ def shipped_path(arch: str) -> Path:
 
 def load_generator(path: str | Path):
     """Load a generative model saved by ``save_model``; returns ``(model, card)`` in eval mode."""
-    from ..nn.weights import load_model
+    from imagewizard.nn.weights import load_model
 
     return load_model(path, build=build, known=GEN_ARCHS, kind="a generative model")
 
@@ -106,7 +106,7 @@ def write_png(path: str | Path, array) -> Path:
 
     from PIL import Image
 
-    from ..io import atomic_write
+    from imagewizard.io import atomic_write
 
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="PNG")

@@ -7,7 +7,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from .train import LOSSES
+from imagewizard.nn.train import LOSSES
 
 train_app = typer.Typer(help="Train learned models on a folder of images.", no_args_is_help=True,
                         rich_markup_mode="markdown")
@@ -78,8 +78,8 @@ def denoiser(
     out: Optional[Path] = typer.Option(None, help="run folder (checkpoints, log, best weights)"),
 ) -> None:
     """Train a denoiser on random noisy patches; checkpoints resume exactly."""
-    from .data import parse_mix, parse_sigma_range
-    from .train import TrainConfig, command_line, train_denoiser
+    from imagewizard.nn.data import parse_mix, parse_sigma_range
+    from imagewizard.nn.train import TrainConfig, command_line, train_denoiser
 
     if resume is not None:
         overrides = {"steps": steps, "minutes": minutes, "lr": lr, "val_every": val_every, "threads": threads, "device": device,
@@ -142,8 +142,8 @@ def diffusion(
     out: Optional[Path] = typer.Option(None, help="run folder (checkpoints, log, best weights)"),
 ) -> None:
     """Train a denoising diffusion model (DDPM noise prediction), validated by its one-step restoration."""
-    from .data import parse_sigma_range
-    from .train import TrainConfig, command_line, train_denoiser
+    from imagewizard.nn.data import parse_sigma_range
+    from imagewizard.nn.train import TrainConfig, command_line, train_denoiser
 
     if resume is not None:
         overrides = {"steps": steps, "minutes": minutes, "val_every": val_every, "threads": threads, "device": device,
@@ -173,14 +173,14 @@ def _is_diffusers(init: str) -> bool:
     p = Path(init)
     if p.is_dir():
         return (p / "config.json").is_file() or (p / "unet" / "config.json").is_file()
-    from . import zoo
+    from imagewizard.nn import zoo
 
     return not (p.suffix == ".safetensors" or zoo.find(init) is not None)
 
 
 def _parse_arch_config(items: List[str]) -> dict[str, Any]:
     """``['depth=12', 'channels=32,64,128']`` -> ``{'depth': 12, 'channels': (32, 64, 128)}``."""
-    from ..errors import ParameterError
+    from imagewizard.errors import ParameterError
 
     def value(text: str) -> Any:
         parts = [p.strip() for p in text.split(",")]

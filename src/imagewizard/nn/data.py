@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ParameterError
+from imagewizard.errors import ParameterError
 
 _EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 # ITU-R BT.601 luma, the weights of MATLAB's rgb2gray that made the gray test sets (BSD68).
@@ -38,7 +38,7 @@ def list_image_files(folder: str | Path, exclude: str | Path | None = None) -> l
 
 def load_uint8(path: Path, channels: int) -> np.ndarray:
     """Decode to HxWxC uint8 (C = 1 or 3); gray is BT.601 luma rounded to 8 bits like the gray test sets."""
-    from ..io import read
+    from imagewizard.io import read
 
     img, _info = read(path)  # the guarded reader: regular files, pixel and size limits, one-line errors
     img = np.clip(img, 0.0, 1.0)
@@ -58,7 +58,7 @@ def load_images(paths: list[Path], channels: int, *, what: str = "training") -> 
     """
     import sys
 
-    from ..errors import ImageWizardError
+    from imagewizard.errors import ImageWizardError
 
     out = []
     for p in paths:

@@ -27,11 +27,11 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from ..errors import ParameterError
+from imagewizard.errors import ParameterError
 
 
 def _one_line(e: BaseException) -> str:
-    from ..errors import plain_reason
+    from imagewizard.errors import plain_reason
 
     return plain_reason(e)
 
@@ -231,7 +231,7 @@ def save_diffusers_unet(model: DiffusersEps, out_dir: str | Path, card: dict[str
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise ParameterError(f"output must be a directory, but a file exists: {out}")
-    from ..files import check_output_folder
+    from imagewizard.files import check_output_folder
 
     check_output_folder(out, what="model folder")
     out.parent.mkdir(parents=True, exist_ok=True)

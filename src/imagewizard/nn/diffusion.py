@@ -65,7 +65,7 @@ class EpsUNet(nn.Module):
                  shuffle: int = 2, num_train_timesteps: int = 1000, beta_start: float = 1e-4,
                  beta_end: float = 0.02, beta_schedule: str = "linear"):
         super().__init__()
-        from .archs.unet import UNetDenoiser
+        from imagewizard.nn.archs.unet import UNetDenoiser
 
         self.denoiser = UNetDenoiser(in_channels, channels, blocks, shuffle)
         self.in_channels = in_channels

@@ -47,7 +47,7 @@ def vae_samples(img: np.ndarray, sigma: float, *, samples: int = 8, seed: int = 
     >>> vae_samples(noisy, 25, samples=3).shape  # doctest: +SKIP
     (3, 32, 32)
     """
-    from .zoo import load
+    from imagewizard.nn.zoo import load
 
     model, _ = load(weights)
     if img.ndim != 2:

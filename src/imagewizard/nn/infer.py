@@ -39,7 +39,7 @@ def resolve_device(device: str | None = "auto"):
     ``cuda`` on a machine (or a torch build) without one."""
     import torch
 
-    from ..errors import ParameterError
+    from imagewizard.errors import ParameterError
 
     text = "auto" if device is None else str(device).strip().lower()
     if text in ("", "auto"):

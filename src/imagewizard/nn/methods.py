@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import Param, register
-from . import zoo
+from imagewizard.registry import Param, register
+from imagewizard.nn import zoo
 
 _COMMON = (
     Param("tile", int, 0, "core tile side in pixels (bounded memory for large images); 0 = chosen from free memory",
@@ -28,7 +28,7 @@ def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: s
 
     def run(img: np.ndarray, *, sigma: float = 0.0, tile: int = 0, weights: str = "", threads: int = 0,
             device: str | None = None, **extra) -> np.ndarray:
-        from .infer import default_threads, on_device, predict, resolve_device
+        from imagewizard.nn.infer import default_threads, on_device, predict, resolve_device
 
         dev = resolve_device(device)  # an unusable device is refused before the weights load
 
@@ -47,7 +47,7 @@ def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: s
             return _gray_model_on_color(model, img, sigma, tile=tile, threads=threads or default_threads(),
                                         device=device)
         if got != want:
-            from ..errors import ParameterError
+            from imagewizard.errors import ParameterError
 
             raise ParameterError(f"weights '{weights}' expect {got}-channel images, got {want}")
         return predict(model, img, sigma, tile=tile, threads=threads or default_threads(), device=device)
@@ -65,8 +65,8 @@ def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: s
 def _check_card_method(card: dict, name: str, weights: str) -> None:
     """Refuse weights whose card names another registered method (``unet weights=dncnn-gray`` would run DnCNN
     under unet's name and parameters). Cards without a method, or naming no registered one, are accepted."""
-    from .. import registry
-    from ..errors import ParameterError
+    from imagewizard import registry
+    from imagewizard.errors import ParameterError
 
     owner = card.get("method") or card.get("arch")
     if owner and owner != name and owner in {m.name for m in registry.methods("denoise")}:
@@ -88,8 +88,8 @@ def _gray_model_on_color(model, img: np.ndarray, sigma: float, *, tile: int, thr
     image with known noise; most detail sits in the luminance channel and the smooth chroma channels
     take strong denoising well (as in CBM3D), which beats filtering R, G and B separately.
     """
-    from ..methods.denoise.opponent import opponent_to_rgb, rgb_to_opponent
-    from .infer import predict
+    from imagewizard.methods.denoise.opponent import opponent_to_rgb, rgb_to_opponent
+    from imagewizard.nn.infer import predict
 
     opp = rgb_to_opponent(img)
     out = np.empty_like(opp)
@@ -101,7 +101,7 @@ def _gray_model_on_color(model, img: np.ndarray, sigma: float, *, tile: int, thr
 
 
 def _ensemble_wrap(model, *, ensemble: int = 1):
-    from .ensemble import SelfEnsemble
+    from imagewizard.nn.ensemble import SelfEnsemble
 
     return SelfEnsemble(model, ensemble) if ensemble > 1 else model
 
@@ -119,13 +119,13 @@ _learned_denoiser(
 
 
 def _vae_wrap(model, *, samples: int = 0, seed: int = 0):
-    from .generative import PosteriorMean
+    from imagewizard.nn.generative import PosteriorMean
 
     return PosteriorMean(model, samples=samples, seed=seed) if samples else model
 
 
 def _diffusion_wrap(model, *, steps: int = 1, eta: float = 0.0, seed: int = 0):
-    from .diffusion import DiffusionRestorer
+    from imagewizard.nn.diffusion import DiffusionRestorer
 
     return DiffusionRestorer(model, steps=steps, eta=eta, seed=seed)
 

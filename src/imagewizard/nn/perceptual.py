@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import ParameterError, plain_reason
+from imagewizard.errors import ParameterError, plain_reason
 
 #: Environment variable naming the VGG19 weights file when none is passed.
 ENV_VAR = "IMAGEWIZARD_VGG19"

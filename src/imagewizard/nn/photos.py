@@ -182,7 +182,7 @@ def same_picture(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _test_set_hashes(folders: Iterable[str | Path]) -> list[tuple[str, np.ndarray]]:
-    from .data import list_image_files
+    from imagewizard.nn.data import list_image_files
 
     out = []
     for folder in folders:

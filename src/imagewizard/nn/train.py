@@ -22,9 +22,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import ParameterError
-from ..files import atomic_write, check_output
-from . import data as D
+from imagewizard.errors import ParameterError
+from imagewizard.files import atomic_write, check_output
+from imagewizard.nn import data as D
 
 LOSSES = ("mse", "l1", "charbonnier", "ssim", "psnr")
 
@@ -100,7 +100,7 @@ class TrainConfig:
             raise ParameterError("colour_aug needs a mix of sources (e.g. --mix folder=1)")
         if self.val_set not in ("folder", "photos"):
             raise ParameterError(f"val_set must be folder or photos, got '{self.val_set}'")
-        from ..degrade import PROTOCOLS
+        from imagewizard.degrade import PROTOCOLS
 
         bad = [p for p in self.val_protocols if p not in PROTOCOLS]
         if bad or not self.val_protocols:
@@ -154,7 +154,7 @@ def psnr_loss(pred, target):
 
 def ssim_torch(a, b, data_range: float = 1.0):
     """Differentiable SSIM (11x11 Gaussian window, sigma 1.5), mean over images, channels and pixels."""
-    from .perceptual import ssim
+    from imagewizard.nn.perceptual import ssim
 
     return ssim(a, b, data_range=data_range).mean()
 
@@ -183,7 +183,7 @@ def _load_checkpoint(path: Path) -> dict:
 
     import torch
 
-    from ..files import read_input_bytes
+    from imagewizard.files import read_input_bytes
 
     data = read_input_bytes(path, what="checkpoint")
     try:
@@ -198,7 +198,7 @@ def _load_checkpoint(path: Path) -> dict:
 def _save_atomic(obj: Any, path: Path) -> None:
     import torch
 
-    from ..files import atomic_path
+    from imagewizard.files import atomic_path
 
     with atomic_path(path, what="checkpoint", suffix=".iw-tmp") as tmp:  # removed again on any failure
         torch.save(obj, tmp)
@@ -212,8 +212,8 @@ def evaluate(model, images: list[np.ndarray], sigmas, *, seed: int = 1234, crop:
     the uint8 one (the same noise, then :func:`~imagewizard.degrade.clip_round_8bit`, as a file
     holds it); the model is given the true sigma under both.
     """
-    from ..degrade import clip_round_8bit
-    from .infer import predict
+    from imagewizard.degrade import clip_round_8bit
+    from imagewizard.nn.infer import predict
 
     out: dict[str, float] = {}
     model.eval()
@@ -253,10 +253,10 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
     """
     import torch
 
-    from ..degrade import clip_round_8bit
-    from .archs import build
-    from .diffusion import DiffusionRestorer, diffusion_loss
-    from .weights import save_model
+    from imagewizard.degrade import clip_round_8bit
+    from imagewizard.nn.archs import build
+    from imagewizard.nn.diffusion import DiffusionRestorer, diffusion_loss
+    from imagewizard.nn.weights import save_model
 
     state = None
     if resume is not None:
@@ -287,7 +287,7 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
     noise = D.GaussianNoise(*cfg.sigma)
 
     if cfg.arch == "diffusers-unet":  # a diffusers UNet2DModel, fine-tuned from cfg.init
-        from .diffusers_unet import load_diffusers_unet
+        from imagewizard.nn.diffusers_unet import load_diffusers_unet
 
         model = load_diffusers_unet(cfg.init)
         if model.in_channels != cfg.channels:
@@ -299,7 +299,7 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
         if cfg.init and state is None:
             _init_from(model, cfg.init, cfg.arch, log)
     cfg.arch_config = {k: list(v) if isinstance(v, tuple) else v for k, v in arch_cfg.items()}
-    from .infer import resolve_device
+    from imagewizard.nn.infer import resolve_device
 
     dev = resolve_device(cfg.device)
     model = model.to(dev, memory_format=torch.channels_last)
@@ -384,7 +384,7 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
                                "loss": f"BCE adversarial + {cfg.l1_weight:g} * {cfg.loss}",
                                "selection": "the EMA generator at the last validation (not chosen by PSNR)"}
             if cfg.arch == "diffusers-unet":
-                from .diffusers_unet import save_diffusers_unet
+                from imagewizard.nn.diffusers_unet import save_diffusers_unet
 
                 save_diffusers_unet(net, out / "best", card)
             else:
@@ -463,7 +463,7 @@ def _training_data(cfg: TrainConfig, log: Callable[[str], None]) -> dict[str, An
     photos' training split, dead leaves); with ``val_set='photos'`` validation is on the held-out
     package photos and the folder is trained on whole.
     """
-    from . import photos as P
+    from imagewizard.nn import photos as P
 
     mix = D.parse_mix(cfg.mix)
     use_folder = not mix or "folder" in mix
@@ -519,14 +519,14 @@ def _training_data(cfg: TrainConfig, log: Callable[[str], None]) -> dict[str, An
 
 def _diffusion_setup(cfg: TrainConfig, model) -> dict[str, Any]:
     """Scheduler, the last training step (where the noise reaches the top of ``cfg.sigma``) and the perceptual loss."""
-    from .diffusion import ddpm_scheduler, step_for_sigma
+    from imagewizard.nn.diffusion import ddpm_scheduler, step_for_sigma
 
     sched = ddpm_scheduler(getattr(model, "scheduler_config", None))
     t_max = (sched.config.num_train_timesteps - 1 if cfg.full_schedule
              else step_for_sigma(sched.alphas_cumprod, cfg.sigma[1] / 255.0))
     perceptual = None
     if cfg.perceptual > 0:
-        from .perceptual import PerceptualLoss
+        from imagewizard.nn.perceptual import PerceptualLoss
 
         perceptual = PerceptualLoss(cfg.vgg19).to(next(model.parameters()).device)
     return {"scheduler": sched, "t_max": t_max, "perceptual": perceptual}
@@ -559,7 +559,7 @@ def _init_from(model, source: str, arch: str, log) -> None:
     generator from the L1-trained denoiser (ESRGAN's recipe: pre-train for PSNR, then adversarially)."""
     import torch
 
-    from .zoo import load
+    from imagewizard.nn.zoo import load
 
     with torch.random.fork_rng(devices=[]):  # building the source model must not move this run's seed
         src, card = load(source)
@@ -570,7 +570,7 @@ def _init_from(model, source: str, arch: str, log) -> None:
         raise ParameterError(f"--init {source}: its architecture is {card.get('arch')}, not {arch}")
     state = src.state_dict()
     if arch == "unet" and getattr(src, "in_channels", 0) == 1 and getattr(target, "in_channels", 0) == 3:
-        from .archs.unet import colour_state_from_gray
+        from imagewizard.nn.archs.unet import colour_state_from_gray
 
         state = colour_state_from_gray(state, shuffle=target.shuffle)  # gray weights start a colour model
         log(f"colour model started from the gray {source} on the luminance")

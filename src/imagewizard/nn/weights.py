@@ -13,14 +13,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import ParameterError, plain_reason
+from imagewizard.errors import ParameterError, plain_reason
 
 #: Keep each shipped weight file under this many bytes (repository rule: 20 MB).
 MAX_BYTES = 19_000_000
 
 
 def _atomic_bytes(path: Path, data: bytes) -> None:
-    from ..io import atomic_write
+    from imagewizard.io import atomic_write
 
     atomic_write(path, data)
 
@@ -59,7 +59,7 @@ def load_model(path: str | Path, *, build=None, known=None, kind: str = "a known
     from safetensors.torch import load_file
 
     if build is None:
-        from .archs import ARCHS, build
+        from imagewizard.nn.archs import ARCHS, build
 
         known = ARCHS
     path = Path(path)

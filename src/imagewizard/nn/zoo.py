@@ -13,7 +13,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import ParameterError
+from imagewizard.errors import ParameterError
 
 PACKAGE_WEIGHTS = Path(__file__).parent / "weights"
 
@@ -72,14 +72,14 @@ def cards() -> list[dict]:
 
 @lru_cache(maxsize=8)
 def _load_cached(path: str, mtime: float):
-    from .weights import load_model
+    from imagewizard.nn.weights import load_model
 
     return load_model(path)
 
 
 @lru_cache(maxsize=2)
 def _load_diffusers_cached(path: str, mtime: float):
-    from .diffusers_unet import load_diffusers_unet
+    from imagewizard.nn.diffusers_unet import load_diffusers_unet
 
     model = load_diffusers_unet(path).eval()
     card_path = Path(path) / "card.json"

@@ -6,7 +6,7 @@ blind (:mod:`.richardson_lucy`). All of them handle the image borders as
 described in :mod:`.boundary`.
 """
 
-from ...core.task import Input, Task, declare_task
+from imagewizard.core.task import Input, Task, declare_task
 
 KERNEL = Input(
     "kernel", "blur kernel: an array, a spec such as ``'gaussian:2'`` or ``'motion:15,30'``, or an image/.npy file",

@@ -35,8 +35,8 @@ The kernel is centred at index ``(kh // 2, kw // 2)``, as in
 from __future__ import annotations
 
 import numpy as np
-from ...core.lazy import lazy
-from ...errors import ParameterError
+from imagewizard.core.lazy import lazy
+from imagewizard.errors import ParameterError
 
 # heavy dependencies load when a method runs, not when it is declared (core.lazy)
 sfft = lazy("scipy.fft")

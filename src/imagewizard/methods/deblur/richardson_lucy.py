@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from ...core.lazy import lazy
-from ...errors import ParameterError
-from ...registry import Param, register
-from .boundary import BOUNDARIES, BOUNDARY_HELP, Frame, check_kernel, psf2otf
+from imagewizard.core.lazy import lazy
+from imagewizard.errors import ParameterError
+from imagewizard.registry import Param, register
+from imagewizard.methods.deblur.boundary import BOUNDARIES, BOUNDARY_HELP, Frame, check_kernel, psf2otf
 
 # heavy dependencies load when a method runs, not when it is declared (core.lazy)
 sfft = lazy("scipy.fft")

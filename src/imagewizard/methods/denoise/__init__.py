@@ -8,7 +8,7 @@ MAP with a Markov random field prior (:mod:`.mrf`) and BM3D
 automatic parameters from :func:`.rules.rule`.
 """
 
-from ...core.task import Task, declare_task
+from imagewizard.core.task import Task, declare_task
 
 TASK = declare_task(Task(
     "denoise", "Remove noise.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...registry import Param, register
+from imagewizard.registry import Param, register
 
 PROFILES = ("np", "refilter", "vn", "vn_old", "high", "deb")
 

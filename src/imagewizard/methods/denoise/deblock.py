@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...registry import Param, register
+from imagewizard.registry import Param, register
 
 
 @register("denoise", "deblock",
@@ -51,8 +51,8 @@ def deblock(img: np.ndarray, *, quality: int | None = None, shifts: int = 8) -> 
     >>> bool(psnr(clean, deblock(blocky, quality=20)) > psnr(clean, blocky) + 0.3)
     True
     """
-    from ...degrade import jpeg_compress
-    from ...estimate import jpeg_quality
+    from imagewizard.degrade import jpeg_compress
+    from imagewizard.estimate import jpeg_quality
 
     x = np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
     if quality is None:

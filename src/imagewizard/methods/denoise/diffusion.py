@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...registry import Param, register
-from .opponent import per_opponent_channel
-from .rules import rule
+from imagewizard.registry import Param, register
+from imagewizard.methods.denoise.opponent import per_opponent_channel
+from imagewizard.methods.denoise.rules import rule
 
 CONDUCTANCES = ("exp", "rational")
 

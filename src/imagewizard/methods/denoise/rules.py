@@ -18,7 +18,7 @@ and is clamped to ``[lo, hi]`` (about the range the search covered).
 
 from __future__ import annotations
 
-from .rules_fitted import FITTED
+from imagewizard.methods.denoise.rules_fitted import FITTED
 
 #: Noise levels below this are treated as this (keeps power laws finite at 0).
 SIGMA_FLOOR = 1.0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...registry import Param, register
+from imagewizard.registry import Param, register
 
 #: Gaussian denoisers the transform can wrap, best first; "auto" takes the first installed.
 INNER = ("unet", "bm3d", "nlm", "wavelet", "tv")
@@ -26,7 +26,7 @@ def estimate_peak(img: np.ndarray) -> float | None:
 
     None unless :func:`imagewizard.estimate.noise_type` finds shot noise.
     """
-    from ...estimate import noise_type
+    from imagewizard.estimate import noise_type
 
     kind, evidence = noise_type(img)
     fit = evidence.get("poisson_fit")
@@ -37,7 +37,7 @@ def estimate_peak(img: np.ndarray) -> float | None:
 
 
 def _inner(name: str | None) -> str:
-    from ... import registry
+    from imagewizard import registry
 
     if name is not None:
         registry.get("denoise", name).check_available()
@@ -91,7 +91,7 @@ def anscombe(img: np.ndarray, *, peak: float | None = None, read_noise: float = 
     >>> bool(psnr(clean, anscombe(noisy, peak=30, denoiser="wavelet")) > psnr(clean, noisy) + 5)
     True
     """
-    from ...api import apply
+    from imagewizard.api import apply
 
     x = np.asarray(img, dtype=np.float64)
     inner = _inner(denoiser)

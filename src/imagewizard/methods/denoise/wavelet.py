@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from ...core.lazy import lazy
-from ...errors import ParameterError
-from ...registry import Param, register
-from .opponent import per_opponent_channel
-from .rules import rule
+from imagewizard.core.lazy import lazy
+from imagewizard.errors import ParameterError
+from imagewizard.registry import Param, register
+from imagewizard.methods.denoise.opponent import per_opponent_channel
+from imagewizard.methods.denoise.rules import rule
 
 # heavy dependencies load when a method runs, not when it is declared (core.lazy)
 pywt = lazy("pywt")

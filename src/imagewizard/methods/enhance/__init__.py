@@ -7,7 +7,7 @@ sigmoid), sharpening (:mod:`.sharpen`: unsharp mask) and colour balance
 luminance is what changes (:mod:`.luminance`).
 """
 
-from ...core.task import Input, Task, declare_task
+from imagewizard.core.task import Input, Task, declare_task
 
 REFERENCE = Input(
     "reference", "reference image (histogram matching): an array or an image file",

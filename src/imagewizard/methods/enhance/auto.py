@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...registry import register
+from imagewizard.registry import register
 
 
 @register("enhance", "wizard", "The wizard: measures noise, impulses, JPEG blocking, blur and contrast, then runs "
@@ -23,7 +23,7 @@ def wizard(img: np.ndarray) -> np.ndarray:
     >>> bool(np.array_equal(wizard(flat), flat))   # nothing to do: unchanged
     True
     """
-    from ...wizard import auto
+    from imagewizard.wizard import auto
 
     out, _, _ = auto(img)
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...registry import register
+from imagewizard.registry import register
 
 
 @register("enhance", "gray-world", "Gray-world white balance: scales R, G, B so that their means are equal.",

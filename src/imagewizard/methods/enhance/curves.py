@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...registry import Param, register
+from imagewizard.registry import Param, register
 
 
 def _unit(img: np.ndarray) -> np.ndarray:

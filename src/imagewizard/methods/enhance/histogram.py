@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from ...errors import ParameterError
-from ...registry import Param, register
-from .luminance import luminance, on_luminance
+from imagewizard.errors import ParameterError
+from imagewizard.registry import Param, register
+from imagewizard.methods.enhance.luminance import luminance, on_luminance
 
 _MODES = ("luminance", "per-channel", "gray")
 

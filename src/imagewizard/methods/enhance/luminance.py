@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...arrays import to_gray
+from imagewizard.arrays import to_gray
 
 
 def luminance(img: np.ndarray) -> np.ndarray:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from ...core.lazy import lazy
-from ...registry import Param, register
-from .luminance import luminance
+from imagewizard.core.lazy import lazy
+from imagewizard.registry import Param, register
+from imagewizard.methods.enhance.luminance import luminance
 
 # heavy dependencies load when a method runs, not when it is declared (core.lazy)
 ndimage = lazy("scipy.ndimage")

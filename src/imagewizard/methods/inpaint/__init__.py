@@ -6,7 +6,7 @@ regression (:mod:`.interpolate`). All take a mask that is True where pixels
 are missing and return the known pixels unchanged.
 """
 
-from ...core.task import Input, Task, declare_task
+from imagewizard.core.task import Input, Task, declare_task
 
 MASK = Input(
     "mask", "mask, True (non-zero) where pixels are missing: an array or an image file",

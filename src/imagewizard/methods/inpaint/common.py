@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ParameterError
+from imagewizard.errors import ParameterError
 
 
 def check_mask(img: np.ndarray, mask) -> np.ndarray | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.lazy import lazy
-from ...registry import Param, register
-from .common import check_mask, keep_known
+from imagewizard.core.lazy import lazy
+from imagewizard.registry import Param, register
+from imagewizard.methods.inpaint.common import check_mask, keep_known
 
 # heavy dependencies load when a method runs, not when it is declared (core.lazy)
 cv2 = lazy("cv2")

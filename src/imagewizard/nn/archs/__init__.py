@@ -9,53 +9,53 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ...errors import ParameterError
+from imagewizard.errors import ParameterError
 
 
 def _unet(**cfg):
-    from .unet import UNetDenoiser
+    from imagewizard.nn.archs.unet import UNetDenoiser
 
     return UNetDenoiser(**cfg)
 
 
 def _dncnn(**cfg):
-    from .dncnn import DnCNN
+    from imagewizard.nn.archs.dncnn import DnCNN
 
     return DnCNN(**cfg)
 
 
 def _rednet(**cfg):
-    from .rednet import REDNet
+    from imagewizard.nn.archs.rednet import REDNet
 
     return REDNet(**cfg)
 
 
 def _dae(**cfg):
-    from .autoencoders import DenoisingAutoencoder
+    from imagewizard.nn.archs.autoencoders import DenoisingAutoencoder
 
     return DenoisingAutoencoder(**cfg)
 
 
 def _conv_ae(**cfg):
-    from .autoencoders import ConvAutoencoder
+    from imagewizard.nn.archs.autoencoders import ConvAutoencoder
 
     return ConvAutoencoder(**cfg)
 
 
 def _vae(**cfg):
-    from .vae import RestorationVAE
+    from imagewizard.nn.archs.vae import RestorationVAE
 
     return RestorationVAE(**cfg)
 
 
 def _patchgan(**cfg):
-    from .patchgan import PatchGAN
+    from imagewizard.nn.archs.patchgan import PatchGAN
 
     return PatchGAN(**cfg)
 
 
 def _diffusion_unet(**cfg):
-    from ..diffusion import EpsUNet
+    from imagewizard.nn.diffusion import EpsUNet
 
     return EpsUNet(**cfg)
 

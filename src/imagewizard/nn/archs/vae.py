@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .unet import ResBlock
+from imagewizard.nn.archs.unet import ResBlock
 
 
 class RestorationVAE(nn.Module):
