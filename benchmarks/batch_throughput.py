@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Batch throughput (images per second): 1 and 2 local worker processes, and a local Dask cluster.
 
-Runs ``imagewizard batch`` (through :func:`imagewizard.batch.run_batch`) on the same folder of
+Runs ``imagewizard batch`` (through :func:`imagewizard.run.batch.run_batch`) on the same folder of
 BSDS500 images with the same method, into fresh output folders, and prints a Markdown table for
 docs/benchmarks.md. The cluster row is timed twice: including the start of the cluster (what a
 user waits for) and from a cluster already running (what a long batch sees).
@@ -35,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import distributed
 
-    from imagewizard.batch import run_batch
+    from imagewizard.run.batch import run_batch
     from imagewizard.bench.machine import machine_info, machine_line
     from imagewizard.io import list_images
-    from imagewizard.pipeline import single_step
+    from imagewizard.run.pipeline import single_step
 
     tmp = Path(tempfile.mkdtemp(prefix="iw-throughput-"))
     src = tmp / "in"
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                       dashboard_address=None) as cluster:
             with distributed.Client(cluster) as client:  # warm the workers (imports) before timing
-                client.run(lambda: __import__("imagewizard.methods.denoise"))
+                client.run(lambda: __import__("imagewizard.tasks.denoise"))
             timed("Dask LocalCluster, 2 workers, already running", cluster=cluster.scheduler_address)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -3,7 +3,7 @@
 Protocol: the 68 gray BSD68 images in sorted order, Gaussian noise of
 sigma 25 (0..255 scale) added in float without clipping, drawn from one
 ``np.random.default_rng(seed)`` (seed 0) image after image; the noise level
-is ESTIMATED from each noisy image (``imagewizard.estimate.noise_sigma``, as
+is ESTIMATED from each noisy image (``imagewizard.analysis.estimate.noise_sigma``, as
 ``imagewizard.denoise(..., sigma='auto')`` does) and every method runs with
 its automatic parameters through ``imagewizard.api.apply``; PSNR on [0, 1]
 with data range 1 (the same as 255 on 8-bit), outputs clipped to [0, 1].
@@ -84,12 +84,12 @@ def load(data: Path, limit: int | None) -> list[tuple[str, np.ndarray]]:
 
 
 def estimator():
-    """The package's noise estimator, or scikit-image's while imagewizard.estimate does not exist."""
+    """The package's noise estimator, or scikit-image's while imagewizard.analysis.estimate does not exist."""
     try:
-        from imagewizard.estimate import noise_sigma  # noqa: F401
+        from imagewizard.analysis.estimate import noise_sigma  # noqa: F401
         from imagewizard.api import resolve_sigma
 
-        return "imagewizard.estimate.noise_sigma", lambda x: resolve_sigma(x, "auto")
+        return "imagewizard.analysis.estimate.noise_sigma", lambda x: resolve_sigma(x, "auto")
     except ImportError:
         from skimage.restoration import estimate_sigma
 
@@ -111,8 +111,8 @@ def speed_ratios(images, sigma_est) -> dict:
         denoise_wavelet
 
     from imagewizard.api import apply
-    from imagewizard.methods.denoise.rules import rule
-    from imagewizard.registry import get
+    from imagewizard.tasks.denoise.rules import rule
+    from imagewizard.core.registry import get
 
     s = SIGMA
     ps = 2 * int(round((rule("nlm.patch_size_skimage", s) - 1) / 2)) + 1
@@ -176,7 +176,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from imagewizard.api import apply
-    from imagewizard.registry import get
+    from imagewizard.core.registry import get
 
     images = load(args.data, args.limit)
     rng = np.random.default_rng(args.seed)

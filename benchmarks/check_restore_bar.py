@@ -11,15 +11,15 @@ the clean image, so the border pixels really depend on scene content that
 is not in the frame; Gaussian noise of sigma 2 (0..255 scale) is added in
 float without clipping (``degrade.gaussian_noise``, seeded per image and
 kernel). Kernels: ``gaussian:2``, ``motion:15,30``, ``disk:4``
-(``imagewizard.kernels``). With ``--protocol reflect`` nothing is cut (the
+(``imagewizard.physics.kernels``). With ``--protocol reflect`` nothing is cut (the
 blur's mirrored borders are then part of the model the methods assume).
 Methods run through ``imagewizard.api.apply`` with their defaults; the noise
-level is estimated from the image when ``imagewizard.estimate`` exists
+level is estimated from the image when ``imagewizard.analysis.estimate`` exists
 (``--sigma auto``), else the true sigma is passed (``--sigma given``).
 ``blind-rl`` gets no kernel (defaults: 9x9 Gaussian guess) and is scored on
 the Gaussian blur only.
 
-Inpainting protocol: masks from ``imagewizard.degrade`` (``pixels`` 50 %
+Inpainting protocol: masks from ``imagewizard.physics.degrade`` (``pixels`` 50 %
 random pixels, ``lines`` 8 scribbles 5 px wide, ``text``), seeded per
 image; the masked input has 0 in the missing pixels. FSR is very slow
 (minutes per megapixel), so it runs on the central ``--fsr-crop`` square.
@@ -212,13 +212,13 @@ class Table:
 
 
 def run(args) -> int:
-    from imagewizard import degrade
+    from imagewizard.physics import degrade
     from imagewizard.api import apply
-    from imagewizard.kernels import resolve_kernel
+    from imagewizard.physics.kernels import resolve_kernel
 
     sigma_mode = args.sigma
-    if sigma_mode == "auto" and importlib.util.find_spec("imagewizard.estimate") is None:
-        print("note: imagewizard.estimate is missing; passing the true noise level (--sigma given)")
+    if sigma_mode == "auto" and importlib.util.find_spec("imagewizard.analysis.estimate") is None:
+        print("note: imagewizard.analysis.estimate is missing; passing the true noise level (--sigma given)")
         sigma_mode = "given"
     sigma_arg = NOISE if sigma_mode == "given" else "auto"
     images = load_images(args.gray, args.color) if args.only != "enhance" else []

@@ -1,7 +1,7 @@
 """Denoising 28x28 digits: the fully connected `dae` of the course notes in its own domain.
 
 Data: scikit-learn's 1797 8x8 digits, scaled to [0, 1] and upscaled
-bilinearly to 28x28 (``imagewizard.gen.data.load_digits32(28)``). The first
+bilinearly to 28x28 (``imagewizard.models.digits.load_digits32(28)``). The first
 1500 are the training set (``--write-train DIR`` writes them as PNG files for
 ``imagewizard train denoiser --arch dae --data DIR``); the last 297 are the
 test set. Protocol: 8-bit rounding of the clean digit, Gaussian noise of
@@ -34,7 +34,7 @@ METHODS = ("dae", "conv-ae", "unet", "gaussian", "nlm", "bm3d")
 
 
 def digits28() -> np.ndarray:
-    from imagewizard.gen.data import load_digits32
+    from imagewizard.models.digits import load_digits32
 
     x = load_digits32(28).numpy()[:, 0]
     return (np.rint(x * 255) / 255).astype(np.float32)  # 8-bit like any image file
@@ -51,7 +51,7 @@ def main() -> None:
     from PIL import Image
 
     import imagewizard as iw
-    from imagewizard import registry
+    from imagewizard.core import registry
     from imagewizard.bench.machine import machine_info
 
     digits = digits28()

@@ -1,7 +1,7 @@
 """Accuracy of the blind noise-level estimate on BSDS500 train images.
 
 Adds white Gaussian noise of known sigma (0..255 scale) to clean BSDS500
-train images and compares ``imagewizard.estimate.noise_sigma`` with
+train images and compares ``imagewizard.analysis.estimate.noise_sigma`` with
 scikit-image's wavelet MAD estimator (``skimage.restoration.estimate_sigma``).
 Prints Markdown tables of the mean error (bias) and mean absolute error per
 sigma, for gray and colour images.
@@ -18,7 +18,7 @@ the gray BSD68 set is made). Noise seeds are fixed: ``seed + 1000*i + sigma``
 for the i-th image.
 
 With ``--extras`` it also prints the measurements behind the blur and
-blockiness thresholds of ``imagewizard.estimate`` (detail ratio of sharp vs
+blockiness thresholds of ``imagewizard.analysis.estimate`` (detail ratio of sharp vs
 Gaussian-blurred images; blockiness after JPEG re-encoding). With
 ``--types`` it instead tallies ``noise_type`` on synthetic noise of each kind.
 
@@ -69,7 +69,7 @@ def degrade(clean8: np.ndarray, sigma: float, seed: int, clip8: bool) -> np.ndar
 def evaluate(images, clip8: bool, seed: int) -> dict:
     from skimage.restoration import estimate_sigma
 
-    from imagewizard.estimate import noise_sigma
+    from imagewizard.analysis.estimate import noise_sigma
 
     estimators = {
         "imagewizard": noise_sigma,
@@ -113,7 +113,7 @@ def table(results: dict) -> str:
 def extras(images) -> str:
     import cv2
 
-    from imagewizard.estimate import BLOCKY_THRESHOLD, BLUR_THRESHOLD, blockiness, detail_ratio
+    from imagewizard.analysis.estimate import BLOCKY_THRESHOLD, BLUR_THRESHOLD, blockiness, detail_ratio
 
     rng = np.random.default_rng(0)
     rows: dict[str, list[float]] = {}
@@ -145,7 +145,7 @@ def extras(images) -> str:
 
 def noise_types(images, seed: int) -> str:
     """Confusion of noise_type on synthetic noise of each kind (made here with NumPy)."""
-    from imagewizard.estimate import noise_type
+    from imagewizard.analysis.estimate import noise_type
 
     makers = {
         "none": lambda c, r: c,

@@ -5,7 +5,7 @@ plus fixed settings), the script searches the family's key parameters for
 the best mean PSNR on crops of training images with Gaussian noise added
 (float, unclipped, true sigma given), fits a power law ``a * sigma**b`` per
 parameter (or ``c + a * sigma**b`` where that fits clearly better), writes the coefficients to
-``src/imagewizard/methods/denoise/rules_fitted.py`` (with ``--write``) and reports
+``src/imagewizard/tasks/denoise/rules_fitted.py`` (with ``--write``) and reports
 how much PSNR the rules lose against the per-sigma optimum, evaluated
 through the registered methods with automatic parameters.
 
@@ -139,7 +139,7 @@ class Evaluator:
     """Mean PSNR of a method with given parameters over a crop set, cached on disk."""
 
     def __init__(self, sets: dict, cache_file: Path):
-        from imagewizard import registry
+        from imagewizard.core import registry
 
         self.registry = registry
         self.sets = sets  # (set name, 'gray'/'color') -> (clean list, {sigma: noisy list})
@@ -381,7 +381,7 @@ def main(argv=None) -> int:
             log(f"  -> {fam.key}/{color} done in {time.time() - t:.0f} s")
 
     # Keep rules of families not refitted this run.
-    old = importlib.import_module("imagewizard.methods.denoise.rules_fitted").FITTED
+    old = importlib.import_module("imagewizard.tasks.denoise.rules_fitted").FITTED
     command = "nice -n 10 .venv/bin/python benchmarks/fit_denoise_rules.py --write" + (
         " --families " + " ".join(args.families) if args.families else "")
     merged = {k: {c: {kk: vv for kk, vv in v.items() if kk not in ("opt", "rel_rms")} for c, v in d.items()}
@@ -394,14 +394,14 @@ def main(argv=None) -> int:
         log(f"wrote {RULES_FILE}")
 
     # Fit quality: PSNR with the rules (through the registered methods, automatic parameters) vs best.
-    import imagewizard.methods.denoise.rules as rules_mod
-    import imagewizard.methods.denoise.rules_fitted as fitted_mod
+    import imagewizard.tasks.denoise.rules as rules_mod
+    import imagewizard.tasks.denoise.rules_fitted as fitted_mod
 
     if args.write:
         importlib.reload(fitted_mod)
         importlib.reload(rules_mod)
         for mod in ("filters", "nlm", "tv", "wavelet", "diffusion", "mrf"):
-            importlib.import_module(f"imagewizard.methods.denoise.{mod}").rule = rules_mod.rule
+            importlib.import_module(f"imagewizard.tasks.denoise.{mod}").rule = rules_mod.rule
     log("")
     log("| family | set | " + " | ".join(f"s{s}" for s in sigmas) + " | mean loss | max loss |")
     log("|---|---|" + "---|" * (len(sigmas) + 2))

@@ -36,7 +36,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import imagewizard as iw
-    from imagewizard.plots import compare_figure, save_figure
+    from imagewizard.analysis.plots import compare_figure, save_figure
 
     path = next((Path(args.data) / "testsets" / "CBSD68").glob(f"{args.image}.*"))
     clean, _ = iw.read(path)

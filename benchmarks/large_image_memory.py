@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|")
         for method in args.methods.split(","):
             out = tmp / f"out-{method}"
-            code = ("import resource, sys; from imagewizard.cli import main; rc = main(sys.argv[1:]); "
+            code = ("import resource, sys; from imagewizard.cli.commands import main; rc = main(sys.argv[1:]); "
                     "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)")
             cmd = [sys.executable, "-c", code, "batch", str(src), str(out), "--method", method, "--json"]
             t0 = time.perf_counter()

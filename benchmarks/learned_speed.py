@@ -42,7 +42,7 @@ def main() -> None:
 
     import imagewizard as iw
     from imagewizard.bench.machine import machine_info
-    from imagewizard.nn.infer import default_threads
+    from imagewizard.models.infer import default_threads
     from imagewizard.samples import sample
 
     threads = default_threads()
@@ -68,7 +68,7 @@ def main() -> None:
 
     # torch.compile of the flagship's network on the 512x512 photo: the joint colour pass when colour
     # weights are installed, else one gray pass (the opponent path runs three)
-    from imagewizard.nn.zoo import find, load
+    from imagewizard.models.zoo import find, load
 
     kind = "colour" if find("unet-color") else "gray"
     model, _ = load("unet-color" if kind == "colour" else "unet-gray")

@@ -35,7 +35,7 @@ def _h(a: np.ndarray) -> str:
 
 def run() -> dict[str, str]:
     import imagewizard as iw
-    from imagewizard.degrade import degrade, derive_seed, parse_degrade_spec
+    from imagewizard.physics.degrade import degrade, derive_seed, parse_degrade_spec
 
     out: dict[str, str] = {}
     files = sorted(SET12.glob("*.png"))
@@ -56,7 +56,7 @@ def run() -> dict[str, str]:
         for j, spec in enumerate(WIZARD_SPECS[i % 3::3]):
             d = degrade(clean, **parse_degrade_spec(spec), seed=derive_seed(18, i, j)).image
             out[f"wizard/{spec}/{f.name}"] = _h(iw.apply("enhance", d, "wizard"))
-    from imagewizard.cli import main
+    from imagewizard.cli.commands import main
 
     with tempfile.TemporaryDirectory() as tmp:
         for m in ("median", "unet"):

@@ -64,10 +64,10 @@ def run_set(name: str, args: argparse.Namespace, *, degradations, exclude, publi
     from rich.console import Console
 
     from imagewizard.bench import BenchConfig, run_bench
-    from imagewizard.bench.cli import command_line
+    from imagewizard.cli.bench import command_line
     from imagewizard.bench.datasets import find_named_set
     from imagewizard.bench.machine import usable_cores
-    from imagewizard.errors import ImageWizardError
+    from imagewizard.core.errors import ImageWizardError
 
     console = Console(highlight=False)
     if name != QUICK_SET and find_named_set(name) is None:

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     from imagewizard.bench import BenchConfig, run_bench
-    from imagewizard.bench.cli import command_line
+    from imagewizard.cli.bench import command_line
     from imagewizard.bench.datasets import find_named_set
     from imagewizard.bench.machine import machine_line
 

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skip: {args.data} not found (the BSDS500 test images)")
         return 0
     import imagewizard as iw
-    from imagewizard.wizard import auto
+    from imagewizard.run.wizard import auto
 
     from imagewizard.io import list_images
 

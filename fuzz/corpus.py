@@ -340,7 +340,7 @@ def _good_image(folder: Path, rng, name: str = "good.png", size=None) -> str:
 
 def _param_args(task: str, method: str, rng) -> list[str]:
     """Zero to two ``name=value`` parameters: in range, at the bounds, beyond them, or nonsense."""
-    from imagewizard import registry
+    from imagewizard.core import registry
 
     try:
         spec = registry.get(task, method)

@@ -103,7 +103,7 @@ class Worker:
 
 def run_subprocess(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> dict:
     """The console command in its own process: catches what the in-process worker cannot (exit paths)."""
-    code = "import sys; from imagewizard.cli import main; sys.exit(main())"
+    code = "import sys; from imagewizard.cli.commands import main; sys.exit(main())"
     t0 = time.perf_counter()
     try:
         p = subprocess.run([sys.executable, "-c", code, *argv], cwd=cwd, env=env, capture_output=True,

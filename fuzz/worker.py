@@ -1,6 +1,6 @@
 """The fuzz worker: imports ImageWizard once, then runs cases read as JSON lines from stdin.
 
-Each CLI case runs the real entry point, ``imagewizard.cli.main(argv)``, in the case's folder with
+Each CLI case runs the real entry point, ``imagewizard.cli.commands.main(argv)``, in the case's folder with
 file descriptors 1 and 2 redirected to files, so that whatever any library prints (C code
 included) is caught. Each API case builds its array from a small spec and calls
 ``imagewizard.apply``. One JSON line per case goes back on the original stdout. The runner
@@ -53,7 +53,7 @@ def _mask(kind: str | None, shape: tuple, seed: int):
 
 def run_api(spec: dict) -> dict:
     import imagewizard as iw
-    from imagewizard.errors import ImageWizardError
+    from imagewizard.core.errors import ImageWizardError
 
     img = _array(spec)
     sigma = float("nan") if spec.get("sigma") == "nan" else spec.get("sigma")
@@ -89,7 +89,7 @@ def run_api(spec: dict) -> dict:
 
 
 def run_cli(argv: list[str], cwd: str) -> dict:
-    from imagewizard.cli import main
+    from imagewizard.cli.commands import main
 
     here = os.getcwd()
     out_f = tempfile.TemporaryFile()
@@ -139,7 +139,7 @@ def _selftest(action: str) -> dict:
 
 def serve() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
-    import imagewizard.cli  # noqa: F401 - pay the import once, before the first timed case
+    import imagewizard.cli.commands  # noqa: F401 - pay the import once, before the first timed case
 
     reply = os.fdopen(os.dup(1), "w", buffering=1)
     reply.write(json.dumps({"ready": True}) + "\n")

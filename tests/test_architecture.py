@@ -58,8 +58,8 @@ def test_the_cycle_finder_finds_cycles():
 
 def test_the_graph_sees_relative_imports():
     g = module_graph(ROOT)
-    assert "imagewizard.files" in g["imagewizard.io"]
-    assert "imagewizard.core.task" in g["imagewizard.methods.deblur"]
+    assert "imagewizard.io.files" in g["imagewizard.io"]
+    assert "imagewizard.core.task" in g["imagewizard.tasks.deblur"]
 
 
 def test_no_import_cycle_inside_the_package():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imagewizard.cli import main
+from imagewizard.cli.commands import main
 
 
 @pytest.fixture(scope="module")

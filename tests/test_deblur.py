@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from imagewizard import registry
+from imagewizard.core import registry
 from imagewizard.api import apply
-from imagewizard.methods.deblur.boundary import Frame, psf2otf
-from imagewizard.methods.deblur.fourier import inverse, unsupervised_wiener, wiener
-from imagewizard.methods.deblur.richardson_lucy import blind_deconvolve, initial_kernel, richardson_lucy
-from imagewizard.errors import ParameterError
+from imagewizard.tasks.deblur.boundary import Frame, psf2otf
+from imagewizard.tasks.deblur.fourier import inverse, unsupervised_wiener, wiener
+from imagewizard.tasks.deblur.richardson_lucy import blind_deconvolve, initial_kernel, richardson_lucy
+from imagewizard.core.errors import ParameterError
 
 
 def gaussian_kernel(sigma: float) -> np.ndarray:

@@ -9,13 +9,13 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from imagewizard.degrade import (BLUR_MODES, MASKS, NOISES, apply_mask, blur, box_mask, degrade, derive_seed,
+from imagewizard.physics.degrade import (BLUR_MODES, MASKS, NOISES, apply_mask, blur, box_mask, degrade, derive_seed,
                                  downscale, format_degrade_spec, gaussian_noise, jpeg_compress, parse_degrade_spec,
                                  poisson_noise, random_pixel_mask, salt_pepper_noise, scribble_mask, speckle_noise,
                                  text_mask)
-from imagewizard.errors import ParameterError
-from imagewizard.kernels import make_kernel, save_kernel
-from imagewizard.registry import Param
+from imagewizard.core.errors import ParameterError
+from imagewizard.physics.kernels import make_kernel, save_kernel
+from imagewizard.core.registry import Param
 
 
 def _psnr(a, b):

@@ -13,9 +13,9 @@ from skimage.restoration import (cycle_spin, denoise_nl_means, denoise_tv_bregma
                                  denoise_wavelet)
 
 from imagewizard.api import apply
-from imagewizard.methods.denoise import diffusion, filters, mrf, nlm, opponent, rules, tv, wavelet
-from imagewizard.errors import ParameterError
-from imagewizard.registry import get
+from imagewizard.tasks.denoise import diffusion, filters, mrf, nlm, opponent, rules, tv, wavelet
+from imagewizard.core.errors import ParameterError
+from imagewizard.core.registry import get
 
 HAS_BM3D = importlib.util.find_spec("bm3d") is not None
 SIGMA = 25.0
@@ -306,9 +306,9 @@ def test_rules_are_sensible_and_monotone():
             assert all(3 <= v <= 9 for v in r[f"nlm.patch_size_{impl}"])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("imagewizard.estimate") is None, reason="no noise estimator yet")
+@pytest.mark.skipif(importlib.util.find_spec("imagewizard.analysis.estimate") is None, reason="no noise estimator yet")
 def test_auto_sigma_is_the_estimated_noise_level():
-    from imagewizard.estimate import noise_sigma
+    from imagewizard.analysis.estimate import noise_sigma
 
     _, x = noisy_pair((48, 48))
     level = noise_sigma(x)
@@ -321,7 +321,7 @@ def test_auto_sigma_is_the_estimated_noise_level():
 def test_deblock_raises_psnr_of_jpegs_and_estimates_the_quality():
     from skimage import data
 
-    from imagewizard.degrade import jpeg_compress
+    from imagewizard.physics.degrade import jpeg_compress
 
     clean = (data.camera()[120:216, 180:276] / 255.0).astype(np.float32)  # the photographer: edges and texture
     for q in (10, 30):
@@ -341,7 +341,7 @@ def test_deblock_raises_psnr_of_jpegs_and_estimates_the_quality():
 def test_anscombe_beats_gaussian_denoising_of_shot_noise():
     from skimage import data
 
-    from imagewizard.degrade import poisson_noise
+    from imagewizard.physics.degrade import poisson_noise
 
     clean = (data.camera()[60:188, 180:308] / 255.0).astype(np.float32)  # dark coat against bright sky
     noisy = poisson_noise(clean, peak=20, rng=0)

@@ -6,14 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from imagewizard import registry
+from imagewizard.core import registry
 from imagewizard.api import apply
-from imagewizard.errors import ParameterError
-from imagewizard.methods.enhance.color import gray_world
-from imagewizard.methods.enhance.curves import gamma, log, sigmoid
-from imagewizard.methods.enhance.histogram import clahe, equalize, equalize_levels, match_histogram, stretch
-from imagewizard.methods.enhance.luminance import luminance, with_luminance
-from imagewizard.methods.enhance.sharpen import unsharp
+from imagewizard.core.errors import ParameterError
+from imagewizard.tasks.enhance.color import gray_world
+from imagewizard.tasks.enhance.curves import gamma, log, sigmoid
+from imagewizard.tasks.enhance.histogram import clahe, equalize, equalize_levels, match_histogram, stretch
+from imagewizard.tasks.enhance.luminance import luminance, with_luminance
+from imagewizard.tasks.enhance.sharpen import unsharp
 
 METHODS = ["equalize", "clahe", "stretch", "gamma", "log", "sigmoid", "match-histogram", "unsharp", "gray-world"]
 

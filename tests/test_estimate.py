@@ -11,7 +11,7 @@ from PIL import Image
 from skimage import data
 from skimage.restoration import estimate_sigma
 
-from imagewizard import estimate as est
+from imagewizard.analysis import estimate as est
 
 BSDS_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "bsds500" / "images" / "train"
 
@@ -173,7 +173,7 @@ def test_blockiness_after_jpeg(images):
 
 @pytest.mark.parametrize("quality", [8, 25, 50, 90])
 def test_jpeg_quality_is_recovered_from_pixels(images, quality):
-    from imagewizard.degrade import jpeg_compress
+    from imagewizard.physics.degrade import jpeg_compress
 
     for name, img in images.items():
         q, exact = est.jpeg_quality(jpeg_compress(img, quality))
@@ -185,7 +185,7 @@ def test_jpeg_quality_is_recovered_from_pixels(images, quality):
 
 
 def test_poisson_fit_recovers_the_peak(images):
-    from imagewizard.degrade import poisson_noise
+    from imagewizard.physics.degrade import poisson_noise
 
     for peak in (10, 30, 100):
         _, ev = est.noise_type(poisson_noise(images["camera"], peak=peak, rng=0))

@@ -15,7 +15,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from imagewizard.errors import ImageWizardError  # noqa: E402
+from imagewizard.core.errors import ImageWizardError  # noqa: E402
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 SPECISH = st.one_of(TEXT, st.builds(lambda n, a: f"{n}:{a}", st.sampled_from(
@@ -38,7 +38,7 @@ def _one_line_error(fn, *args, **kw):
 @FAST
 @given(SPECISH)
 def test_kernel_specs(spec):
-    from imagewizard.kernels import resolve_kernel
+    from imagewizard.physics.kernels import resolve_kernel
 
     _one_line_error(resolve_kernel, spec)
 
@@ -46,7 +46,7 @@ def test_kernel_specs(spec):
 @FAST
 @given(SPECISH)
 def test_noise_and_mask_specs(spec):
-    from imagewizard.degrade import degrade
+    from imagewizard.physics.degrade import degrade
 
     img = np.full((12, 12), 0.5, np.float32)
     _one_line_error(degrade, img, noise=[spec], seed=0)
@@ -58,8 +58,8 @@ def test_noise_and_mask_specs(spec):
        st.dictionaries(st.sampled_from(["size", "h", "clip_limit", "weight", "radius", "amount", "x"]), SCALAR,
                        max_size=3))
 def test_method_parameters(method, params):
-    from imagewizard.pipeline import _task_of
-    from imagewizard.registry import get
+    from imagewizard.run.pipeline import _task_of
+    from imagewizard.core.registry import get
 
     m = get(_task_of(method, "test"), method)
     _one_line_error(m.bind, params)
@@ -74,6 +74,6 @@ STEP = st.dictionaries(st.sampled_from(["task", "method", "params", "sigma", "ke
 @FAST
 @given(st.one_of(SCALAR, st.lists(STEP, max_size=3), st.fixed_dictionaries({"steps": st.lists(STEP, max_size=3)})))
 def test_pipeline_documents(doc):
-    from imagewizard.pipeline import Pipeline
+    from imagewizard.run.pipeline import Pipeline
 
     _one_line_error(Pipeline.from_dict, doc)

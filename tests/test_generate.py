@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from imagewizard.errors import ParameterError
-from imagewizard.gen import data as D
-from imagewizard.gen.zoo import build, grid, load_generator, shipped_path
+from imagewizard.core.errors import ParameterError
+from imagewizard.models import digits as D
+from imagewizard.models.generators import build, grid, load_generator, shipped_path
 
 torch.set_num_threads(1)
 
@@ -56,7 +56,7 @@ def test_loss_goes_down(arch, digits16):
 
 
 def test_gan_losses_move_and_trainer_is_deterministic(tmp_path, digits16):
-    from imagewizard.gen.train import train_generator
+    from imagewizard.models.train_generative import train_generator
 
     runs = [train_generator("gan", steps=25, batch=8, seed=1, out=tmp_path / f"r{i}", config=TINY["dcgan"],
                             quality=16, log=None, command="test") for i in range(2)]
@@ -73,7 +73,7 @@ def test_gan_losses_move_and_trainer_is_deterministic(tmp_path, digits16):
 
 
 def test_ddpm_noise_levels_match_sigma_mapping():
-    from imagewizard.nn.diffusion import noise_ratio, step_for_sigma
+    from imagewizard.models.diffusion import noise_ratio, step_for_sigma
 
     def sigma_at(sched, t):  # noise std relative to the signal at step t ([-1, 1] scale)
         return noise_ratio(sched.alphas_cumprod)[t]
@@ -99,7 +99,7 @@ def test_ddpm_noise_levels_match_sigma_mapping():
 
 @pytest.mark.parametrize("arch", ["dcgan", "vae-gen", "ddpm"])
 def test_sample_shape_range_and_save_load_roundtrip(arch, tmp_path):
-    from imagewizard.nn.weights import save_model
+    from imagewizard.models.weights import save_model
 
     torch.manual_seed(0)
     model, cfg = build(arch, **TINY[arch])
@@ -117,7 +117,7 @@ def test_sample_shape_range_and_save_load_roundtrip(arch, tmp_path):
 
 
 def test_load_rejects_denoiser_and_garbage(tmp_path):
-    from imagewizard.nn.weights import save_model
+    from imagewizard.models.weights import save_model
 
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a safetensors file")
@@ -170,7 +170,7 @@ def test_grid_size():
 def _app():
     import typer
 
-    from imagewizard.gen.cli import mount
+    from imagewizard.cli.generate import mount
 
     app, train_app = typer.Typer(), typer.Typer()
     mount(app, train_app)
@@ -182,7 +182,7 @@ def _app():
 def test_generate_from_shipped_weights(model, arch, tmp_path):
     from PIL import Image
 
-    from imagewizard.gen.cli import generate
+    from imagewizard.cli.generate import generate
 
     if not shipped_path(arch).is_file():
         pytest.skip(f"shipped {arch} weights not present yet")
@@ -195,7 +195,7 @@ def test_generate_from_shipped_weights(model, arch, tmp_path):
 
 
 def test_generate_errors(tmp_path):
-    from imagewizard.gen.cli import generate
+    from imagewizard.cli.generate import generate
 
     with pytest.raises(ParameterError, match="unknown generative model 'flow'"):
         generate("flow", 4, tmp_path / "x.png")
@@ -208,7 +208,7 @@ def test_generate_errors(tmp_path):
 def test_cli_generate_and_train(tmp_path):
     from typer.testing import CliRunner
 
-    from imagewizard.nn.weights import save_model
+    from imagewizard.models.weights import save_model
 
     runner = CliRunner()
     app = _app()

@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from imagewizard import registry
+from imagewizard.core import registry
 from imagewizard.api import apply
-from imagewizard.errors import ParameterError
-from imagewizard.methods.inpaint.interpolate import biharmonic, knn
-from imagewizard.methods.inpaint.opencv import fsr, navier_stokes, telea
+from imagewizard.core.errors import ParameterError
+from imagewizard.tasks.inpaint.interpolate import biharmonic, knn
+from imagewizard.tasks.inpaint.opencv import fsr, navier_stokes, telea
 
 METHODS = ["telea", "navier-stokes", "biharmonic", "fsr", "knn"]
 

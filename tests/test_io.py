@@ -15,8 +15,8 @@ import tifffile
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
 import imagewizard.io as iio
-from imagewizard import files
-from imagewizard.errors import ImageReadError, ImageWriteError, ParameterError
+from imagewizard.io import files
+from imagewizard.core.errors import ImageReadError, ImageWriteError, ParameterError
 
 RNG = np.random.default_rng(1234)
 H, W = 7, 9  # odd and unequal, so transposes and flips show

@@ -10,11 +10,11 @@ from PIL import Image
 from scipy import ndimage
 from scipy.signal import windows
 
-from imagewizard.errors import ParameterError
-from imagewizard.kernels import (KERNELS, box_kernel, check_kernel, describe_kernel, disk_kernel,
+from imagewizard.core.errors import ParameterError
+from imagewizard.physics.kernels import (KERNELS, box_kernel, check_kernel, describe_kernel, disk_kernel,
                                  format_declared, gaussian_kernel, load_kernel, make_kernel, motion_kernel,
                                  parse_declared, resolve_kernel, save_kernel, spec_usage)
-from imagewizard.registry import Param
+from imagewizard.core.registry import Param
 
 SPECS = ["gaussian:0.8", "gaussian:2", "gaussian:sigma=2,size=15", "motion:1", "motion:15", "motion:15,30",
          "motion:9.5,-70", "motion:22,135", "disk:0.5", "disk:4", "disk:6.3", "box:1", "box:5"]

@@ -7,8 +7,8 @@ import pytest
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from imagewizard import metrics
-from imagewizard.errors import ParameterError
+from imagewizard.analysis import metrics
+from imagewizard.core.errors import ParameterError
 
 
 @pytest.fixture(scope="module")

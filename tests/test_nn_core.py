@@ -10,11 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from imagewizard.errors import ParameterError  # noqa: E402
-from imagewizard.nn.archs import build  # noqa: E402
-from imagewizard.nn.infer import run_tiled  # noqa: E402
-from imagewizard.nn.train import TrainConfig, lr_at, ssim_torch, train_denoiser  # noqa: E402
-from imagewizard.nn.weights import load_model, save_model  # noqa: E402
+from imagewizard.core.errors import ParameterError  # noqa: E402
+from imagewizard.models.archs import build  # noqa: E402
+from imagewizard.models.infer import run_tiled  # noqa: E402
+from imagewizard.models.train import TrainConfig, lr_at, ssim_torch, train_denoiser  # noqa: E402
+from imagewizard.models.weights import load_model, save_model  # noqa: E402
 
 TINY = {"channels": [8, 16, 32], "blocks": 1, "shuffle": 2}
 
@@ -126,7 +126,7 @@ def test_schedule_and_ssim_loss():
 
 
 def test_psnr_loss_follows_the_mean_per_patch_psnr():
-    from imagewizard.nn.train import PSNR_LOSS_FLOOR, make_loss
+    from imagewizard.models.train import PSNR_LOSS_FLOOR, make_loss
 
     target = torch.rand(4, 1, 8, 8)
     noise = torch.randn(4, 1, 8, 8) * torch.tensor([0.01, 0.05, 0.1, 0.3]).view(-1, 1, 1, 1)
@@ -151,11 +151,11 @@ def test_gray_weights_alone_serve_colour_images_in_opponent_space(tmp_path, monk
     from typer.testing import CliRunner
 
     import imagewizard as iw
-    from imagewizard import registry
-    from imagewizard.cli import app
-    from imagewizard.methods.denoise.opponent import OPPONENT
-    from imagewizard.nn import zoo
-    from imagewizard.nn.infer import predict
+    from imagewizard.core import registry
+    from imagewizard.cli.commands import app
+    from imagewizard.tasks.denoise.opponent import OPPONENT
+    from imagewizard.models import zoo
+    from imagewizard.models.infer import predict
 
     torch.manual_seed(0)
     model, cfg = build("unet", in_channels=1, **TINY)
@@ -193,8 +193,8 @@ def test_gray_weights_alone_serve_colour_images_in_opponent_space(tmp_path, monk
 
 
 def test_colour_unet_started_from_gray_weights_is_the_gray_model_on_the_luminance(image_folder, tmp_path):
-    from imagewizard.nn.archs.unet import colour_state_from_gray
-    from imagewizard.nn.train import _init_from
+    from imagewizard.models.archs.unet import colour_state_from_gray
+    from imagewizard.models.train import _init_from
 
     torch.manual_seed(0)
     gray, cfg = build("unet", in_channels=1, **TINY)
@@ -217,7 +217,7 @@ def test_colour_unet_started_from_gray_weights_is_the_gray_model_on_the_luminanc
 
 
 def test_self_ensemble_averages_the_dihedral_copies():
-    from imagewizard.nn.ensemble import SelfEnsemble
+    from imagewizard.models.ensemble import SelfEnsemble
 
     class ShiftRight(torch.nn.Module):  # not equivariant: the ensemble must undo each transform
         def forward(self, x, sigma):
@@ -252,14 +252,14 @@ SHIPPED = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "src" / 
 @pytest.mark.parametrize("name", SHIPPED or [pytest.param("none", marks=pytest.mark.skip("no weights shipped"))])
 def test_shipped_weights_load_and_raise_psnr_on_a_bundled_sample(name):
     import imagewizard as iw
-    from imagewizard.nn import zoo
+    from imagewizard.models import zoo
     from imagewizard.samples import sample
 
     model, card = zoo.load(name)
     assert card["bytes"] < 20e6 and card["steps"] > 0 and "wall_time_hours" in card
     min_gain = 6.0
     if card["data"].get("name", "").startswith("digits"):  # the course notes' dae: a digits model, tested on a digit
-        from imagewizard.gen.data import load_digits32
+        from imagewizard.models.digits import load_digits32
 
         clean = load_digits32(28).numpy()[1700, 0]  # a test digit (training used the first 1500)
         min_gain = 2.0  # a 64-number bottleneck: it cleans digits but keeps them soft
@@ -269,7 +269,7 @@ def test_shipped_weights_load_and_raise_psnr_on_a_bundled_sample(name):
         clean = sample("astronaut")[:128, :128]
     rng = np.random.default_rng(1)
     noisy = (clean + rng.normal(0, 25 / 255, clean.shape)).astype(np.float32)
-    from imagewizard import registry
+    from imagewizard.core import registry
 
     method = card.get("method", card["arch"])  # the method that runs them (older cards: the architecture's name)
     told = {} if registry.get("denoise", method).sigma == "none" else {"sigma": 25}  # blind nets take none
@@ -294,8 +294,8 @@ def test_device_choice_for_learned_methods():
     import torch
 
     import imagewizard as iw
-    from imagewizard.errors import ParameterError
-    from imagewizard.nn.infer import resolve_device
+    from imagewizard.core.errors import ParameterError
+    from imagewizard.models.infer import resolve_device
 
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")

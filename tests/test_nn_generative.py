@@ -10,10 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from imagewizard.nn.archs import build  # noqa: E402
-from imagewizard.nn.diffusion import (DiffusionRestorer, EpsUNet, ddpm_scheduler, noise_ratio,  # noqa: E402
+from imagewizard.models.archs import build  # noqa: E402
+from imagewizard.models.diffusion import (DiffusionRestorer, EpsUNet, ddpm_scheduler, noise_ratio,  # noqa: E402
                                       step_for_sigma)
-from imagewizard.nn.train import TrainConfig, train_denoiser  # noqa: E402
+from imagewizard.models.train import TrainConfig, train_denoiser  # noqa: E402
 
 TINY_UNET = {"channels": [8, 16, 32], "blocks": 1, "shuffle": 2}
 
@@ -78,8 +78,8 @@ def test_vae_training_lowers_reconstruction_plus_kl(gray_folder, tmp_path):
 
 
 def test_vae_posterior_samples_average_to_the_method_output(tmp_path, monkeypatch):
-    from imagewizard.nn.generative import PosteriorMean
-    from imagewizard.nn.weights import save_model
+    from imagewizard.models.generative import PosteriorMean
+    from imagewizard.models.weights import save_model
 
     vae, cfg = build("vae", in_channels=1, channels=(8, 16), latent=4, blocks=1)
     vae.eval()
@@ -107,7 +107,7 @@ def test_patchgan_scores_overlapping_patches():
 
 
 def test_gan_training_initialised_from_a_denoiser_resumes_exactly(gray_folder, tmp_path):
-    from imagewizard.nn.weights import save_model
+    from imagewizard.models.weights import save_model
 
     net, cfg = build("unet", in_channels=1, **TINY_UNET)
     save_model(tmp_path / "init.safetensors", net.state_dict(), "unet", cfg, {"steps": 1})
@@ -210,8 +210,8 @@ def test_diffusion_training_lowers_the_noise_prediction_loss(gray_folder, tmp_pa
 def test_finetuning_a_diffusers_unet_from_a_folder(gray_folder, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from imagewizard.cli import app
-    from imagewizard.nn.diffusers_unet import DiffusersEps, save_diffusers_unet, tiny_unet
+    from imagewizard.cli.commands import app
+    from imagewizard.models.diffusers_unet import DiffusersEps, save_diffusers_unet, tiny_unet
 
     torch.manual_seed(0)
     save_diffusers_unet(DiffusersEps(tiny_unet(sample_size=16, in_channels=1)), tmp_path / "pretrained", {})

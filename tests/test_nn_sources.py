@@ -10,11 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from imagewizard import degrade as dg  # noqa: E402
-from imagewizard.errors import ParameterError  # noqa: E402
-from imagewizard.nn import data as D  # noqa: E402
-from imagewizard.nn import photos as P  # noqa: E402
-from imagewizard.nn.train import TrainConfig, evaluate, train_denoiser  # noqa: E402
+from imagewizard.physics import degrade as dg  # noqa: E402
+from imagewizard.core.errors import ParameterError  # noqa: E402
+from imagewizard.models import data as D  # noqa: E402
+from imagewizard.models import photos as P  # noqa: E402
+from imagewizard.models.train import TrainConfig, evaluate, train_denoiser  # noqa: E402
 
 TINY = {"channels": [8, 16, 32], "blocks": 1, "shuffle": 2}
 
@@ -234,7 +234,7 @@ def test_mixed_run_validates_on_held_out_photos_under_both_protocols(image_folde
 def test_cli_passes_the_new_options(image_folder, tmp_path):
     from typer.testing import CliRunner
 
-    from imagewizard.cli import app
+    from imagewizard.cli.commands import app
 
     res = CliRunner().invoke(app, ["train", "denoiser", "--arch", "unet", "--arch-config", "channels=8,16,32",
                                    "--data", str(image_folder), "--patch", "32", "--batch", "2", "--steps", "2",

@@ -10,8 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from imagewizard.errors import ParameterError  # noqa: E402
-from imagewizard.nn.perceptual import (  # noqa: E402
+from imagewizard.core.errors import ParameterError  # noqa: E402
+from imagewizard.models.perceptual import (  # noqa: E402
     DEFAULT_LAYERS, PerceptualLoss, VGG19Features, load_vgg19, ms_ssim, ms_ssim_plan, ssim)
 
 torch.set_num_threads(1)
@@ -153,7 +153,7 @@ def test_ms_ssim_behaviour():
 
 @pytest.fixture(scope="module")
 def diffusers_mod():
-    return pytest.importorskip("imagewizard.nn.diffusers_unet")
+    return pytest.importorskip("imagewizard.models.diffusers_unet")
 
 
 def test_diffusers_save_load_roundtrip(diffusers_mod, tmp_path, monkeypatch):

@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 import imagewizard as iw
-from imagewizard.batch import LOG_NAME, read_log, run_batch
-from imagewizard.cli import main
-from imagewizard.errors import ParameterError
-from imagewizard.pipeline import Pipeline, single_step
+from imagewizard.run.batch import LOG_NAME, read_log, run_batch
+from imagewizard.cli.commands import main
+from imagewizard.core.errors import ParameterError
+from imagewizard.run.pipeline import Pipeline, single_step
 
 PIPE = {"steps": [{"method": "median", "params": {"size": 3}},
                   {"task": "denoise", "method": "wavelet", "sigma": 10},
@@ -179,7 +179,7 @@ def test_a_killed_batch_leaves_no_partial_output_and_resumes(tmp_path):
     for i in range(n):
         iw.write(src / f"img{i:02d}.png", np.roll(img, 7 * i, axis=1))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-c", "import sys; from imagewizard.cli import main; sys.exit(main(sys.argv[1:]))",
+    cmd = [sys.executable, "-c", "import sys; from imagewizard.cli.commands import main; sys.exit(main(sys.argv[1:]))",
            "batch", str(src), str(out), "--method", "wavelet", "shifts=8", "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -201,7 +201,7 @@ def test_a_killed_batch_leaves_no_partial_output_and_resumes(tmp_path):
 
 def test_a_dask_local_cluster_gives_the_same_files_and_log_as_a_local_run(folder, tmp_path, capsys):
     distributed = pytest.importorskip("distributed")
-    from imagewizard.cluster import connect, parse_cluster
+    from imagewizard.run.cluster import connect, parse_cluster
 
     p = single_step("wavelet", sigma="auto")
     run_batch(folder, tmp_path / "local", p, workers=1)
@@ -259,7 +259,7 @@ def test_batch_with_neither_pipeline_nor_method_runs_the_wizard_per_image(tmp_pa
     from PIL import Image
 
     from imagewizard import apply
-    from imagewizard.cli import main
+    from imagewizard.cli.commands import main
     from imagewizard.io import read
 
     rng = np.random.default_rng(3)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imagewizard import registry
+from imagewizard.core import registry
 from imagewizard.api import apply
-from imagewizard.errors import MissingDependencyError, ParameterError, UnknownMethodError
-from imagewizard.registry import Param, bind_args, parse_spec
+from imagewizard.core.errors import MissingDependencyError, ParameterError, UnknownMethodError
+from imagewizard.core.registry import Param, bind_args, parse_spec
 
 
 @pytest.fixture

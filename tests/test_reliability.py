@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imagewizard import files
-from imagewizard.cli import command_line_inputs, main
-from imagewizard.errors import ImageReadError, ImageWriteError, ParameterError
+from imagewizard.io import files
+from imagewizard.cli.commands import command_line_inputs, main
+from imagewizard.core.errors import ImageReadError, ImageWriteError, ParameterError
 
 LEAK = re.compile(r"Traceback|\b[A-Z][A-Za-z]+(Error|Exception)\b|internal error")
 
@@ -123,7 +123,7 @@ def test_bm3d_never_sees_an_image_it_crashes_on(work, capsys):
 
 def test_kernel_files_obey_the_pixel_limit(work, capsys, monkeypatch):
     Image.new("L", (300, 300)).save(work / "big.png")
-    monkeypatch.setattr("imagewizard.kernels.KERNEL_MAX_PIXELS", 200 * 200)
+    monkeypatch.setattr("imagewizard.physics.kernels.KERNEL_MAX_PIXELS", 200 * 200)
     line = _refused(capsys, ["deblur", "in.png", "-o", "o.png", "--kernel", "big.png", "-m", "inverse"])
     assert "exceeds the limit" in line
 
@@ -258,7 +258,7 @@ def test_the_guard_refuses_inputs_outside_the_cli(tmp_path):
 def _leaf_commands():
     import typer
 
-    from imagewizard.cli import app
+    from imagewizard.cli.commands import app
 
     def walk(c, prefix):
         if getattr(c, "commands", None):

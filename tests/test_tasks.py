@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 import imagewizard as iw
-from imagewizard import registry
+from imagewizard.core import registry
 from imagewizard.core import task as T
-from imagewizard.registry import Param, register
+from imagewizard.core.registry import Param, register
 
 
 def resolve_gain(value, shape):
@@ -37,7 +37,7 @@ def flip(img, *, offset=0.0, gain=1.0):
 @pytest.fixture
 def toy():
     """Declare task 'invert' with one method, then take it away again (other tests see the real app)."""
-    from imagewizard import cli
+    from imagewizard.cli import commands as cli
 
     T.declare_task(T.Task("invert", "Invert an image (a task declared in a test).", inputs=(GAIN,),
                           default_method="flip", rank=99, example="imagewizard invert in.png -o out.png"))
@@ -70,7 +70,7 @@ def test_the_api_function_comes_from_the_declaration(toy):
 
 
 def test_the_cli_command_comes_from_the_declaration(toy, tmp_path, capsys):
-    from imagewizard.cli import main
+    from imagewizard.cli.commands import main
 
     img = (_img() * 255).astype(np.uint8)
     Image.fromarray(img).save(tmp_path / "in.png")
@@ -89,7 +89,7 @@ def test_the_cli_command_comes_from_the_declaration(toy, tmp_path, capsys):
 
 
 def test_the_pipeline_step_comes_from_the_declaration(toy):
-    from imagewizard.pipeline import Pipeline
+    from imagewizard.run.pipeline import Pipeline
 
     p = Pipeline.from_dict({"steps": [{"task": "invert", "method": "flip", "gain": 2, "params": {"offset": -0.5}},
                                       {"method": "median", "params": {"size": 1}}]})
@@ -113,7 +113,9 @@ def test_the_benchmark_runs_the_declared_task(toy, tmp_path):
 
 
 def test_nothing_lists_the_tasks_a_second_time():
-    from imagewizard import api, cli, pipeline
+    from imagewizard import api
+    from imagewizard.cli import commands as cli
+    from imagewizard.run import pipeline
 
     names = T.task_names()
     assert names == ("denoise", "deblur", "inpaint", "enhance")

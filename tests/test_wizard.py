@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 import imagewizard as iw
-from imagewizard.cli import main
-from imagewizard.pipeline import Pipeline
+from imagewizard.cli.commands import main
+from imagewizard.run.pipeline import Pipeline
 from imagewizard.samples import sample
-from imagewizard.wizard import auto, plan
+from imagewizard.run.wizard import auto, plan
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_cli_dry_run_explain_and_saved_plan_replays(clean, tmp_path, capsys):
 
 
 def test_jpeg_blocking_plans_deblocking_at_the_estimated_quality(clean):
-    from imagewizard.degrade import jpeg_compress
+    from imagewizard.physics.degrade import jpeg_compress
 
     blocky = jpeg_compress(clean, 15)
     decided = plan(blocky)

@@ -29,17 +29,22 @@ _LAZY = {
     "read": ("imagewizard.io", "read"),
     "write": ("imagewizard.io", "write"),
     "ImageInfo": ("imagewizard.io", "ImageInfo"),
-    "ImageWizardError": ("imagewizard.errors", "ImageWizardError"),
-    "metrics": ("imagewizard.metrics", None),
-    "degrade": ("imagewizard.degrade", None),
-    "estimate": ("imagewizard.estimate", None),
-    "kernels": ("imagewizard.kernels", None),
-    "registry": ("imagewizard.registry", None),
-    "wizard": ("imagewizard.wizard", None),
-    "Pipeline": ("imagewizard.pipeline", "Pipeline"),
+    "ImageWizardError": ("imagewizard.core.errors", "ImageWizardError"),
+    "metrics": ("imagewizard.analysis.metrics", None),
+    "degrade": ("imagewizard.physics.degrade", None),
+    "estimate": ("imagewizard.analysis.estimate", None),
+    "kernels": ("imagewizard.physics.kernels", None),
+    "registry": ("imagewizard.core.registry", None),
+    "wizard": ("imagewizard.run.wizard", None),
+    "Pipeline": ("imagewizard.run.pipeline", "Pipeline"),
 }
 
 __all__ = ["__version__", *_LAZY]
+
+# modules that moved in the 0.2 re-layout stay importable by their old paths
+from imagewizard.core import moved as _moved  # noqa: E402
+
+_moved.install()
 
 
 def __getattr__(name: str) -> Any:
@@ -68,6 +73,6 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from imagewizard import degrade, estimate, kernels, metrics, registry, wizard  # noqa: F401
     from imagewizard.api import apply, deblur, denoise, enhance, inpaint  # noqa: F401
-    from imagewizard.errors import ImageWizardError  # noqa: F401
+    from imagewizard.core.errors import ImageWizardError  # noqa: F401
     from imagewizard.io import ImageInfo, read, write  # noqa: F401
-    from imagewizard.pipeline import Pipeline  # noqa: F401
+    from imagewizard.run.pipeline import Pipeline  # noqa: F401

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from imagewizard import registry
-from imagewizard.arrays import as_float_image, join_alpha, per_channel, split_alpha
-from imagewizard.errors import ImageWizardWarning, ParameterError
+from imagewizard.core import registry
+from imagewizard.core.arrays import as_float_image, join_alpha, per_channel, split_alpha
+from imagewizard.core.errors import ImageWizardWarning, ParameterError
 
 #: Noise levels are on the 0..255 scale; beyond this nothing is recognisable.
 MAX_SIGMA = 255.0
@@ -51,7 +51,7 @@ DEFAULT_METHODS = _DefaultMethods()
 def resolve_sigma(img: np.ndarray, sigma: Any) -> float:
     """Return a noise level on the 0..255 scale: a number as given, or estimated for ``None``/``'auto'``."""
     if sigma is None or (isinstance(sigma, str) and sigma.strip().lower() == "auto"):
-        from imagewizard.estimate import noise_sigma
+        from imagewizard.analysis.estimate import noise_sigma
 
         return float(noise_sigma(img))
     try:
@@ -155,7 +155,7 @@ def apply(task: str, img, method: str, *, sigma: Any = None, **params: Any) -> n
 
 
 def resolve_kernel_input(kernel: Any, shape: tuple[int, ...]) -> np.ndarray:
-    from imagewizard.kernels import resolve_kernel
+    from imagewizard.physics.kernels import resolve_kernel
 
     if isinstance(kernel, list):  # rows of numbers, as a pipeline file holds them
         kernel = np.asarray(kernel, dtype=np.float64)
@@ -214,7 +214,7 @@ _EXAMPLES = {
 
 
 def _method_lines(task: str) -> list[str]:
-    from imagewizard.registry import params_text
+    from imagewizard.core.registry import params_text
 
     lines = []
     for m in registry.methods(task):

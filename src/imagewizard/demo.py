@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from imagewizard import registry
+from imagewizard.core import registry
 from imagewizard.api import apply
-from imagewizard.errors import plain_reason
-from imagewizard.files import atomic_write
+from imagewizard.core.errors import plain_reason
+from imagewizard.io.files import atomic_write
 from imagewizard.io import write
-from imagewizard.metrics import compare
+from imagewizard.analysis.metrics import compare
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ SCENARIOS = (
 
 
 def _degrade(clean: np.ndarray, sc: Scenario, seed: int):
-    from imagewizard.degrade import degrade
+    from imagewizard.physics.degrade import degrade
 
     if sc.contrast is not None:
         low, span = sc.contrast
@@ -60,7 +60,7 @@ def run_demo(out_dir: str | Path = "demo-output", *, quick: bool = False, seed: 
     """Run the demo; returns the path of ``report.md`` (``report.html`` is beside it)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from imagewizard.plots import compare_figure, save_figure
+    from imagewizard.analysis.plots import compare_figure, save_figure
     from imagewizard.samples import sample
 
     out = Path(out_dir)

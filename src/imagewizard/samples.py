@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imagewizard.errors import ParameterError
+from imagewizard.core.errors import ParameterError
 
 #: name -> (scikit-image loader, what it is)
 SAMPLES = {

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imagewizard.errors import ParameterError
+from imagewizard.core.errors import ParameterError
 
 #: Named test sets: lower-case name -> folder name under ``testsets/``.
 NAMED_SETS = {"set12": "Set12", "bsd68": "BSD68", "cbsd68": "CBSD68"}
@@ -169,7 +169,7 @@ _TINY_CACHE: dict[str, np.ndarray] = {}
 
 def load_image(ref: ImageRef, *, gray: bool = False) -> np.ndarray:
     """The clean image of ``ref`` as float32 HxW or HxWx3 (alpha dropped; see module notes on gray)."""
-    from imagewizard.arrays import split_alpha, to_gray
+    from imagewizard.core.arrays import split_alpha, to_gray
 
     if ref.source.startswith("tiny:"):
         if not _TINY_CACHE:

@@ -73,11 +73,11 @@ def published_rows(dataset: str | None, sigma: float | None) -> list[PublishedRo
 def gaussian_sigma_only(spec: dict[str, Any]) -> float | None:
     """The sigma of a degradation that is exactly one zero-mean Gaussian noise and nothing else, else None.
 
-    ``spec`` is what :func:`imagewizard.degrade.parse_degrade_spec` returns.
+    ``spec`` is what :func:`imagewizard.physics.degrade.parse_degrade_spec` returns.
     Published denoising tables apply only to such degradations.
     """
-    from imagewizard.degrade import NOISES
-    from imagewizard.kernels import parse_declared
+    from imagewizard.physics.degrade import NOISES
+    from imagewizard.physics.kernels import parse_declared
 
     if spec.get("blur") or spec.get("mask") or spec.get("jpeg") or spec.get("downscale"):
         return None

@@ -155,7 +155,7 @@ def markdown_report(plan, rows, published, machine, records) -> str:
 
 def scatter_png(plan, rows, spec: str) -> bytes | None:
     """PSNR versus seconds per image (log axis) for one degradation; None when nothing was timed."""
-    from imagewizard.plots import _pyplot, figure_png_bytes
+    from imagewizard.analysis.plots import _pyplot, figure_png_bytes
 
     pts = [r for r in rows if r["degradation"] == spec and r["kind"] == "method"
            and r["psnr_mean"] is not None and r["seconds_mean"]]
@@ -185,7 +185,7 @@ def scatter_png(plan, rows, spec: str) -> bytes | None:
 
 def crops_png(plan, records, spec: str, image: str, out: Path) -> bytes | None:
     """Side-by-side crops of one image: clean, degraded, then methods by PSNR; None when not saved."""
-    from imagewizard.plots import compare_figure, figure_png_bytes
+    from imagewizard.analysis.plots import compare_figure, figure_png_bytes
 
     by_method = {r["method"]: r for r in records if r["degradation"] == spec and r["image"] == image}
     clean_p = crop_path(out, spec, image, "clean")

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from imagewizard.errors import ImageWizardError, ParameterError
-from imagewizard.files import atomic_write
+from imagewizard.core.errors import ImageWizardError, ParameterError
+from imagewizard.io.files import atomic_write
 from imagewizard.bench.datasets import Dataset, resolve_dataset
 from imagewizard.bench.store import Key, ResultStore, record_key
 from imagewizard.bench.worker import BASELINE, THREAD_ENV, Job, Settings, init_worker, run_job, slug
@@ -116,8 +116,8 @@ class BenchResult:
 
 def _true_sigma(kw: dict[str, Any]) -> float | None:
     """The Gaussian noise level when every noise step is zero-mean Gaussian (combined in quadrature)."""
-    from imagewizard.degrade import NOISES
-    from imagewizard.kernels import parse_declared
+    from imagewizard.physics.degrade import NOISES
+    from imagewizard.physics.kernels import parse_declared
 
     sigmas = []
     for spec in kw.get("noise") or []:
@@ -131,7 +131,7 @@ def _true_sigma(kw: dict[str, Any]) -> float | None:
 
 
 def _degradations(texts: Sequence[str]) -> list[Degradation]:
-    from imagewizard.degrade import format_degrade_spec, parse_degrade_spec
+    from imagewizard.physics.degrade import format_degrade_spec, parse_degrade_spec
     from imagewizard.bench.published import gaussian_sigma_only
 
     if isinstance(texts, str):
@@ -178,7 +178,7 @@ ANY_TASK = "any"
 
 
 def _lookup(task: str, name: str):
-    from imagewizard import registry
+    from imagewizard.core import registry
 
     if task != ANY_TASK:
         return registry.get(task, name)
@@ -218,7 +218,7 @@ def _method_variant(item: str) -> tuple[str, dict[str, str]]:
 
 def _select_methods(task: str, requested: str | Sequence[str], exclude: Sequence[str],
                     degs: list[Degradation], notes: list[str]):
-    from imagewizard import registry
+    from imagewizard.core import registry
 
     names = _split_list(requested)
     if not names:
@@ -271,7 +271,7 @@ def _select_methods(task: str, requested: str | Sequence[str], exclude: Sequence
 
 def plan_bench(config: BenchConfig) -> Plan:
     """Validate ``config`` and list the jobs (one-line :class:`ParameterError` on any bad argument)."""
-    from imagewizard import registry
+    from imagewizard.core import registry
 
     c = config
     if c.protocol not in PROTOCOLS:

@@ -85,14 +85,14 @@ class ResultStore:
         return out
 
     def _rewrite(self, records: Iterable[dict[str, Any]]) -> None:
-        from imagewizard.files import atomic_write
+        from imagewizard.io.files import atomic_write
 
         atomic_write(self.path, "".join(json.dumps(rec) + "\n" for rec in records), what="benchmark results")
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one record as one line and flush it to the OS."""
         if self._fh is None:
-            from imagewizard.files import check_output
+            from imagewizard.io.files import check_output
 
             check_output(self.path, what="benchmark results")
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from imagewizard.files import atomic_write
+from imagewizard.io.files import atomic_write
 
 BASELINE = "input"
 _WARM: set[tuple[str, str, int]] = set()
@@ -212,7 +212,7 @@ def _clean(job: Job) -> np.ndarray:
 
 def noise_seed(seed: int, image: str, degradation: str) -> int:
     """The seed of one image's degradation: from the run seed, the image name and the canonical spec only."""
-    from imagewizard.degrade import derive_seed
+    from imagewizard.physics.degrade import derive_seed
 
     return derive_seed(int(seed), image, degradation)
 
@@ -235,9 +235,9 @@ def detail_window(img: np.ndarray, size: int) -> tuple[int, int, int]:
 
 
 def _one_line(exc: BaseException) -> str:
-    from imagewizard.errors import ImageWizardError
+    from imagewizard.core.errors import ImageWizardError
 
-    from imagewizard.errors import plain_reason
+    from imagewizard.core.errors import plain_reason
 
     return str(exc) if isinstance(exc, ImageWizardError) else plain_reason(exc)
 
@@ -290,8 +290,8 @@ def _warm_up(job: Job, method, image, sigma_arg, res) -> None:
 
 def run_job(job: Job) -> dict[str, Any]:
     """Run one job and return its record (a failed method gives a record with ``error``)."""
-    from imagewizard import registry
-    from imagewizard.degrade import degrade
+    from imagewizard.core import registry
+    from imagewizard.physics.degrade import degrade
 
     st = job.settings
     clean = _clean(job)

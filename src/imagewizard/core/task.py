@@ -1,7 +1,7 @@
 """Tasks, declared once: what a task's methods receive, what they return, how it is scored.
 
 A task (denoise, deblur, inpaint, enhance; later upscale, segment, detect, ...) is one
-:class:`Task` declaration in its folder ``imagewizard/methods/<task>/__init__.py``, beside the
+:class:`Task` declaration in its folder ``imagewizard/tasks/<task>/__init__.py``, beside the
 modules of its methods. From it come the Python function (``imagewizard.denoise``), the CLI
 command and its options, the pipeline step's fields, the benchmark's task inference and scoring,
 and ``imagewizard tasks``. Nothing else lists tasks.
@@ -11,7 +11,7 @@ Declaring a task::
     TASK = declare_task(Task(
         "deblur", "Undo blur (deconvolution) given the blur kernel.",
         inputs=(KERNEL,), sigma=True, default_method="wiener", made_by="blur",
-        modules=("imagewizard.methods.deblur.fourier", ...)))
+        modules=("imagewizard.tasks.deblur.fourier", ...)))
 
 A declaration imports nothing heavy: the method modules load when a method is first needed.
 
@@ -30,7 +30,7 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from imagewizard.errors import ParameterError
+from imagewizard.core.errors import ParameterError
 
 #: What a task returns. Only same-shape images exist today; the rest are declared for the tasks
 #: that come next (upscale: an image of another shape; segment: a label map; detect: boxes).
@@ -116,7 +116,7 @@ class Task:
         ``module:function`` called as ``score(ground_truth, output)``, returning ``{metric: value}``;
         the benchmark scores every output with it.
     made_by : str or None
-        The degradation field (``imagewizard.degrade``: ``blur``, ``mask``, ...) whose presence
+        The degradation field (``imagewizard.physics.degrade``: ``blur``, ``mask``, ...) whose presence
         makes a benchmark input one of this task's; the task with ``made_by=None`` and
         ``bench_fallback`` takes the rest (denoise: noise only).
     default_method : str
@@ -138,7 +138,7 @@ class Task:
     output: str = "same-shape image"
     writer: str = "image"
     metrics: tuple[str, ...] = ("psnr", "ssim", "mse", "mae")
-    score: str = "imagewizard.metrics:compare"
+    score: str = "imagewizard.analysis.metrics:compare"
     made_by: str | None = None
     bench_fallback: bool = False
     default_method: str = ""
@@ -187,12 +187,12 @@ def declare_task(task: Task) -> Task:
 
 
 def _discover() -> None:
-    """Import the built-in task folders (``imagewizard.methods.*``) and ``imagewizard.tasks`` plugins."""
+    """Import the built-in task folders (``imagewizard.tasks.*``) and ``imagewizard.tasks`` plugins."""
     global _DISCOVERED
     if _DISCOVERED:
         return
     _DISCOVERED = True
-    from imagewizard import methods as pkg
+    from imagewizard import tasks as pkg
 
     for info in pkgutil.iter_modules(pkg.__path__):
         if info.ispkg:
@@ -229,7 +229,7 @@ def task_or_generic(name: str, *, strict: bool = True) -> Task:
     _discover()
     if name in _TASKS:
         return _TASKS[name]
-    from imagewizard import registry
+    from imagewizard.core import registry
 
     if strict and not any(m.task == name for m in registry.methods()):
         return get_task(name)  # raises: unknown task
