@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "bsds500" / "images" / "train"
-RULES_FILE = ROOT / "src" / "imagewizard" / "methods" / "denoise" / "rules_fitted.py"
+RULES_FILE = ROOT / "src" / "imagewizard" / "tasks" / "denoise" / "rules_fitted.py"
 SIGMAS = (5, 10, 15, 25, 35, 50, 75)
 #: Crop sets: name -> (crop side, gray file positions, colour file positions) in the sorted training list.
 #: 'small' for the slow methods (NLM, MRF), 'large' (8x the pixels) for the fast ones.

@@ -232,3 +232,17 @@ def test_cli_generate_and_train(tmp_path):
                               "--batch", "4", "--out", str(tmp_path / "run")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "run" / "model.safetensors").is_file() and "saved" in res.output
+
+
+def test_generator_weights_are_found_through_imagewizard_weights(tmp_path, monkeypatch):
+    # one lookup for every model: a user's folder wins over the package's, for the generators too
+    from imagewizard.models.archs import ARCHS, GENERATORS
+    from imagewizard.models.weights import save_model
+
+    assert set(GENERATORS) <= set(ARCHS)
+    model, cfg = build("vae-gen", latent=4, features=8)
+    save_model(tmp_path / "digits-vae.safetensors", model.state_dict(), "vae-gen", cfg)
+    monkeypatch.setenv("IMAGEWIZARD_WEIGHTS", str(tmp_path))
+    assert shipped_path("vae-gen") == tmp_path / "digits-vae.safetensors"
+    loaded, card = load_generator(shipped_path("vae-gen"))
+    assert card["config"]["latent"] == 4

@@ -643,3 +643,20 @@ def test_constants():
     assert iio.DEFAULT_MAX_PIXELS == 100_000_000
     assert {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".npy"} == set(iio.SUPPORTED_READ)
     assert set(iio.SUPPORTED_WRITE) <= set(iio.SUPPORTED_READ)
+
+
+def test_atomic_folder_replaces_on_success_and_keeps_the_old_one_on_failure(tmp_path):
+    from imagewizard.io.files import atomic_folder
+
+    out = tmp_path / "model"
+    with atomic_folder(out) as d:
+        (d / "a.txt").write_text("1")
+    assert (out / "a.txt").read_text() == "1"
+    with pytest.raises(RuntimeError), atomic_folder(out) as d:
+        (d / "a.txt").write_text("2")
+        raise RuntimeError("interrupted")
+    assert (out / "a.txt").read_text() == "1"
+    with atomic_folder(out) as d:
+        (d / "b.txt").write_text("3")
+    assert sorted(p.name for p in out.iterdir()) == ["b.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary folders left

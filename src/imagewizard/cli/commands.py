@@ -405,13 +405,14 @@ def models(as_json: bool = typer.Option(False, "--json", help="print the full mo
     if archs:
         from imagewizard.models.archs import ARCHS
 
-        for name, (_build, cfg, summary) in ARCHS.items():
+        for name, (_build, cfg, summary) in ARCHS.items():  # restorers first, then the generators
             settings = " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in cfg.items())
             _console().print(f"{name:8s} {summary}\n         defaults: {settings}", highlight=False, markup=False)
         return
 
-    cards = zoo.cards()
+    cards = zoo.cards(family="restoration")
     if as_json:
+        cards = zoo.cards()
         typer.echo(json.dumps(cards, indent=2, default=str))
         return
     console = _console()
@@ -443,14 +444,14 @@ def _print_generators(console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from imagewizard.models.generators import SHIPPED, WEIGHTS_DIR
+    from imagewizard.models.generators import SHIPPED, shipped_path
 
     table = Table(header_style="bold", title="generation models (imagewizard generate)")
     table.add_column("name", no_wrap=True, min_width=max(len(n) for n in SHIPPED.values()))
     for col in ("arch", "data", "MB", "steps", "train minutes", "digit-classifier score"):
         table.add_column(col)
     for arch, name in SHIPPED.items():
-        path = WEIGHTS_DIR / f"{name}.safetensors"
+        path = shipped_path(arch)
         if not path.is_file():
             continue
         card_path = path.with_suffix(".json")

@@ -413,3 +413,37 @@ def atomic_path(path: str | os.PathLike, *, what: str = "output", suffix: str | 
 def check_output_folder(path: str | os.PathLike, *, what: str = "output folder") -> Path:
     """An output folder: not a file, not an input, creatable (checked before any work)."""
     return check_output(path, what=what, folder=True)
+
+
+@contextmanager
+def atomic_folder(path: str | os.PathLike, *, what: str = "output folder") -> Iterator[Path]:
+    """A temporary folder beside ``path`` for writers that make a folder (a diffusers model).
+
+    The body fills the temporary folder; on success it replaces ``path`` (an old folder there is
+    moved aside first, then removed); on any failure it is removed and ``path`` is untouched.
+    """
+    import shutil
+
+    p = check_output_folder(path, what=what)
+    if p.exists() and not p.is_dir():
+        raise ImageWriteError(f"cannot write {what} {p}: a file exists there")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{p.name[:40]}.", dir=p.parent))
+    except OSError as e:
+        raise ImageWriteError(f"cannot write {what} {p}: {_write_reason(e, p)}") from None
+    try:
+        yield tmp
+        check_output_folder(p, what=what)  # the body may have read files since
+        if p.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{p.name[:40]}.old.", dir=p.parent))
+            os.replace(p, old / "x")
+            os.replace(tmp, p)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, p)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise ImageWriteError(f"cannot write {what} {p}: {_os_reason(e)}") from None
+        raise

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -231,12 +229,9 @@ def save_diffusers_unet(model: DiffusersEps, out_dir: str | Path, card: dict[str
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise ParameterError(f"output must be a directory, but a file exists: {out}")
-    from imagewizard.io.files import check_output_folder
+    from imagewizard.io.files import atomic_folder
 
-    check_output_folder(out, what="model folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out, what="model folder") as tmp:
         model.unet.save_pretrained(str(tmp / "unet"), safe_serialization=True)
         cfg = model.scheduler_config
         sched = DDPMScheduler.from_config(cfg) if cfg else DDPMScheduler()
@@ -245,16 +240,6 @@ def save_diffusers_unet(model: DiffusersEps, out_dir: str | Path, card: dict[str
                  "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]}
         (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
         (tmp / "card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, old / "x")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -1,54 +1,28 @@
 """The generative architectures by name, and loading their saved weights.
 
 Files are written by :func:`imagewizard.models.weights.save_model` (safetensors
-with ``arch`` and ``config`` in the metadata, a JSON card beside it); this
-module reads the same format but builds from :data:`GEN_ARCHS` instead of the
-denoiser registry.
+with ``arch`` and ``config`` in the metadata, a JSON card beside it) and found
+by :mod:`imagewizard.models.zoo` like every model; the architectures are the
+generation rows of :data:`imagewizard.models.archs.ARCHS`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from imagewizard.core.errors import ParameterError
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
+from imagewizard.models.archs import ARCHS, GENERATORS
 
+#: the generators' rows of the one architecture table
+GEN_ARCHS = {name: ARCHS[name] for name in GENERATORS}
 
-def _dcgan(**cfg):
-    from imagewizard.models.archs.dcgan import Generator
-
-    return Generator(**cfg)
-
-
-def _vae(**cfg):
-    from imagewizard.models.archs.digits_vae import ConvVAE
-
-    return ConvVAE(**cfg)
-
-
-def _ddpm(**cfg):
-    from imagewizard.models.archs.ddpm import Diffusion
-
-    return Diffusion(**cfg)
-
-
-#: arch name -> (builder, default config, one-line summary). For the GAN only the generator is saved.
-GEN_ARCHS: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
-    "dcgan": (_dcgan, {"in_channels": 1, "size": 32, "nz": 64, "features": 32},
-              "DCGAN generator: transposed convs + BN + ReLU, tanh output"),
-    "vae-gen": (_vae, {"in_channels": 1, "size": 32, "latent": 16, "features": 32, "beta": 1.0},
-                "convolutional VAE with a 16-dim latent; samples decode z ~ N(0, I)"),
-    "ddpm": (_ddpm, {"in_channels": 1, "size": 32, "channels": (32, 64, 64), "fold": 2, "timesteps": 1000,
-                     "beta_schedule": "squaredcos_cap_v2"},
-             "DDPM-trained step-conditioned U-Net, sampled with DDIM"),
-}
 
 #: names users type (CLI --model) -> arch
 KINDS = {"diffusion": "ddpm", "ddpm": "ddpm", "vae": "vae-gen", "vae-gen": "vae-gen", "gan": "dcgan", "dcgan": "dcgan"}
 
-#: arch -> shipped weights name in ``gen/weights``
+#: arch -> name of its shipped weights (found like every model's: $IMAGEWIZARD_WEIGHTS first, then the package)
 SHIPPED = {"dcgan": "digits-dcgan", "vae-gen": "digits-vae", "ddpm": "digits-ddpm"}
 
 
@@ -61,26 +35,27 @@ def resolve(kind: str) -> str:
 
 
 def build(arch: str, **config: Any):
-    """A fresh model: the default config of ``arch`` updated by ``config``; returns ``(model, full_config)``."""
-    if arch not in GEN_ARCHS:
-        raise ParameterError(f"unknown generative architecture '{arch}'; known: {', '.join(GEN_ARCHS)}")
-    builder, defaults, _ = GEN_ARCHS[arch]
-    cfg = {**defaults, **config}
-    try:
-        return builder(**cfg), cfg
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{arch}: bad configuration ({exc})") from None
+    """A fresh generator: the default config of ``arch`` updated by ``config``; returns ``(model, full_config)``."""
+    if arch not in GENERATORS:
+        raise ParameterError(f"unknown generative architecture '{arch}'; known: {', '.join(GENERATORS)}")
+    from imagewizard.models.archs import build as build_arch
+
+    return build_arch(arch, **config)
 
 
 def shipped_path(arch: str) -> Path:
-    return WEIGHTS_DIR / f"{SHIPPED[arch]}.safetensors"
+    """Where the weights named ``SHIPPED[arch]`` are: a user's folder in $IMAGEWIZARD_WEIGHTS wins over
+    the package's, as for every model; the package path when neither has them (the caller reports it)."""
+    from imagewizard.models import zoo
+
+    return zoo.find(SHIPPED[arch]) or zoo.PACKAGE_WEIGHTS / f"{SHIPPED[arch]}.safetensors"
 
 
 def load_generator(path: str | Path):
     """Load a generative model saved by ``save_model``; returns ``(model, card)`` in eval mode."""
     from imagewizard.models.weights import load_model
 
-    return load_model(path, build=build, known=GEN_ARCHS, kind="a generative model")
+    return load_model(path, build=build, known=GENERATORS, kind="a generative model")
 
 
 def grid(images, pad: int = 2):

@@ -57,8 +57,11 @@ def missing_reason(*names: str) -> str | None:
             "train them with `imagewizard train denoiser` or point IMAGEWIZARD_WEIGHTS at them")
 
 
-def cards() -> list[dict]:
-    """Cards of every model found (first occurrence of each name wins)."""
+def cards(family: str | None = None) -> list[dict]:
+    """Cards of every model found (first occurrence of each name wins); ``family`` keeps only
+    ``'restoration'`` or ``'generation'`` models (by the architecture in the card)."""
+    from imagewizard.models.archs import family as arch_family
+
     seen: dict[str, dict] = {}
     for d in weight_dirs():
         for p in sorted(d.glob("*.safetensors")):
@@ -67,7 +70,8 @@ def cards() -> list[dict]:
             card_path = p.with_suffix(".json")
             card = json.loads(card_path.read_text()) if card_path.is_file() else {}
             seen[p.stem] = {"name": p.stem, "path": str(p), "bytes": p.stat().st_size, **card}
-    return list(seen.values())
+    found = list(seen.values())
+    return found if family is None else [c for c in found if arch_family(str(c.get("arch", ""))) == family]
 
 
 @lru_cache(maxsize=8)

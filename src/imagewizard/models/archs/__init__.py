@@ -60,7 +60,25 @@ def _diffusion_unet(**cfg):
     return EpsUNet(**cfg)
 
 
-#: name -> (builder, default config, one-line summary)
+def _dcgan(**cfg):
+    from imagewizard.models.archs.dcgan import Generator
+
+    return Generator(**cfg)
+
+
+def _digits_vae(**cfg):
+    from imagewizard.models.archs.digits_vae import ConvVAE
+
+    return ConvVAE(**cfg)
+
+
+def _ddpm(**cfg):
+    from imagewizard.models.archs.ddpm import Diffusion
+
+    return Diffusion(**cfg)
+
+
+#: name -> (builder, default config, one-line summary): restorers, a discriminator and the generators
 ARCHS: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
     "unet": (_unet, {"in_channels": 3, "channels": (64, 128, 256, 384), "blocks": 1, "shuffle": 2},
              "multi-scale residual U-Net with a noise-level map (flagship)"),
@@ -80,7 +98,23 @@ ARCHS: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
                        "DDPM noise predictor eps(x_t, t): the flagship U-Net, x0-preconditioned (diffusion)"),
     "patchgan": (_patchgan, {"in_channels": 2, "features": 64, "layers": 3},
                  "PatchGAN discriminator (pix2pix): real/fake score per 70x70 patch"),
+    # generation models (`imagewizard generate`); for the GAN only the generator is saved
+    "dcgan": (_dcgan, {"in_channels": 1, "size": 32, "nz": 64, "features": 32},
+              "DCGAN generator: transposed convs + BN + ReLU, tanh output"),
+    "vae-gen": (_digits_vae, {"in_channels": 1, "size": 32, "latent": 16, "features": 32, "beta": 1.0},
+                "convolutional VAE with a 16-dim latent; samples decode z ~ N(0, I)"),
+    "ddpm": (_ddpm, {"in_channels": 1, "size": 32, "channels": (32, 64, 64), "fold": 2, "timesteps": 1000,
+                     "beta_schedule": "squaredcos_cap_v2"},
+             "DDPM-trained step-conditioned U-Net, sampled with DDIM"),
 }
+
+#: the architectures that generate images from noise rather than restore them
+GENERATORS = ("dcgan", "vae-gen", "ddpm")
+
+
+def family(name: str) -> str:
+    """``'generation'`` for the generators, ``'restoration'`` for the rest (denoisers and the discriminator)."""
+    return "generation" if name in GENERATORS else "restoration"
 
 
 def build(name: str, **config: Any):
@@ -93,4 +127,7 @@ def build(name: str, **config: Any):
     unknown = set(cfg) - set(defaults)
     if unknown:
         raise ParameterError(f"architecture '{name}' has no option(s) {', '.join(sorted(unknown))}")
-    return builder(**cfg), cfg
+    try:
+        return builder(**cfg), cfg
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name}: bad configuration ({exc})") from None
