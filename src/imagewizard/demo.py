@@ -9,8 +9,6 @@ degradation and a Markdown + HTML report.
 
 from __future__ import annotations
 
-import base64
-import html
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,19 +167,12 @@ def _markdown(sections, shape, seed) -> str:
 
 
 def _html(sections, shape, seed) -> str:
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>ImageWizard demo</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
-             "table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}img{max-width:100%}</style></head><body>",
-             "<h1>ImageWizard demo</h1>",
-             f"<p>Sample: scikit-image's astronaut, {shape[1]}x{shape[0]} colour. Seed {seed}. Degraded inputs are "
+    from imagewizard.core import html as H
+
+    parts = [f"<p>Sample: scikit-image's astronaut, {shape[1]}x{shape[0]} colour. Seed {seed}. Degraded inputs are "
              "clipped and quantized to 8 bits. Metrics against the clean image.</p>"]
     for sc, grid, results in sections:
-        data = base64.b64encode(grid.read_bytes()).decode()
-        parts.append(f"<h2>{html.escape(sc.title)}</h2><img alt='{sc.name}' src='data:image/png;base64,{data}'>")
-        parts.append("<table><tr>" + "".join(f"<th>{h}</th>" for h in _HEAD) + "</tr>")
-        for r in sorted(results, key=lambda r: -r.get("psnr", -1e9) if r is not results[0] else -1e9):
-            parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _fmt_row(r)) + "</tr>")
-        parts.append("</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        parts.append(f"<h2>{H.escape(sc.title)}</h2>" + H.img_tag(grid.read_bytes(), sc.name))
+        ordered = sorted(results, key=lambda r: -r.get("psnr", -1e9) if r is not results[0] else -1e9)
+        parts.append(H.table(_HEAD, [_fmt_row(r) for r in ordered], ["input"] + [""] * (len(ordered) - 1)))
+    return H.page("ImageWizard demo", parts)

@@ -9,7 +9,6 @@ with each image's full-image PSNR/SSIM.
 
 from __future__ import annotations
 
-import base64
 import html
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from imagewizard.bench.published import caveats, protocol_note, published_rows, 
 from imagewizard.bench.summary import TABLE_HEAD, csv_text, fmt, markdown_table, published_as_rows, ranked, summarize, table_cells
 from imagewizard.io import atomic_write
 from imagewizard.bench.worker import BASELINE, crop_path
+from imagewizard.core import html as H
 
 PUBLISHED_HEAD = ["method (published)", "PSNR (dB)", "SSIM", "source"]
 
@@ -208,41 +208,14 @@ def crops_png(plan, records, spec: str, image: str, out: Path) -> bytes | None:
 
 # --------------------------------------------------------------------------- HTML
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;margin:auto;
-padding:1em 1.5em;color:#222}
-h1{font-size:1.5em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}h3{font-size:1.05em}
-table{border-collapse:collapse;margin:.5em 0 1em}td,th{padding:3px 9px;border-bottom:1px solid #e3e3e3;
-text-align:right;font-variant-numeric:tabular-nums}td:first-child,th:first-child{text-align:left}
-th{background:#f4f4f4}tr.input td{color:#666;font-style:italic}tr.published td{color:#555}
-dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 12px;font-size:.92em}
-dl.facts dt{font-weight:600}dl.facts dd{margin:0}img{max-width:100%}.caption{font-size:.9em;color:#444}
-td.src,th.src{text-align:left}td.src{font-size:.85em;max-width:420px}
-"""
-
-
-def _img_tag(png: bytes, alt: str) -> str:
-    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
-
-
-def _html_table(head, body, classes=None, col_class: dict[int, str] | None = None) -> str:
-    col_class = col_class or {}
-    parts = ["<table><tr>" + "".join((f"<th class='{col_class[j]}'>" if j in col_class else "<th>") + html.escape(h)
-                                     + "</th>" for j, h in enumerate(head)) + "</tr>"]
-    for i, row in enumerate(body):
-        cls = f" class='{classes[i]}'" if classes and classes[i] else ""
-        cells = "".join((f"<td class='{col_class[j]}'>" if j in col_class else "<td>") + html.escape(str(c)) + "</td>"
-                        for j, c in enumerate(row))
-        parts.append(f"<tr{cls}>{cells}</tr>")
-    parts.append("</table>")
-    return "".join(parts)
+_img_tag = H.img_tag
+_html_table = H.table
 
 
 def html_report(plan, rows, published, machine, records, out: Path) -> str:
     c = plan.config
     title = f"ImageWizard benchmark: {plan.task} on {plan.dataset.name}"
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{_CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>", "<dl class='facts'>"]
+    parts = ["<dl class='facts'>"]
     for k, v in header_facts(plan, machine, records):
         parts.append(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v.strip('`'))}</dd>")
     parts.append("</dl>")
@@ -280,5 +253,4 @@ def html_report(plan, rows, published, machine, records, out: Path) -> str:
             parts.append("<p>Sources:</p><ul>" + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
                                                           for k, v in legend) + "</ul>")
         parts.append("<p>Caveats:</p><ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in caveats()) + "</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return H.page(title, parts)

@@ -29,12 +29,12 @@ from imagewizard.core.errors import ImageWizardError, ParameterError
 from imagewizard.io.files import atomic_write
 from imagewizard.bench.datasets import Dataset, resolve_dataset
 from imagewizard.bench.store import Key, ResultStore, record_key
+from imagewizard.physics.degrade import PROTOCOLS  # one definition of the protocols, with the degradations
 from imagewizard.bench.worker import BASELINE, THREAD_ENV, Job, Settings, init_worker, run_job, slug
 
 __all__ = ["BenchConfig", "Degradation", "Plan", "BenchResult", "BenchError", "plan_bench", "run_bench",
            "PROTOCOLS", "SAVE_FORMATS"]
 
-PROTOCOLS = ("float", "uint8")
 SAVE_FORMATS = ("png", "npy")
 RUN_FILE = "run.json"
 #: Settings that must match for records of an earlier run in the same folder to be reused.
