@@ -16,21 +16,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from imagewizard.core.errors import ImageWizardError, ParameterError
 from imagewizard.io.files import atomic_write
 from imagewizard.bench.datasets import Dataset, resolve_dataset
 from imagewizard.bench.store import Key, ResultStore, record_key
 from imagewizard.physics.degrade import PROTOCOLS  # one definition of the protocols, with the degradations
-from imagewizard.bench.worker import BASELINE, THREAD_ENV, Job, Settings, init_worker, run_job, slug
+from imagewizard.bench.worker import BASELINE, Job, Settings, run_job, slug
 
 __all__ = ["BenchConfig", "Degradation", "Plan", "BenchResult", "BenchError", "plan_bench", "run_bench",
            "PROTOCOLS", "SAVE_FORMATS"]
@@ -362,23 +358,6 @@ def _prepare_out(plan: Plan, machine: dict[str, Any]) -> Path:
 
 # --------------------------------------------------------------------------- execution
 
-@contextmanager
-def _worker_env(threads: int) -> Iterator[None]:
-    """Environment for spawned workers: thread caps, and glibc returning big blocks (see worker notes)."""
-    saved = {k: os.environ.get(k) for k in (*THREAD_ENV, "MALLOC_MMAP_THRESHOLD_")}
-    try:
-        for k in THREAD_ENV:
-            os.environ[k] = str(threads)
-        os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _progress(console, enabled: bool):
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
@@ -389,8 +368,6 @@ def _progress(console, enabled: bool):
 
 
 def _execute(todo: list[Job], workers: int, store: ResultStore, console, progress: bool) -> None:
-    from imagewizard.bench.machine import usable_cores
-
     with _progress(console, progress) as bar:
         task_id = bar.add_task("bench", total=len(todo))
 
@@ -399,31 +376,14 @@ def _execute(todo: list[Job], workers: int, store: ResultStore, console, progres
             label = f"{rec['method']} on {rec['image']}"
             bar.update(task_id, advance=1, description=label[:40])
 
-        if workers == 0:
-            for job in todo:
-                done(run_job(job))
-            return
-        import multiprocessing
+        def lost(job: Job, reason: str) -> dict[str, Any]:
+            raise BenchError(f"{reason} around {job.method} on {job.image} [{job.degradation}]; finished "
+                             "records are kept, run again to resume")
 
-        n = min(workers, len(todo))
-        threads = max(1, usable_cores() // max(workers, 1))
-        ctx = multiprocessing.get_context("spawn")
-        with _worker_env(threads):
-            pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=init_worker, initargs=(threads,))
-            futures = {pool.submit(run_job, job): job for job in todo}
-        try:
-            for fut in as_completed(futures):
-                try:
-                    done(fut.result())
-                except BrokenProcessPool:
-                    job = futures[fut]
-                    raise BenchError(f"a worker process died (out of memory or a crash) around {job.method} on "
-                                     f"{job.image} [{job.degradation}]; finished records are kept, run again "
-                                     "to resume") from None
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
+        from imagewizard.run.jobs import run_jobs
+
+        run_jobs(run_job, todo, done, backend="serial" if workers == 0 else "process", workers=max(workers, 1),
+                 lost=lost)
 
 
 def run_bench(config: BenchConfig, *, console=None, progress: bool = True) -> BenchResult:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 import io
-import os
 import re
 import resource
 import sys
@@ -42,15 +41,11 @@ from typing import Any
 import numpy as np
 
 from imagewizard.io.files import atomic_write
+from imagewizard.run.jobs import limit_torch_threads, worker_threads
 
 BASELINE = "input"
 _WARM: set[tuple[str, str, int]] = set()
-_THREADS: int | None = None
-_TORCH_SET = False
 
-#: Environment variables that cap the thread pools of BLAS/OpenMP libraries in a worker.
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-              "NUMEXPR_NUM_THREADS")
 
 
 @dataclass
@@ -109,44 +104,6 @@ def crop_path(out_dir: str | Path, degradation: str, image: str, what: str) -> P
 
 
 # --------------------------------------------------------------------------- threads and memory
-
-def _exit_with_parent(parent: int) -> None:
-    # A pool worker outlives a parent that was killed (SIGKILL skips the pool's shutdown): leave too.
-    while True:
-        time.sleep(1.0)
-        if os.getppid() != parent:
-            os._exit(1)
-
-
-def init_worker(threads: int | None) -> None:
-    """Pool initializer: cap OpenCV's (and later PyTorch's) threads to this worker's share of the cores."""
-    import threading
-
-    global _THREADS
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    _THREADS = threads
-    if threads is None:
-        return
-    for var in THREAD_ENV:
-        os.environ[var] = str(threads)
-    import cv2
-
-    cv2.setNumThreads(threads)
-
-
-def _limit_torch_threads() -> None:
-    global _TORCH_SET
-    if _THREADS is None or _TORCH_SET or "torch" not in sys.modules:
-        return
-    import torch
-
-    torch.set_num_threads(_THREADS)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:  # only allowed before the first parallel work
-        pass
-    _TORCH_SET = True
-
 
 def _status_kb(field_name: str) -> int | None:
     try:
@@ -311,13 +268,13 @@ def run_job(job: Job) -> dict[str, Any]:
     if job.method == BASELINE:
         out = res.image
         record.update({"sigma_mode": "none", "sigma_used": None, "seconds": None, "mp_per_s": None,
-                       "peak_mem_mb": None, "mem_measure": None, "threads": _THREADS, "steps": res.steps})
+                       "peak_mem_mb": None, "mem_measure": None, "threads": worker_threads(), "steps": res.steps})
     else:
         m = registry.get(job.task or st.task, job.runs or job.method)
         sigma_arg, mode = _sigma_plan(m, job.sigma_true, st.blind)
         record.update({"sigma_mode": mode, "params": m.bind(job.params)})
         _warm_up(job, m, res.image, sigma_arg, res)
-        _limit_torch_threads()
+        limit_torch_threads()
         probe = MemoryProbe()
         try:
             with probe:
@@ -326,12 +283,12 @@ def run_job(job: Job) -> dict[str, Any]:
                 seconds = time.perf_counter() - t0
         except Exception as exc:
             record.update({"error": _one_line(exc), "sigma_used": None, "seconds": None, "mp_per_s": None,
-                           "peak_mem_mb": None, "mem_measure": probe.kind, "threads": _THREADS,
+                           "peak_mem_mb": None, "mem_measure": probe.kind, "threads": worker_threads(),
                            **{k: None for k in task.metrics}})
             return record
         record.update({"sigma_used": sigma_used, "seconds": seconds,
                        "mp_per_s": h * w / 1e6 / max(seconds, 1e-9), "peak_mem_mb": round(probe.mb, 3),
-                       "mem_measure": probe.kind, "threads": _THREADS})
+                       "mem_measure": probe.kind, "threads": worker_threads()})
     scores = task.scorer()(clean, out)  # the task's declared scoring
     record.update({k: _finite(v) for k, v in scores.items()})
     if scores["psnr"] == math.inf:

@@ -17,15 +17,14 @@ Examples
 from __future__ import annotations
 
 import json
-import os
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from imagewizard.core.errors import ImageWizardError, ParameterError
 from imagewizard.io.files import check_output, check_output_folder, guard
+from imagewizard.run.jobs import run_jobs, usable_cores
 from imagewizard.run.pipeline import Pipeline
 
 LOG_NAME = "imagewizard-batch.jsonl"
@@ -108,20 +107,8 @@ def process_one(source: str, dest: str, rel: str, pipeline: dict[str, Any]) -> d
     return record
 
 
-def _worker_init() -> None:
-    # Each process gets one core's worth of threads so N workers do not oversubscribe N cores.
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:
-        pass
+def _process_args(args: tuple[str, str, str, dict[str, Any]]) -> dict[str, Any]:
+    return process_one(*args)
 
 
 def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline | None, *, workers: int = 1,
@@ -177,51 +164,29 @@ def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline | None
     with open(log_path, "a", encoding="utf-8") as log:
         if log.tell() and not log_path.read_bytes().endswith(b"\n"):
             log.write("\n")  # a kill mid-line left a torn record; start clean after it
+        args = [(str(job.source), str(job.dest), job.rel, spec) for job in todo]
+
+        def lost(a: tuple, reason: str) -> dict[str, Any]:
+            # process_one never raises, so this is a worker lost with the image (killed, out of memory)
+            return {"input": a[2], "output": a[2], "status": "error", "error": f"{a[0]}: {reason}"}
+
+        def record(rec: dict[str, Any]) -> None:
+            finish(rec, log)
+
         if cluster is not None and todo:
-            from imagewizard.run.cluster import connect, n_workers, run_jobs
+            from imagewizard.run.cluster import connect, n_workers
 
             with connect(cluster) as client:
                 workers = n_workers(client)
-                run_jobs(client, todo, spec, lambda rec: finish(rec, log))
-        elif workers == 1 or len(todo) <= 1:
-            for job in todo:
-                finish(process_one(str(job.source), str(job.dest), job.rel, spec), log)
+                run_jobs(_process_args, args, record, backend="dask", client=client, lost=lost, key=lambda a: a[2])
         else:
-            import multiprocessing as mp
-
-            # spawn: a forked copy of a process holding torch/OpenMP threads can deadlock
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                     initializer=_worker_init) as pool:
-                pending = set()
-                jobs = iter(todo)
-                try:
-                    for job in _take(jobs, 2 * workers):
-                        pending.add(pool.submit(process_one, str(job.source), str(job.dest), job.rel, spec))
-                    while pending:
-                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for f in finished:
-                            finish(f.result(), log)
-                        for job in _take(jobs, len(finished)):
-                            pending.add(pool.submit(process_one, str(job.source), str(job.dest), job.rel, spec))
-                except BaseException:
-                    for f in pending:
-                        f.cancel()
-                    raise
+            backend = "serial" if workers == 1 or len(todo) <= 1 else "process"
+            run_jobs(_process_args, args, record, backend=backend, workers=workers, lost=lost)
     seconds = time.perf_counter() - t0
     processed = counts["ok"] + counts["error"]
     return {"total": len(todo) + len(done), "ok": counts["ok"], "error": counts["error"], "skipped": len(done),
             "seconds": round(seconds, 3), "images_per_second": round(processed / seconds, 4) if seconds > 0 else None,
             "workers": workers, "cluster": cluster, "log": str(log_path)}
-
-
-def _take(it: Iterable[Job], n: int) -> list[Job]:
-    out = []
-    for _ in range(n):
-        try:
-            out.append(next(it))  # type: ignore[call-overload]
-        except StopIteration:
-            break
-    return out
 
 
 def read_log(out_dir: str | Path) -> list[dict[str, Any]]:
@@ -238,7 +203,4 @@ def read_log(out_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator
 
-from imagewizard.core.errors import ImageWizardError, ParameterError, plain_reason
+from imagewizard.core.errors import ImageWizardError, ParameterError
 
 _LOCAL = re.compile(r"^local(?::(\d+))?$", re.I)
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$", re.I)
@@ -63,13 +63,6 @@ def _distributed():
     return distributed
 
 
-def _process_on_worker(source: str, dest: str, rel: str, spec: dict[str, Any]) -> dict[str, Any]:
-    from imagewizard.run.batch import _worker_init, process_one
-
-    _worker_init()  # cheap and idempotent; covers workers that join the cluster later
-    return process_one(source, dest, rel, spec)
-
-
 @contextmanager
 def connect(spec: str, *, timeout: float = 30.0) -> Iterator[Any]:
     """A ``distributed.Client`` for ``spec``, closed (with its local cluster, if any) on exit."""
@@ -78,9 +71,9 @@ def connect(spec: str, *, timeout: float = 30.0) -> Iterator[Any]:
     cluster = None
     try:
         if kind == "local":
-            from imagewizard.run.batch import default_workers
+            from imagewizard.run.jobs import usable_cores
 
-            cluster = dd.LocalCluster(n_workers=value or default_workers(), threads_per_worker=1, processes=True,
+            cluster = dd.LocalCluster(n_workers=value or usable_cores(), threads_per_worker=1, processes=True,
                                       host="127.0.0.1", dashboard_address=None)
             client = dd.Client(cluster, timeout=timeout)
         else:
@@ -95,27 +88,6 @@ def connect(spec: str, *, timeout: float = 30.0) -> Iterator[Any]:
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-def run_jobs(client, jobs: Sequence[Any], spec: dict[str, Any], finish: Callable[[dict[str, Any]], None]) -> None:
-    """Run :func:`imagewizard.run.batch.process_one` for every job on the cluster, calling ``finish`` as each ends."""
-    dd = _distributed()
-    futures = {client.submit(_process_on_worker, str(j.source), str(j.dest), j.rel, spec,
-                             key=f"imagewizard-{i}-{j.rel}", pure=False): j for i, j in enumerate(jobs)}
-    try:
-        for fut in dd.as_completed(list(futures)):
-            if fut.status == "error":
-                exc = fut.exception()
-                job = futures[fut]
-                # process_one never raises, so this is a worker lost with the image (killed, out of memory)
-                finish({"input": job.rel, "output": job.rel, "status": "error",
-                        "error": f"{job.source}: the worker failed ({plain_reason(exc)})"})
-            else:
-                finish(fut.result())
-            fut.release()
-    except BaseException:
-        client.cancel(list(futures))
-        raise
 
 
 def n_workers(client) -> int:
