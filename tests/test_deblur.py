@@ -27,18 +27,14 @@ def line_kernel(length: int = 9) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def scene() -> np.ndarray:
+def scene(photo) -> np.ndarray:
     """A 64x64 natural-image crop (texture, edges and flat areas)."""
-    from skimage import data
-
-    return (data.camera()[160:224, 200:264] / 255.0).astype(np.float64)
+    return photo("camera", slice(160, 224), slice(200, 264), np.float64)
 
 
 @pytest.fixture(scope="module")
-def color_scene() -> np.ndarray:
-    from skimage import data
-
-    return (data.astronaut()[100:148, 180:236] / 255.0).astype(np.float64)
+def color_scene(photo) -> np.ndarray:
+    return photo("astronaut", slice(100, 148), slice(180, 236), np.float64)
 
 
 def blurred(x: np.ndarray, k: np.ndarray, noise: float = 2.0, seed: int = 0) -> np.ndarray:

@@ -26,10 +26,8 @@ def camera_u8() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def color() -> np.ndarray:
-    from skimage import data
-
-    return (data.astronaut()[::8, ::8] / 255.0).astype(np.float32)  # 64x64x3
+def color(photo) -> np.ndarray:
+    return photo("astronaut", slice(None, None, 8), slice(None, None, 8))  # 64x64x3
 
 
 def hue(rgb: np.ndarray) -> np.ndarray:

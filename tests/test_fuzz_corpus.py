@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 from fuzz import corpus, runner  # noqa: E402
 
 
+@pytest.mark.slow
 def test_a_seeded_slice_of_the_corpus_keeps_every_promise():
     n = int(os.environ.get("IMAGEWIZARD_FUZZ_SLICE", "80"))
     totals = runner.run(seed=20261206, indices=list(range(n)), jobs=1, timeout=60)
@@ -27,6 +28,7 @@ def test_a_seeded_slice_of_the_corpus_keeps_every_promise():
     assert not totals.failures, "\n".join(f"{f['case']}: {f['problems']} {f['stderr']}" for f in totals.failures)
 
 
+@pytest.mark.slow
 def test_the_runner_catches_hangs_crashes_leaks_extra_lines_and_harm():
     faults = {0: "hang", 1: "crash", 2: "multiline", 3: "traceback", 4: "harm"}
     totals = runner.run(seed=3, indices=list(faults), jobs=1, timeout=3, selftest=faults)

@@ -16,17 +16,13 @@ METHODS = ["telea", "navier-stokes", "biharmonic", "fsr", "knn"]
 
 
 @pytest.fixture(scope="module")
-def gray() -> np.ndarray:
-    from skimage import data
-
-    return (data.camera()[200:240, 220:268] / 255.0).astype(np.float32)
+def gray(photo) -> np.ndarray:
+    return photo("camera", slice(200, 240), slice(220, 268))
 
 
 @pytest.fixture(scope="module")
-def color() -> np.ndarray:
-    from skimage import data
-
-    return (data.astronaut()[120:160, 200:248] / 255.0).astype(np.float32)
+def color(photo) -> np.ndarray:
+    return photo("astronaut", slice(120, 160), slice(200, 248))
 
 
 @pytest.fixture(scope="module")

@@ -215,3 +215,10 @@ def test_unreadable_and_missing_files(tmp_path):
     assert "junk.png" in str(exc.value) and "\n" not in str(exc.value)
     with pytest.raises(ParameterError, match="nope.npy' does not exist"):
         load_kernel(tmp_path / "nope.npy")
+
+
+@pytest.mark.parametrize("radius", [1e-9, 1e-3, 0.004])
+def test_a_disk_smaller_than_the_sampling_is_a_delta_not_nan(radius):
+    # found by the property tests: a tiny radius left every sub-sample outside, and 0 / 0 followed
+    k = disk_kernel(radius)
+    assert np.isfinite(k).all() and k.sum() == pytest.approx(1.0)

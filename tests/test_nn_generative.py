@@ -106,6 +106,7 @@ def test_patchgan_scores_overlapping_patches():
     assert d(torch.rand(1, 2, 128, 128)).shape == (1, 1, 14, 14)  # 70x70 receptive fields, stride 8
 
 
+@pytest.mark.slow
 def test_gan_training_initialised_from_a_denoiser_resumes_exactly(gray_folder, tmp_path):
     from imagewizard.models.weights import save_model
 

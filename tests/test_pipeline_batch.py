@@ -171,6 +171,7 @@ def test_cli_batch_exit_codes_and_summary(folder, tmp_path, capsys):
     assert "must differ from the input folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_killed_batch_leaves_no_partial_output_and_resumes(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
@@ -199,6 +200,7 @@ def test_a_killed_batch_leaves_no_partial_output_and_resumes(tmp_path):
     assert summary["ok"] + summary["skipped"] == n
 
 
+@pytest.mark.slow
 def test_a_dask_local_cluster_gives_the_same_files_and_log_as_a_local_run(folder, tmp_path, capsys):
     distributed = pytest.importorskip("distributed")
     from imagewizard.run.cluster import connect, parse_cluster
@@ -231,6 +233,7 @@ def test_a_dask_local_cluster_gives_the_same_files_and_log_as_a_local_run(folder
         assert client.scheduler.address.startswith("tcp://127.0.0.1:")
 
 
+@pytest.mark.slow
 def test_large_images_run_local_methods_in_tiles_with_the_same_result():
     _, img = _noisy(200, 150)
     for spec in ({"method": "median", "params": {"size": 5}}, {"method": "nlm", "sigma": "auto"},

@@ -298,6 +298,8 @@ def disk_kernel(radius: float) -> np.ndarray:
         py = yy[rim][:, None] + sy.ravel()[None, :]
         px = xx[rim][:, None] + sx.ravel()[None, :]
         k[rim] = (py * py + px * px <= radius * radius).mean(axis=1)
+    if k.sum() <= 0:  # a disk far smaller than a pixel falls between the sub-samples: it is no blur
+        k = np.ones((1, 1))
     return k / k.sum()
 
 
