@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         timed("1 worker process", workers=1)
         timed("2 worker processes", workers=2)
         timed("Dask local:2 (cluster start included)", cluster="local:2")
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                      dashboard_address=None) as cluster:
+        with distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster:
             with distributed.Client(cluster) as client:  # warm the workers (imports) before timing
                 client.run(lambda: __import__("imagewizard.tasks.denoise"))
             timed("Dask LocalCluster, 2 workers, already running", cluster=cluster.scheduler_address)

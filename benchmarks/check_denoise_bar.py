@@ -62,11 +62,17 @@ def _references(sigma01: float):
     from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, denoise_wavelet
 
     return [
-        ("ref: skimage nl_means h=0.8s p5 d6", lambda x: denoise_nl_means(
-            x, h=0.8 * sigma01, sigma=sigma01, patch_size=5, patch_distance=6, fast_mode=True)),
+        (
+            "ref: skimage nl_means h=0.8s p5 d6",
+            lambda x: denoise_nl_means(
+                x, h=0.8 * sigma01, sigma=sigma01, patch_size=5, patch_distance=6, fast_mode=True
+            ),
+        ),
         ("ref: skimage tv_chambolle weight=0.08", lambda x: denoise_tv_chambolle(x, weight=0.08)),
-        ("ref: skimage wavelet BayesShrink", lambda x: denoise_wavelet(
-            x, sigma=sigma01, method="BayesShrink", mode="soft", rescale_sigma=True)),
+        (
+            "ref: skimage wavelet BayesShrink",
+            lambda x: denoise_wavelet(x, sigma=sigma01, method="BayesShrink", mode="soft", rescale_sigma=True),
+        ),
     ]
 
 
@@ -107,8 +113,13 @@ def speed_ratios(images, sigma_est) -> dict:
     """Time of each wrapper / time of the library call it wraps, same parameters, on a few images."""
     import cv2
     from scipy import ndimage
-    from skimage.restoration import cycle_spin, denoise_nl_means, denoise_tv_bregman, denoise_tv_chambolle, \
-        denoise_wavelet
+    from skimage.restoration import (
+        cycle_spin,
+        denoise_nl_means,
+        denoise_tv_bregman,
+        denoise_tv_chambolle,
+        denoise_wavelet,
+    )
 
     from imagewizard.api import apply
     from imagewizard.tasks.denoise.rules import rule
@@ -120,29 +131,55 @@ def speed_ratios(images, sigma_est) -> dict:
     wc, wb = rule("tv.weight_chambolle", s), rule("tv.weight_bregman", s)
     ts = rule("wavelet.threshold_scale_bayes_soft", s)
     pairs = {
-        "median": (lambda x: apply("denoise", x, "median"),
-                   lambda x: ndimage.median_filter(x, size=3, mode="reflect")),
-        "gaussian": (lambda x: apply("denoise", x, "gaussian"),
-                     lambda x: ndimage.gaussian_filter(x, 1.0, mode="reflect")),
-        "nlm": (lambda x: apply("denoise", x, "nlm", sigma=s),
-                lambda x: denoise_nl_means(x, h=rule("nlm.h_skimage", s) / 255, sigma=s / 255, patch_size=ps,
-                                           patch_distance=10, fast_mode=True)),
-        "nlm impl=opencv": (lambda x: apply("denoise", x, "nlm", sigma=s, impl="opencv"),
-                            lambda x: cv2.fastNlMeansDenoising(
-                                np.round(np.clip(x, 0, 1) * 65535).astype(np.uint16),
-                                [rule("nlm.h_opencv", s) / 255 * 65535], None, pso, 21, cv2.NORM_L1)),
+        "median": (lambda x: apply("denoise", x, "median"), lambda x: ndimage.median_filter(x, size=3, mode="reflect")),
+        "gaussian": (
+            lambda x: apply("denoise", x, "gaussian"),
+            lambda x: ndimage.gaussian_filter(x, 1.0, mode="reflect"),
+        ),
+        "nlm": (
+            lambda x: apply("denoise", x, "nlm", sigma=s),
+            lambda x: denoise_nl_means(
+                x, h=rule("nlm.h_skimage", s) / 255, sigma=s / 255, patch_size=ps, patch_distance=10, fast_mode=True
+            ),
+        ),
+        "nlm impl=opencv": (
+            lambda x: apply("denoise", x, "nlm", sigma=s, impl="opencv"),
+            lambda x: cv2.fastNlMeansDenoising(
+                np.round(np.clip(x, 0, 1) * 65535).astype(np.uint16),
+                [rule("nlm.h_opencv", s) / 255 * 65535],
+                None,
+                pso,
+                21,
+                cv2.NORM_L1,
+            ),
+        ),
         # tv averages 4 mirrored solves by default (flips=4); compare with one solve and with flips=1.
-        "tv (flips=4) vs 1 solve": (lambda x: apply("denoise", x, "tv", sigma=s),
-                                    lambda x: denoise_tv_chambolle(x, weight=wc, eps=0, max_num_iter=40)),
-        "tv (flips=4) vs skimage defaults": (lambda x: apply("denoise", x, "tv", sigma=s),
-                                             lambda x: denoise_tv_chambolle(x, weight=wc)),
-        "tv flips=1": (lambda x: apply("denoise", x, "tv", sigma=s, flips=1),
-                       lambda x: denoise_tv_chambolle(x, weight=wc, eps=0, max_num_iter=40)),
-        "tv solver=bregman flips=1": (lambda x: apply("denoise", x, "tv", sigma=s, solver="bregman", flips=1),
-                                      lambda x: denoise_tv_bregman(x, weight=1 / (2 * wb))),
-        "wavelet": (lambda x: apply("denoise", x, "wavelet", sigma=s),
-                    lambda x: cycle_spin(x, denoise_wavelet, max_shifts=3, workers=1, func_kw=dict(
-                        sigma=s * ts / 255, wavelet="db2", wavelet_levels=4, method="BayesShrink"))),
+        "tv (flips=4) vs 1 solve": (
+            lambda x: apply("denoise", x, "tv", sigma=s),
+            lambda x: denoise_tv_chambolle(x, weight=wc, eps=0, max_num_iter=40),
+        ),
+        "tv (flips=4) vs skimage defaults": (
+            lambda x: apply("denoise", x, "tv", sigma=s),
+            lambda x: denoise_tv_chambolle(x, weight=wc),
+        ),
+        "tv flips=1": (
+            lambda x: apply("denoise", x, "tv", sigma=s, flips=1),
+            lambda x: denoise_tv_chambolle(x, weight=wc, eps=0, max_num_iter=40),
+        ),
+        "tv solver=bregman flips=1": (
+            lambda x: apply("denoise", x, "tv", sigma=s, solver="bregman", flips=1),
+            lambda x: denoise_tv_bregman(x, weight=1 / (2 * wb)),
+        ),
+        "wavelet": (
+            lambda x: apply("denoise", x, "wavelet", sigma=s),
+            lambda x: cycle_spin(
+                x,
+                denoise_wavelet,
+                max_shifts=3,
+                workers=1,
+                func_kw=dict(sigma=s * ts / 255, wavelet="db2", wavelet_levels=4, method="BayesShrink"),
+            ),
+        ),
     }
     if get("denoise", "bm3d").available():
         import bm3d
@@ -187,12 +224,21 @@ def main(argv=None) -> int:
     t_est = time.perf_counter() - t
     mpix = sum(c.size for _, c in images) / 1e6
     print(f"{len(images)} images ({mpix:.2f} MP), sigma {SIGMA:g}, seed {args.seed}")
-    print(f"noise level estimated by {est_name}: mean {np.mean(sigmas):.2f}, "
-          f"range {min(sigmas):.2f}..{max(sigmas):.2f} ({t_est / mpix:.2f} s/MP)")
+    print(
+        f"noise level estimated by {est_name}: mean {np.mean(sigmas):.2f}, "
+        f"range {min(sigmas):.2f}..{max(sigmas):.2f} ({t_est / mpix:.2f} s/MP)"
+    )
     print(f"noisy input: {np.mean([psnr(n, c) for n, (_, c) in zip(noisy, images)]):.2f} dB")
 
-    results = {"images": len(images), "megapixels": mpix, "sigma": SIGMA, "seed": args.seed,
-               "estimator": est_name, "sigma_estimated_mean": float(np.mean(sigmas)), "methods": {}}
+    results = {
+        "images": len(images),
+        "megapixels": mpix,
+        "sigma": SIGMA,
+        "seed": args.seed,
+        "estimator": est_name,
+        "sigma_estimated_mean": float(np.mean(sigmas)),
+        "methods": {},
+    }
     rows = []
     for label, method, params in OURS:
         if args.methods and label not in args.methods:
@@ -201,8 +247,7 @@ def main(argv=None) -> int:
             print(f"{label:40s} skipped (not installed)")
             continue
         t = time.perf_counter()
-        vals = [psnr(apply("denoise", n, method, sigma=s, **params), c)
-                for n, s, (_, c) in zip(noisy, sigmas, images)]
+        vals = [psnr(apply("denoise", n, method, sigma=s, **params), c) for n, s, (_, c) in zip(noisy, sigmas, images)]
         dt = time.perf_counter() - t
         rows.append((label, float(np.mean(vals)), dt / mpix))
         print(f"  {label:40s} {rows[-1][1]:.3f} dB  {rows[-1][2]:.2f} s/MP", flush=True)

@@ -71,8 +71,22 @@ RL_ITERATIONS = 30  # richardson-lucy's default, given to scikit-image too
 #: Methods that wrap (or, for richardson-lucy, re-implement) one library call: the 2x time rule applies.
 #: wiener is written here (scikit-image's has no automatic weight and no border handling); its time
 #: relative to scikit-image's one-pass wiener is shown for information only.
-WRAPPERS = {"richardson-lucy", "unsupervised-wiener", "telea", "navier-stokes", "biharmonic", "fsr",
-            "equalize", "clahe", "stretch", "gamma", "log", "sigmoid", "match-histogram", "unsharp"}
+WRAPPERS = {
+    "richardson-lucy",
+    "unsupervised-wiener",
+    "telea",
+    "navier-stokes",
+    "biharmonic",
+    "fsr",
+    "equalize",
+    "clahe",
+    "stretch",
+    "gamma",
+    "log",
+    "sigmoid",
+    "match-histogram",
+    "unsharp",
+}
 
 
 def psnr(out: np.ndarray, clean: np.ndarray) -> float:
@@ -141,6 +155,7 @@ def inpaint_library(name: str, x: np.ndarray, mask: np.ndarray):
             dst = np.zeros_like(src)
             cv2.xphoto.inpaint(src, (1 - m8).astype(np.uint8), dst, cv2.xphoto.INPAINT_FSR_FAST)
             return dst
+
         return run
     return None
 
@@ -151,8 +166,9 @@ def enhance_library(name: str, x: np.ndarray, ref: np.ndarray):
 
     calls = {
         "equalize": lambda: exposure.equalize_hist(x),
-        "clahe": lambda: exposure.equalize_adapthist(x, kernel_size=(x.shape[0] // 8, x.shape[1] // 8),
-                                                     clip_limit=2.0 / 256),
+        "clahe": lambda: exposure.equalize_adapthist(
+            x, kernel_size=(x.shape[0] // 8, x.shape[1] // 8), clip_limit=2.0 / 256
+        ),
         "stretch": lambda: exposure.rescale_intensity(x, in_range=tuple(np.percentile(x, (2, 98))), out_range=(0, 1)),
         "gamma": lambda: exposure.adjust_gamma(x, 0.5),
         "log": lambda: exposure.adjust_log(x),
@@ -180,14 +196,22 @@ def enhance_timing(table: Table) -> None:
         for _ in range(3):
             secs.append(timed(lambda: apply("enhance", x, name, **kw))[1])
             lib_secs.append(timed(enhance_library(name, x, ref))[1])
-        table.add(task="enhance", case="camera", method=name, image="skimage/camera", gain=float("nan"),
-                  base=float("nan"), s_per_mp=min(secs) / mp, ratio=min(secs) / min(lib_secs))
+        table.add(
+            task="enhance",
+            case="camera",
+            method=name,
+            image="skimage/camera",
+            gain=float("nan"),
+            base=float("nan"),
+            s_per_mp=min(secs) / mp,
+            ratio=min(secs) / min(lib_secs),
+        )
 
 
 def center_crop(x: np.ndarray, size: int) -> np.ndarray:
     h, w = x.shape[:2]
     t, l = max((h - size) // 2, 0), max((w - size) // 2, 0)  # noqa: E741 - top, left
-    return np.ascontiguousarray(x[t:t + size, l:l + size])
+    return np.ascontiguousarray(x[t : t + size, l : l + size])
 
 
 class Table:
@@ -235,8 +259,8 @@ def run(args) -> int:
             ref = clean
             if args.protocol == "crop":
                 mh, mw = k.shape[0] // 2, k.shape[1] // 2
-                b = b[mh:b.shape[0] - mh, mw:b.shape[1] - mw]
-                ref = clean[mh:clean.shape[0] - mh, mw:clean.shape[1] - mw]
+                b = b[mh : b.shape[0] - mh, mw : b.shape[1] - mw]
+                ref = clean[mh : clean.shape[0] - mh, mw : clean.shape[1] - mw]
             y = degrade.gaussian_noise(b, NOISE, rng=1000 * i + j)
             base = psnr(y, ref)
             mp = y.shape[0] * y.shape[1] / 1e6
@@ -245,12 +269,28 @@ def run(args) -> int:
                 out, sec = timed(lambda: apply("deblur", y, method, kernel=k, **kw))
                 lib = deblur_library(method, y, k)
                 lib_sec = timed(lib)[1] if lib is not None else None
-                table.add(task="deblur", case=spec, method=method, image=name, gain=psnr(out, ref) - base,
-                          base=base, s_per_mp=sec / mp, ratio=None if lib_sec is None else sec / lib_sec)
+                table.add(
+                    task="deblur",
+                    case=spec,
+                    method=method,
+                    image=name,
+                    gain=psnr(out, ref) - base,
+                    base=base,
+                    s_per_mp=sec / mp,
+                    ratio=None if lib_sec is None else sec / lib_sec,
+                )
             if spec.startswith("gaussian"):
                 out, sec = timed(lambda: apply("deblur", y, "blind-rl"))
-                table.add(task="deblur", case=spec, method="blind-rl", image=name, gain=psnr(out, ref) - base,
-                          base=base, s_per_mp=sec / mp, ratio=None)
+                table.add(
+                    task="deblur",
+                    case=spec,
+                    method="blind-rl",
+                    image=name,
+                    gain=psnr(out, ref) - base,
+                    base=base,
+                    s_per_mp=sec / mp,
+                    ratio=None,
+                )
             print(f"  {name} {spec}: done", flush=True)
 
         for j, mask_name in enumerate(MASKS if args.only == "inpaint" or args.only is None else ()):
@@ -275,8 +315,16 @@ def run(args) -> int:
                 lib = inpaint_library(method, damaged, mm)
                 lib_sec = timed(lib)[1] if lib is not None else None
                 mpx = xx.shape[0] * xx.shape[1] / 1e6
-                table.add(task="inpaint", case=mask_name, method=method, image=name, gain=psnr(out, xx) - base,
-                          base=base, s_per_mp=sec / mpx, ratio=None if lib_sec is None else sec / lib_sec)
+                table.add(
+                    task="inpaint",
+                    case=mask_name,
+                    method=method,
+                    image=name,
+                    gain=psnr(out, xx) - base,
+                    base=base,
+                    s_per_mp=sec / mpx,
+                    ratio=None if lib_sec is None else sec / lib_sec,
+                )
         if args.only in (None, "inpaint"):
             print(f"  {name} inpaint: done", flush=True)
 
@@ -293,8 +341,9 @@ def report(table: Table, args) -> int:
         spm = float(np.median([r["s_per_mp"] for r in rows]))
         ratios = [r["ratio"] for r in rows if r["ratio"] is not None]
         ratio = float(np.median(ratios)) if ratios else None
-        in_bar = (task == "deblur" and (method in DEBLUR_BAR or (method == "blind-rl" and case.startswith("gaussian")))
-                  ) or task == "inpaint"
+        in_bar = (
+            task == "deblur" and (method in DEBLUR_BAR or (method == "blind-rl" and case.startswith("gaussian")))
+        ) or task == "inpaint"
         if task == "enhance":  # timing only: no degraded input to gain over
             ratio_txt = f"{ratio:6.2f}"
             ok = ratio <= 2.0
@@ -331,10 +380,18 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gray", type=int, default=5, help="BSD68 images to use (first N sorted)")
     ap.add_argument("--color", type=int, default=5, help="CBSD68 images to use (first N sorted)")
-    ap.add_argument("--protocol", choices=("crop", "reflect"), default="crop",
-                    help="crop: scene continues beyond the frame (default); reflect: mirrored-border blur")
-    ap.add_argument("--sigma", choices=("auto", "given"), default="auto",
-                    help="estimate the noise level (auto) or pass the true one (given)")
+    ap.add_argument(
+        "--protocol",
+        choices=("crop", "reflect"),
+        default="crop",
+        help="crop: scene continues beyond the frame (default); reflect: mirrored-border blur",
+    )
+    ap.add_argument(
+        "--sigma",
+        choices=("auto", "given"),
+        default="auto",
+        help="estimate the noise level (auto) or pass the true one (given)",
+    )
     ap.add_argument("--fsr-crop", type=int, default=128, help="side of the central crop FSR runs on")
     ap.add_argument("--only", choices=("deblur", "inpaint", "enhance"), help="run one task only")
     ap.add_argument("--out", help="write every row as JSON here")

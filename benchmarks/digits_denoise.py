@@ -67,7 +67,9 @@ def main() -> None:
     for s in SIGMAS:
         for i, clean in enumerate(test):
             rng = np.random.default_rng([args.seed, i, int(s)])
-            noisy = (clean + rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(s / 255)).astype(np.float32)
+            noisy = (clean + rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(s / 255)).astype(
+                np.float32
+            )
             for name in ["input", *methods]:
                 t0 = time.perf_counter()
                 if name == "input":
@@ -84,9 +86,18 @@ def main() -> None:
                 r["ssim"].append(iw.metrics.ssim(clean, out))
     summary = {k: {m: round(float(np.mean(v)), 4) for m, v in r.items()} for k, r in rows.items()}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(
-        {"command": "python benchmarks/digits_denoise.py " + " ".join(sys.argv[1:]), "test_images": len(test),
-         "machine": machine_info(), "summary": summary}, indent=2) + "\n")
+    (args.out / "results.json").write_text(
+        json.dumps(
+            {
+                "command": "python benchmarks/digits_denoise.py " + " ".join(sys.argv[1:]),
+                "test_images": len(test),
+                "machine": machine_info(),
+                "summary": summary,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print("| method | " + " | ".join(f"sigma {s:g} PSNR / SSIM" for s in SIGMAS) + " |")
     print("|---|" + "---|" * len(SIGMAS))
     for name in ["input", *methods]:

@@ -73,8 +73,9 @@ def evaluate(images, clip8: bool, seed: int) -> dict:
 
     estimators = {
         "imagewizard": noise_sigma,
-        "skimage": lambda x: 255.0 * float(estimate_sigma(x, channel_axis=-1 if x.ndim == 3 else None,
-                                                          average_sigmas=True)),
+        "skimage": lambda x: (
+            255.0 * float(estimate_sigma(x, channel_axis=-1 if x.ndim == 3 else None, average_sigmas=True))
+        ),
     }
     out: dict = {}
     for mode in ("gray", "color"):
@@ -90,11 +91,15 @@ def evaluate(images, clip8: bool, seed: int) -> dict:
                     seconds[name] += time.perf_counter() - t0
                     errors[name][s].append(value - s)
         calls = len(images) * len(SIGMAS)
-        out[mode] = {name: {"bias": {s: float(np.mean(e[s])) for s in SIGMAS},
-                            "mae": {s: float(np.mean(np.abs(e[s]))) for s in SIGMAS},
-                            "max_abs": {s: float(np.max(np.abs(e[s]))) for s in SIGMAS},
-                            "ms_per_image": 1000 * seconds[name] / calls}
-                     for name, e in errors.items()}
+        out[mode] = {
+            name: {
+                "bias": {s: float(np.mean(e[s])) for s in SIGMAS},
+                "mae": {s: float(np.mean(np.abs(e[s]))) for s in SIGMAS},
+                "max_abs": {s: float(np.max(np.abs(e[s]))) for s in SIGMAS},
+                "ms_per_image": 1000 * seconds[name] / calls,
+            }
+            for name, e in errors.items()
+        }
     return out
 
 
@@ -132,9 +137,12 @@ def extras(images) -> str:
                 Image.fromarray(rgb).save(buf, "JPEG", quality=q)
                 j = np.asarray(Image.open(buf).convert("RGB"))
             rows.setdefault(f"blockiness {'as is' if q is None else f'JPEG q={q}'}", []).append(blockiness(j))
-    lines = [f"\nthresholds: BLUR_THRESHOLD={BLUR_THRESHOLD} (blurred below), "
-             f"BLOCKY_THRESHOLD={BLOCKY_THRESHOLD} (blocky above)\n",
-             "| measure | min | 5% | median | 95% | max | flagged |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"\nthresholds: BLUR_THRESHOLD={BLUR_THRESHOLD} (blurred below), "
+        f"BLOCKY_THRESHOLD={BLOCKY_THRESHOLD} (blocky above)\n",
+        "| measure | min | 5% | median | 95% | max | flagged |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for k, v in rows.items():
         v = np.array(v)
         flagged = np.mean(v < BLUR_THRESHOLD) if k.startswith("detail") else np.mean(v > BLOCKY_THRESHOLD)
@@ -155,8 +163,7 @@ def noise_types(images, seed: int) -> str:
         "poisson (peak 1000)": lambda c, r: r.poisson(c * 1000) / 1000,
         "speckle (std 0.1 x)": lambda c, r: c + c * r.normal(0, 0.1, c.shape),
         "speckle (std 0.04 x)": lambda c, r: c + c * r.normal(0, 0.04, c.shape),
-        "salt-pepper (5%)": lambda c, r: np.where(r.random(c.shape) < 0.05,
-                                                  r.integers(0, 2, c.shape).astype(float), c),
+        "salt-pepper (5%)": lambda c, r: np.where(r.random(c.shape) < 0.05, r.integers(0, 2, c.shape).astype(float), c),
         "gaussian 50, clipped": lambda c, r: np.clip(c + r.normal(0, 50 / 255, c.shape), 0, 1),
     }
     kinds = ("none", "gaussian", "poisson", "speckle", "salt-pepper", "unknown")
@@ -194,8 +201,17 @@ def main() -> None:
     if args.extras:
         print(extras(images))
     if args.json:
-        args.json.write_text(json.dumps({"images": [n for n, _ in images], "protocol": "clip8" if args.clip8
-                                         else "float", "seed": args.seed, "results": results}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "images": [n for n, _ in images],
+                    "protocol": "clip8" if args.clip8 else "float",
+                    "seed": args.seed,
+                    "results": results,
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

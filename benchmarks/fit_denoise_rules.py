@@ -63,7 +63,7 @@ class Family:
     cont: str  # continuous parameter
     cont_rule: str
     guess: Callable[[float], float]  # first guess of the continuous parameter at sigma
-    ratio: float = 2 ** 0.5  # geometric grid step
+    ratio: float = 2**0.5  # geometric grid step
     disc: str | None = None  # discrete parameter
     disc_rule: str | None = None
     disc_grid: Callable[[float], list] | None = None
@@ -75,35 +75,122 @@ class Family:
 
 def _families() -> list[Family]:
     fams = [
-        Family("bilateral", "bilateral", {}, "sigma_range", "bilateral.sigma_range", lambda s: 1.5 * s,
-               disc="sigma_px", disc_rule="bilateral.sigma_px", disc_grid=lambda s: [1.0, 1.5, 2.0, 3.0, 4.5],
-               images="large"),
-        Family("nlm-skimage", "nlm", {"impl": "skimage"}, "h", "nlm.h_skimage", lambda s: 0.6 * s,
-               disc="patch_size", disc_rule="nlm.patch_size_skimage", disc_grid=lambda s: [3, 5, 7, 9],
-               disc_kind="odd"),
-        Family("nlm-opencv", "nlm", {"impl": "opencv"}, "h", "nlm.h_opencv", lambda s: 0.8 * s,
-               disc="patch_size", disc_rule="nlm.patch_size_opencv", disc_grid=lambda s: [3, 5, 7, 9],
-               disc_kind="odd"),
-        Family("tv-chambolle", "tv", {"solver": "chambolle"}, "weight", "tv.weight_chambolle",
-               lambda s: 0.0028 * s, images="large"),
-        Family("tv-bregman", "tv", {"solver": "bregman"}, "weight", "tv.weight_bregman", lambda s: 0.0028 * s,
-               images="large"),
+        Family(
+            "bilateral",
+            "bilateral",
+            {},
+            "sigma_range",
+            "bilateral.sigma_range",
+            lambda s: 1.5 * s,
+            disc="sigma_px",
+            disc_rule="bilateral.sigma_px",
+            disc_grid=lambda s: [1.0, 1.5, 2.0, 3.0, 4.5],
+            images="large",
+        ),
+        Family(
+            "nlm-skimage",
+            "nlm",
+            {"impl": "skimage"},
+            "h",
+            "nlm.h_skimage",
+            lambda s: 0.6 * s,
+            disc="patch_size",
+            disc_rule="nlm.patch_size_skimage",
+            disc_grid=lambda s: [3, 5, 7, 9],
+            disc_kind="odd",
+        ),
+        Family(
+            "nlm-opencv",
+            "nlm",
+            {"impl": "opencv"},
+            "h",
+            "nlm.h_opencv",
+            lambda s: 0.8 * s,
+            disc="patch_size",
+            disc_rule="nlm.patch_size_opencv",
+            disc_grid=lambda s: [3, 5, 7, 9],
+            disc_kind="odd",
+        ),
+        Family(
+            "tv-chambolle",
+            "tv",
+            {"solver": "chambolle"},
+            "weight",
+            "tv.weight_chambolle",
+            lambda s: 0.0028 * s,
+            images="large",
+        ),
+        Family(
+            "tv-bregman",
+            "tv",
+            {"solver": "bregman"},
+            "weight",
+            "tv.weight_bregman",
+            lambda s: 0.0028 * s,
+            images="large",
+        ),
     ]
-    for shrink, mode, g, ratio in (("bayes", "soft", 1.0, 1.06), ("bayes", "hard", 1.0, 1.06),
-                                   ("visu", "soft", 0.3, 1.19), ("visu", "hard", 0.6, 1.19)):
-        fams.append(Family(f"wavelet-{shrink}-{mode}", "wavelet", {"shrink": shrink, "mode": mode},
-                           "threshold_scale", f"wavelet.threshold_scale_{shrink}_{mode}",
-                           (lambda g: lambda s: g)(g), ratio=ratio, images="large"))
+    for shrink, mode, g, ratio in (
+        ("bayes", "soft", 1.0, 1.06),
+        ("bayes", "hard", 1.0, 1.06),
+        ("visu", "soft", 0.3, 1.19),
+        ("visu", "hard", 0.6, 1.19),
+    ):
+        fams.append(
+            Family(
+                f"wavelet-{shrink}-{mode}",
+                "wavelet",
+                {"shrink": shrink, "mode": mode},
+                "threshold_scale",
+                f"wavelet.threshold_scale_{shrink}_{mode}",
+                (lambda g: lambda s: g)(g),
+                ratio=ratio,
+                images="large",
+            )
+        )
     for cond in ("exp", "rational"):
-        fams.append(Family(f"anisotropic-{cond}", "anisotropic", {"conductance": cond}, "kappa",
-                           f"anisotropic.kappa_{cond}", lambda s: 1.0 * s,
-                           disc="iterations", disc_rule=f"anisotropic.iterations_{cond}",
-                           disc_grid=lambda s: [2, 4, 8, 16, 32, 64], disc_kind="int", images="large"))
-    fams.append(Family("mrf-quadratic", "mrf-map", {"prior": "quadratic"}, "alpha", "mrf-map.alpha_quadratic",
-                       lambda s: (25.0 / s) ** 2, ratio=2.0, colors=("gray",)))
-    fams.append(Family("mrf-huber", "mrf-map", {"prior": "huber"}, "alpha", "mrf-map.alpha_huber",
-                       lambda s: 0.5 * 25.0 / s, ratio=2.0, disc="delta", disc_rule="mrf-map.delta_huber",
-                       disc_grid=lambda s: [0.05 * s, 0.1 * s, 0.2 * s, 0.4 * s], colors=("gray",)))
+        fams.append(
+            Family(
+                f"anisotropic-{cond}",
+                "anisotropic",
+                {"conductance": cond},
+                "kappa",
+                f"anisotropic.kappa_{cond}",
+                lambda s: 1.0 * s,
+                disc="iterations",
+                disc_rule=f"anisotropic.iterations_{cond}",
+                disc_grid=lambda s: [2, 4, 8, 16, 32, 64],
+                disc_kind="int",
+                images="large",
+            )
+        )
+    fams.append(
+        Family(
+            "mrf-quadratic",
+            "mrf-map",
+            {"prior": "quadratic"},
+            "alpha",
+            "mrf-map.alpha_quadratic",
+            lambda s: (25.0 / s) ** 2,
+            ratio=2.0,
+            colors=("gray",),
+        )
+    )
+    fams.append(
+        Family(
+            "mrf-huber",
+            "mrf-map",
+            {"prior": "huber"},
+            "alpha",
+            "mrf-map.alpha_huber",
+            lambda s: 0.5 * 25.0 / s,
+            ratio=2.0,
+            disc="delta",
+            disc_rule="mrf-map.delta_huber",
+            disc_grid=lambda s: [0.05 * s, 0.1 * s, 0.2 * s, 0.4 * s],
+            colors=("gray",),
+        )
+    )
     return fams
 
 
@@ -118,7 +205,7 @@ def load_crops(data: Path, ids, color: bool, crop: int) -> list[np.ndarray]:
         img = rgb if color else np.round(rgb @ np.array([0.299, 0.587, 0.114]) * 255.0) / 255.0
         h, w = img.shape[:2]
         y, x = (h - crop) // 2, (w - crop) // 2
-        out.append(img[y:y + crop, x:x + crop].astype(np.float32))
+        out.append(img[y : y + crop, x : x + crop].astype(np.float32))
     return out
 
 
@@ -150,10 +237,14 @@ class Evaluator:
     def save(self) -> None:
         self.cache_file.write_text(json.dumps(self.cache))
 
-    def __call__(self, method: str, color: str, sigma: float, params: dict, *, images: str = "small",
-                 use_cache: bool = True) -> float:
-        key = f"{method}|{color}|{sigma}|" + json.dumps(params, sort_keys=True) + (
-            "" if images == "small" else f"|{images}")
+    def __call__(
+        self, method: str, color: str, sigma: float, params: dict, *, images: str = "small", use_cache: bool = True
+    ) -> float:
+        key = (
+            f"{method}|{color}|{sigma}|"
+            + json.dumps(params, sort_keys=True)
+            + ("" if images == "small" else f"|{images}")
+        )
         if use_cache and key in self.cache:
             return self.cache[key]
         m = self.registry.get("denoise", method)
@@ -180,7 +271,7 @@ def search_continuous(f: Callable[[float], float], guess: float, ratio: float, m
 
     def at(k: int) -> float:
         if k not in vals:
-            vals[k] = f(guess * ratio ** k)
+            vals[k] = f(guess * ratio**k)
         return vals[k]
 
     for k in (-2, -1, 0, 1, 2):
@@ -194,7 +285,7 @@ def search_continuous(f: Callable[[float], float], guess: float, ratio: float, m
         else:
             break
     kb = max(vals, key=vals.get)
-    best_v, best_p = guess * ratio ** kb, vals[kb]
+    best_v, best_p = guess * ratio**kb, vals[kb]
     if kb - 1 in vals and kb + 1 in vals:
         y0, y1, y2 = vals[kb - 1], vals[kb], vals[kb + 1]
         denom = y0 - 2 * y1 + y2
@@ -223,7 +314,7 @@ def fit_offset_power(sigmas, values) -> dict:
     for b in np.linspace(-2.0, 2.0, 161):
         if abs(b) < 1e-9:
             continue
-        design = np.stack([np.ones_like(s), s ** b], axis=1) / v[:, None]
+        design = np.stack([np.ones_like(s), s**b], axis=1) / v[:, None]
         (c, a), *_ = np.linalg.lstsq(design, np.ones_like(v), rcond=None)
         err = float(np.sum((design @ [c, a] - 1.0) ** 2))
         if best is None or err < best[0]:
@@ -247,8 +338,9 @@ def fit_rule(sigmas, values, allow_offset: bool) -> dict:
     coef = fit_power(sigmas, values)
     if allow_offset:
         alt = fit_offset_power(sigmas, values)
-        if rel_rms(alt, sigmas, values) < 0.7 * rel_rms(coef, sigmas, values) and \
-                all(evaluate_rule(alt, s) > 0 for s in np.geomspace(1, 255, 50)):
+        if rel_rms(alt, sigmas, values) < 0.7 * rel_rms(coef, sigmas, values) and all(
+            evaluate_rule(alt, s) > 0 for s in np.geomspace(1, 255, 50)
+        ):
             coef = alt
     return coef
 
@@ -282,8 +374,11 @@ def fit_family(fam: Family, color: str, sigmas, ev: Evaluator, log) -> dict:
             rows.append({"disc": d, "cont": v, "psnr": p})
         best = max(rows, key=lambda r: r["psnr"])
         table[s] = {"rows": rows, "best": best}
-        log(f"  {fam.key:22s} {color:5s} sigma {s:3d}: best {fam.cont}={best['cont']:.4g}"
-            + (f" {fam.disc}={best['disc']:.4g}" if fam.disc else "") + f"  {best['psnr']:.3f} dB")
+        log(
+            f"  {fam.key:22s} {color:5s} sigma {s:3d}: best {fam.cont}={best['cont']:.4g}"
+            + (f" {fam.disc}={best['disc']:.4g}" if fam.disc else "")
+            + f"  {best['psnr']:.3f} dB"
+        )
         ev.save()
     rules = {}
     if fam.disc:
@@ -312,23 +407,28 @@ def fit_family(fam: Family, color: str, sigmas, ev: Evaluator, log) -> dict:
 
 
 def write_rules(fitted: dict, sigmas, command: str) -> None:
-    lines = ['"""Fitted noise-level rules of the classical denoisers.',
-             "",
-             "Written by benchmarks/fit_denoise_rules.py; do not edit by hand. Each value is",
-             "clamp(a * max(sigma, 1)**b [+ c], lo, hi) with sigma on the 0..255 scale (see rules.py).",
-             f"Fitted on BSDS500 training crops at sigma {', '.join(map(str, sigmas))}; last run:",
-             f"    {command}",
-             "(with --families, the other rules are kept from the previous version of this file).",
-             '"""',
-             "",
-             "FITTED = {"]
+    lines = [
+        '"""Fitted noise-level rules of the classical denoisers.',
+        "",
+        "Written by benchmarks/fit_denoise_rules.py; do not edit by hand. Each value is",
+        "clamp(a * max(sigma, 1)**b [+ c], lo, hi) with sigma on the 0..255 scale (see rules.py).",
+        f"Fitted on BSDS500 training crops at sigma {', '.join(map(str, sigmas))}; last run:",
+        f"    {command}",
+        "(with --families, the other rules are kept from the previous version of this file).",
+        '"""',
+        "",
+        "FITTED = {",
+    ]
     for name in sorted(fitted):
         lines.append(f"    {name!r}: {{")
         for color in ("gray", "color"):
             if color in fitted[name]:
                 c = fitted[name][color]
-                terms = ", ".join(f"{k!r}: {c[k]!r}" if k == "form" else f"{k!r}: {c[k]:.6g}"
-                                  for k in ("form", "a", "b", "c", "lo", "hi") if k in c)
+                terms = ", ".join(
+                    f"{k!r}: {c[k]!r}" if k == "form" else f"{k!r}: {c[k]:.6g}"
+                    for k in ("form", "a", "b", "c", "lo", "hi")
+                    if k in c
+                )
                 lines.append(f"        {color!r}: {{{terms}}},")
         lines.append("    },")
     lines.append("}")
@@ -376,16 +476,24 @@ def main(argv=None) -> int:
                     lo, hi = min(grid), max(grid)
                 else:
                     lo, hi = 0.5 * min(opt), 2.0 * max(opt)
-                fitted.setdefault(name, {})[color] = {**coef, "lo": lo, "hi": hi, "opt": opt,
-                                                      "rel_rms": rel_rms(coef, sigmas, opt)}
+                fitted.setdefault(name, {})[color] = {
+                    **coef,
+                    "lo": lo,
+                    "hi": hi,
+                    "opt": opt,
+                    "rel_rms": rel_rms(coef, sigmas, opt),
+                }
             log(f"  -> {fam.key}/{color} done in {time.time() - t:.0f} s")
 
     # Keep rules of families not refitted this run.
     old = importlib.import_module("imagewizard.tasks.denoise.rules_fitted").FITTED
     command = "nice -n 10 .venv/bin/python benchmarks/fit_denoise_rules.py --write" + (
-        " --families " + " ".join(args.families) if args.families else "")
-    merged = {k: {c: {kk: vv for kk, vv in v.items() if kk not in ("opt", "rel_rms")} for c, v in d.items()}
-              for k, d in fitted.items()}
+        " --families " + " ".join(args.families) if args.families else ""
+    )
+    merged = {
+        k: {c: {kk: vv for kk, vv in v.items() if kk not in ("opt", "rel_rms")} for c, v in d.items()}
+        for k, d in fitted.items()
+    }
     for k, d in old.items():
         if k not in merged:
             merged[k] = d
@@ -419,18 +527,21 @@ def main(argv=None) -> int:
                 losses.append(best - p)
                 cells.append(f"{p:.2f} ({best - p:+.2f})")
             quality[f"{fam.key}/{color}"] = losses
-            log(f"| {fam.key} | {color} | " + " | ".join(cells)
-                + f" | {np.mean(losses):.3f} | {np.max(losses):.3f} |")
+            log(f"| {fam.key} | {color} | " + " | ".join(cells) + f" | {np.mean(losses):.3f} | {np.max(losses):.3f} |")
     log("")
-    log("| rule | set | rule | rel. RMS | optimum per sigma (" + ", ".join(map(str, sigmas))
-        + ") | rule values |")
+    log("| rule | set | rule | rel. RMS | optimum per sigma (" + ", ".join(map(str, sigmas)) + ") | rule values |")
     log("|---|---|---|---|---|---|")
     for name in sorted(fitted):
         for color, c in fitted[name].items():
             rv = [min(max(evaluate_rule(c, s), c["lo"]), c["hi"]) for s in sigmas]
             form = (f"{c['c']:.4g} + " if "c" in c else "") + f"{c['a']:.4g} s^{c['b']:.3f}"
-            log(f"| {name} | {color} | {form} | {c['rel_rms']:.3f} | "
-                + ", ".join(f"{v:.3g}" for v in c["opt"]) + " | " + ", ".join(f"{v:.3g}" for v in rv) + " |")
+            log(
+                f"| {name} | {color} | {form} | {c['rel_rms']:.3f} | "
+                + ", ".join(f"{v:.3g}" for v in c["opt"])
+                + " | "
+                + ", ".join(f"{v:.3g}" for v in rv)
+                + " |"
+            )
     log(f"\n{ev.calls} method evaluations, {time.time() - t0:.0f} s in all")
     (args.work / "report.md").write_text("\n".join(report_lines) + "\n")
     ev.save()

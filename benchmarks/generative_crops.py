@@ -21,9 +21,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-PANELS = [("unet", "unet", {}), ("diffusion steps=1", "diffusion", {"steps": 1}),
-          ("diffusion steps=10", "diffusion", {"steps": 10}), ("gan", "gan", {}), ("vae", "vae", {}),
-          ("bm3d (CBM3D)", "bm3d", {})]
+PANELS = [
+    ("unet", "unet", {}),
+    ("diffusion steps=1", "diffusion", {"steps": 1}),
+    ("diffusion steps=10", "diffusion", {"steps": 10}),
+    ("gan", "gan", {}),
+    ("vae", "vae", {}),
+    ("bm3d (CBM3D)", "bm3d", {}),
+]
 
 
 def main() -> None:
@@ -40,8 +45,9 @@ def main() -> None:
 
     path = next((Path(args.data) / "testsets" / "CBSD68").glob(f"{args.image}.*"))
     clean, _ = iw.read(path)
-    noisy = (clean + np.random.default_rng(0).standard_normal(clean.shape, dtype=np.float32)
-             * np.float32(args.sigma / 255)).astype(np.float32)
+    noisy = (
+        clean + np.random.default_rng(0).standard_normal(clean.shape, dtype=np.float32) * np.float32(args.sigma / 255)
+    ).astype(np.float32)
     y, x = (int(v) for v in args.crop.split(","))
     crop = (slice(y, y + 128), slice(x, x + 128))
     images, titles = [clean[crop], np.clip(noisy[crop], 0, 1)], ["clean", f"noisy (sigma {args.sigma:g})"]

@@ -71,7 +71,9 @@ def main() -> None:
     for i, f in enumerate(files):
         clean, _info = iw.read(f)
         rng = np.random.default_rng([args.seed, i])
-        noisy = (clean + rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(args.sigma / 255)).astype(np.float32)
+        noisy = (clean + rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(args.sigma / 255)).astype(
+            np.float32
+        )
         base = _gradient_energy(clean)
         for label, method, params in CONFIGS:
             t0 = time.perf_counter()
@@ -86,9 +88,15 @@ def main() -> None:
     summary = {label: {k: round(float(np.mean(v)), 4) for k, v in r.items()} for label, r in rows.items()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    record = {"command": "python benchmarks/generative_sampling.py " + " ".join(sys.argv[1:]),
-              "set": args.set, "images": [f.name for f in files], "sigma": args.sigma, "mean_megapixels": round(mp, 4),
-              "machine": machine_info(), "summary": summary}
+    record = {
+        "command": "python benchmarks/generative_sampling.py " + " ".join(sys.argv[1:]),
+        "set": args.set,
+        "images": [f.name for f in files],
+        "sigma": args.sigma,
+        "mean_megapixels": round(mp, 4),
+        "machine": machine_info(),
+        "summary": summary,
+    }
     (out / "results.json").write_text(json.dumps(record, indent=2) + "\n")
     print("\n| setting | PSNR (dB) | SSIM | detail | s / image |\n|---|---|---|---|---|")
     for label, s in summary.items():

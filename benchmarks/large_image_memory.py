@@ -36,7 +36,7 @@ def make_photo(path: Path, megapixels: float) -> tuple[int, int]:
     img = np.tile(base, reps)[:h, :w]
     rng = np.random.default_rng(0)
     for y in range(0, h, 1024):  # in bands, to keep this script's own memory small
-        band = img[y:y + 1024]
+        band = img[y : y + 1024]
         band += rng.normal(0, 15 / 255, band.shape).astype(np.float32)
     np.clip(img, 0, 1, out=img)
     write(path, img)
@@ -57,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|")
         for method in args.methods.split(","):
             out = tmp / f"out-{method}"
-            code = ("import resource, sys; from imagewizard.cli.commands import main; rc = main(sys.argv[1:]); "
-                    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)")
+            code = (
+                "import resource, sys; from imagewizard.cli.commands import main; rc = main(sys.argv[1:]); "
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)"
+            )
             cmd = [sys.executable, "-c", code, "batch", str(src), str(out), "--method", method, "--json"]
             t0 = time.perf_counter()
             res = subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -27,9 +27,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-METHODS = [("unet", {}), ("unet weights=unet-gray", {"weights": "unet-gray"}), ("unet ensemble=8", {"ensemble": 8}),
-           ("diffusion", {}), ("gan", {}), ("vae", {}), ("dncnn", {}), ("conv-ae", {}),
-           ("nlm impl=opencv", {"impl": "opencv"}), ("nlm", {}), ("bm3d", {})]
+METHODS = [
+    ("unet", {}),
+    ("unet weights=unet-gray", {"weights": "unet-gray"}),
+    ("unet ensemble=8", {"ensemble": 8}),
+    ("diffusion", {}),
+    ("gan", {}),
+    ("vae", {}),
+    ("dncnn", {}),
+    ("conv-ae", {}),
+    ("nlm impl=opencv", {"impl": "opencv"}),
+    ("nlm", {}),
+    ("bm3d", {}),
+]
 
 
 def main() -> None:
@@ -48,7 +58,7 @@ def main() -> None:
     threads = default_threads()
     torch.set_num_threads(threads)
     clean = sample("astronaut")
-    noisy = (clean + np.random.default_rng(0).standard_normal(clean.shape, dtype=np.float32) * np.float32(25 / 255))
+    noisy = clean + np.random.default_rng(0).standard_normal(clean.shape, dtype=np.float32) * np.float32(25 / 255)
     mp = clean.shape[0] * clean.shape[1] / 1e6
     rows = {}
     for label, params in METHODS:
@@ -62,8 +72,11 @@ def main() -> None:
             out = iw.denoise(noisy, method=name, **told, **params)
             if i:  # the first call loads weights and warms caches
                 times.append(time.perf_counter() - t0)
-        rows[label] = {"seconds": round(min(times), 3), "mp_per_s": round(mp / min(times), 3),
-                       "psnr": round(iw.metrics.psnr(clean, np.clip(out, 0, 1)), 2)}
+        rows[label] = {
+            "seconds": round(min(times), 3),
+            "mp_per_s": round(mp / min(times), 3),
+            "psnr": round(iw.metrics.psnr(clean, np.clip(out, 0, 1)), 2),
+        }
         print(label, rows[label], flush=True)
 
     # torch.compile of the flagship's network on the 512x512 photo: the joint colour pass when colour
@@ -94,13 +107,26 @@ def main() -> None:
     first = time.perf_counter() - t0
     warm = best(compiled)
     rows[f"unet {kind} pass, eager"] = {"seconds": round(eager, 3), "mp_per_s": round(mp / eager, 3)}
-    rows[f"unet {kind} pass, torch.compile"] = {"seconds": round(warm, 3), "mp_per_s": round(mp / warm, 3),
-                                                "first_call_seconds": round(first, 1)}
+    rows[f"unet {kind} pass, torch.compile"] = {
+        "seconds": round(warm, 3),
+        "mp_per_s": round(mp / warm, 3),
+        "first_call_seconds": round(first, 1),
+    }
     print(rows[f"unet {kind} pass, eager"], rows[f"unet {kind} pass, torch.compile"])
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(
-        {"command": "python benchmarks/learned_speed.py " + " ".join(sys.argv[1:]), "image": "astronaut 512x512 RGB",
-         "threads": threads, "machine": machine_info(), "rows": rows}, indent=2) + "\n")
+    (args.out / "results.json").write_text(
+        json.dumps(
+            {
+                "command": "python benchmarks/learned_speed.py " + " ".join(sys.argv[1:]),
+                "image": "astronaut 512x512 RGB",
+                "threads": threads,
+                "machine": machine_info(),
+                "rows": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print("\n| method | s / image | MP/s | PSNR (dB) |\n|---|---|---|---|")
     for label, r in rows.items():
         print(f"| {label} | {r['seconds']} | {r['mp_per_s']} | {r.get('psnr', '')} |")

@@ -25,8 +25,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SET12 = Path(os.environ.get("IMAGEWIZARD_DATA", ROOT.parent / "shared" / "data")) / "testsets" / "Set12"
-WIZARD_SPECS = ["noise=gaussian:15", "noise=gaussian:50", "noise=poisson:30", "blur=gaussian:1.5", "contrast=0.5",
-                "jpeg=20"]
+WIZARD_SPECS = [
+    "noise=gaussian:15",
+    "noise=gaussian:50",
+    "noise=poisson:30",
+    "blur=gaussian:1.5",
+    "contrast=0.5",
+    "jpeg=20",
+]
 
 
 def _h(a: np.ndarray) -> str:
@@ -53,7 +59,7 @@ def run() -> dict[str, str]:
             mask[20:40, 30:90] = True
             out[f"inpaint/telea/{f.name}"] = _h(iw.inpaint(np.where(mask, 0, clean), mask, "telea"))
             out[f"enhance/clahe/{f.name}"] = _h(iw.enhance(clean * 0.5 + 0.2, "clahe"))
-        for j, spec in enumerate(WIZARD_SPECS[i % 3::3]):
+        for j, spec in enumerate(WIZARD_SPECS[i % 3 :: 3]):
             d = degrade(clean, **parse_degrade_spec(spec), seed=derive_seed(18, i, j)).image
             out[f"wizard/{spec}/{f.name}"] = _h(iw.apply("enhance", d, "wizard"))
     from imagewizard.cli.commands import main
@@ -61,7 +67,10 @@ def run() -> dict[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
         for m in ("median", "unet"):
             o = Path(tmp) / f"{m}.png"
-            assert main(["denoise", str(files[0]), "-o", str(o), "-m", m] + ([] if m == "median" else ["--sigma", "25"])) == 0
+            assert (
+                main(["denoise", str(files[0]), "-o", str(o), "-m", m] + ([] if m == "median" else ["--sigma", "25"]))
+                == 0
+            )
             out[f"cli/denoise/{m}"] = hashlib.sha256(o.read_bytes()).hexdigest()[:16]
         o = Path(tmp) / "w.png"
         assert main(["enhance", str(files[1]), "-o", str(o)]) == 0

@@ -44,18 +44,33 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="the built-in tiny set only (a minute or two)")
-    p.add_argument("--sets", default=",".join(SETS), help="comma-separated sets for the full run (default: %(default)s)")
+    p.add_argument(
+        "--sets", default=",".join(SETS), help="comma-separated sets for the full run (default: %(default)s)"
+    )
     p.add_argument("--methods", default="all", help="methods (default: all available denoisers)")
     p.add_argument("--exclude", default=None, help="method names or tags to leave out")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images of each set (smoke tests)")
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results",
-                   help="output root (default: %(default)s; the raw records there are kept in git)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "benchmarks" / "results",
+        help="output root (default: %(default)s; the raw records there are kept in git)",
+    )
     p.add_argument("--docs", action="store_true", help="print the Markdown tables for docs/benchmarks.md")
-    p.add_argument("--update-docs", nargs="?", const=DOCS, type=Path, default=None, metavar="FILE",
-                   help="rewrite the tables in FILE (default: docs/benchmarks.md)")
+    p.add_argument(
+        "--update-docs",
+        nargs="?",
+        const=DOCS,
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="rewrite the tables in FILE (default: docs/benchmarks.md)",
+    )
     p.add_argument("--docs-only", action="store_true", help="do not run anything; regenerate the tables from outputs")
     return p.parse_args(argv)
 
@@ -71,12 +86,23 @@ def run_set(name: str, args: argparse.Namespace, *, degradations, exclude, publi
 
     console = Console(highlight=False)
     if name != QUICK_SET and find_named_set(name) is None:
-        console.print(f"skip {name}: test set not found ($IMAGEWIZARD_DATA/testsets/{SETS.get(name, name)} or "
-                      f"../shared/data/testsets); nothing to benchmark")
+        console.print(
+            f"skip {name}: test set not found ($IMAGEWIZARD_DATA/testsets/{SETS.get(name, name)} or "
+            f"../shared/data/testsets); nothing to benchmark"
+        )
         return None
-    cfg = BenchConfig(data=name, degradations=list(degradations), methods=args.methods, protocol="float", seed=0,
-                      out=args.out / name, workers=args.workers or usable_cores(), limit=args.limit,
-                      published=published, exclude=exclude or ())
+    cfg = BenchConfig(
+        data=name,
+        degradations=list(degradations),
+        methods=args.methods,
+        protocol="float",
+        seed=0,
+        out=args.out / name,
+        workers=args.workers or usable_cores(),
+        limit=args.limit,
+        published=published,
+        exclude=exclude or (),
+    )
     cfg.command = command_line(cfg)
     console.rule(f"{name}: {cfg.command}")
     try:
@@ -89,6 +115,7 @@ def run_set(name: str, args: argparse.Namespace, *, degradations, exclude, publi
 
 
 # --------------------------------------------------------------------------- docs tables
+
 
 def _read_summary(out: Path) -> tuple[list[dict], dict]:
     rows = list(csv.DictReader((out / "summary.csv").open(encoding="utf-8")))
@@ -106,7 +133,7 @@ def _short(citation: str) -> str:
 
     for key, text in load_published()["sources"].items():
         if citation.startswith(text):
-            return key + citation[len(text):]
+            return key + citation[len(text) :]
     return citation
 
 
@@ -131,34 +158,59 @@ def docs_block(name: str, out: Path) -> str | None:
         return float(r["psnr_mean"]) if r and r["psnr_mean"] else -1e9
 
     order = ["input"] + sorted((m for m in methods if m != "input"), key=lambda m: -psnr_of(m))
-    lines = [f"### {SETS.get(name, name)}", "",
-             f"Command: `{run.get('command') or ''}` ({n} images; float protocol: noise added to the 8-bit image in "
-             "float, not clipped; PSNR at peak 255; methods given the true sigma).", "",
-             f"Machine: {machine_line(run['machine'])}.", "",
-             *(["**Run not finished**: a cell marked (k/N) is the mean over the first k images only, "
-                "not comparable with full-set numbers; `make bench` resumes it.", ""] if partial else []),
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [
+        f"### {SETS.get(name, name)}",
+        "",
+        f"Command: `{run.get('command') or ''}` ({n} images; float protocol: noise added to the 8-bit image in "
+        "float, not clipped; PSNR at peak 255; methods given the true sigma).",
+        "",
+        f"Machine: {machine_line(run['machine'])}.",
+        "",
+        *(
+            [
+                "**Run not finished**: a cell marked (k/N) is the mean over the first k images only, "
+                "not comparable with full-set numbers; `make bench` resumes it.",
+                "",
+            ]
+            if partial
+            else []
+        ),
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for m in order:
         cells = [("(noisy input)" if m == "input" else m)]
         for d in degs:
             r = cell.get((d, m))
             mark = f" ({r['n']}/{n})" if r and int(r["n"] or 0) < n else ""
-            cells.append(f"{_f(r['psnr_mean'], '.2f')} / {_f(r['ssim_mean'], '.4f')}{mark}" if r and r["psnr_mean"] else "")
+            cells.append(
+                f"{_f(r['psnr_mean'], '.2f')} / {_f(r['ssim_mean'], '.4f')}{mark}" if r and r["psnr_mean"] else ""
+            )
         r = cell.get((mid, m)) or {}
-        cells += [_f(r.get("seconds_mean", ""), ".3g"), _f(r.get("mp_per_s_mean", ""), ".3g"),
-                  _f(r.get("peak_mem_mb_max", ""), ".0f")]
+        cells += [
+            _f(r.get("seconds_mean", ""), ".3g"),
+            _f(r.get("mp_per_s_mean", ""), ".3g"),
+            _f(r.get("peak_mem_mb_max", ""), ".0f"),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     pub = [r for r in rows if r["kind"] == "published"]
     if pub:
         pmethods = list(dict.fromkeys(r["method"] for r in pub))
-        lines += ["", "Published (full set, float protocol; sources per row):", "",
-                  "| method | " + " | ".join(f"{d} PSNR" for d in degs) + " | source |",
-                  "|---|" + "---|" * len(degs) + "---|"]
+        lines += [
+            "",
+            "Published (full set, float protocol; sources per row):",
+            "",
+            "| method | " + " | ".join(f"{d} PSNR" for d in degs) + " | source |",
+            "|---|" + "---|" * len(degs) + "---|",
+        ]
         for m in pmethods:
             prs = {r["degradation"]: r for r in pub if r["method"] == m}
             src = ", ".join(dict.fromkeys(_short(c) for r in prs.values() for c in r["source"].split("; ")))
-            lines.append(f"| {m} | " + " | ".join(_f(prs[d]["psnr_mean"], ".2f") if d in prs else "–" for d in degs)
-                         + f" | {src} |")
+            lines.append(
+                f"| {m} | "
+                + " | ".join(_f(prs[d]["psnr_mean"], ".2f") if d in prs else "–" for d in degs)
+                + f" | {src} |"
+            )
         from imagewizard.bench.published import load_published
 
         sources = load_published()["sources"]
@@ -168,9 +220,14 @@ def docs_block(name: str, out: Path) -> str | None:
 
 
 def update_docs(path: Path, blocks: dict[str, str]) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else (
-        "# Benchmarks\n\nGenerated by `python benchmarks/run_bench.py --docs-only --update-docs` from the "
-        "outputs of `make bench` / `make bench-quick`.\n")
+    text = (
+        path.read_text(encoding="utf-8")
+        if path.exists()
+        else (
+            "# Benchmarks\n\nGenerated by `python benchmarks/run_bench.py --docs-only --update-docs` from the "
+            "outputs of `make bench` / `make bench-quick`.\n"
+        )
+    )
     for name, block in blocks.items():
         start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
         new = f"{start}\n{block}\n{end}"
@@ -193,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         names = [s.strip().lower() for s in args.sets.split(",") if s.strip()]
         unknown = [s for s in names if s not in SETS and s != QUICK_SET]
         if unknown:
-            print(f"error: unknown set(s) {', '.join(unknown)} (known: {', '.join(SETS)}, {QUICK_SET})", file=sys.stderr)
+            print(
+                f"error: unknown set(s) {', '.join(unknown)} (known: {', '.join(SETS)}, {QUICK_SET})", file=sys.stderr
+            )
             return 2
     if not args.docs_only:
         for name in names:
@@ -203,8 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                 # JPEG deblocking has nothing to do on Gaussian noise (its row would repeat the input's),
                 # and the digits-only dae is not a photo denoiser
                 exclude = ",".join(x for x in (args.exclude, "jpeg", "digits") if x)
-                run_set(name, args, degradations=[f"gaussian:{s}" for s in SIGMAS], exclude=exclude,
-                        published=True)
+                run_set(name, args, degradations=[f"gaussian:{s}" for s in SIGMAS], exclude=exclude, published=True)
     if args.docs or args.update_docs or args.docs_only:
         blocks = {n: b for n in names if (b := docs_block(n, args.out / n))}
         if not blocks:

@@ -23,8 +23,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("IMAGEWIZARD_DATA", str(ROOT.parent / "shared" / "data"))
-DEGRADATIONS = ["gaussian:15", "gaussian:25", "gaussian:50", "poisson:30", "salt-pepper:0.1",
-                "blur=gaussian:1.5", "contrast=0.5", "jpeg=20", "contrast=0.6+gaussian:10"]
+DEGRADATIONS = [
+    "gaussian:15",
+    "gaussian:25",
+    "gaussian:50",
+    "poisson:30",
+    "salt-pepper:0.1",
+    "blur=gaussian:1.5",
+    "contrast=0.5",
+    "jpeg=20",
+    "contrast=0.6+gaussian:10",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,8 +54,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.data != "tiny" and find_named_set(args.data) is None:
         print(f"skip: test set {args.data} not found ($IMAGEWIZARD_DATA/testsets)")
         return 0
-    cfg = BenchConfig(data=args.data, degradations=DEGRADATIONS, methods="all", task="any", protocol="uint8",
-                      blind=True, seed=0, out=args.out, workers=args.workers, limit=args.limit)
+    cfg = BenchConfig(
+        data=args.data,
+        degradations=DEGRADATIONS,
+        methods="all",
+        task="any",
+        protocol="uint8",
+        blind=True,
+        seed=0,
+        out=args.out,
+        workers=args.workers,
+        limit=args.limit,
+    )
     cfg.command = command_line(cfg)
     res = run_bench(cfg, console=Console(highlight=False))
 
@@ -56,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
             by[row["method"]][row["degradation"]] = (row["psnr_mean"], row["ssim_mean"])
     degs = [d for d in dict.fromkeys(r["degradation"] for r in res.rows)]
     complete = {m: v for m, v in by.items() if all(d in v for d in degs)}
-    mean = {m: (sum(v[d][0] for d in degs) / len(degs), sum(v[d][1] for d in degs) / len(degs))
-            for m, v in complete.items()}
+    mean = {
+        m: (sum(v[d][0] for d in degs) / len(degs), sum(v[d][1] for d in degs) / len(degs)) for m, v in complete.items()
+    }
     # a method that runs only on some degradations (deconvolution given the true kernel, which only
     # the blur makes) is listed last, without a mean
     order = sorted(mean, key=lambda m: -mean[m][0]) + sorted(set(by) - set(mean))
@@ -79,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         best = max(fixed, key=lambda m: mean[m][0])
         ok = mean["wizard"][0] > mean[best][0]
         print()
-        print(f"Bar: wizard mean PSNR {mean['wizard'][0]:.2f} dB vs best fixed method {best} "
-              f"{mean[best][0]:.2f} dB: {'PASS' if ok else 'FAIL'}")
+        print(
+            f"Bar: wizard mean PSNR {mean['wizard'][0]:.2f} dB vs best fixed method {best} "
+            f"{mean[best][0]:.2f} dB: {'PASS' if ok else 'FAIL'}"
+        )
         return 0 if ok else 1
     return 0
 

@@ -44,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     finite = p[np.isfinite(p)]
     print(f"{len(files)} clean images from {args.data}; {time.perf_counter() - t0:.0f} s")
     print("plans: " + ", ".join(f"{k}: {v}" for k, v in plans.most_common()))
-    print(f"PSNR(output, input): min {p.min():.2f} dB, median {np.median(p):.2f} dB; "
-          f"{len(p) - len(finite)} images unchanged; mean over changed {finite.mean() if len(finite) else float('nan'):.2f} dB")
+    print(
+        f"PSNR(output, input): min {p.min():.2f} dB, median {np.median(p):.2f} dB; "
+        f"{len(p) - len(finite)} images unchanged; mean over changed {finite.mean() if len(finite) else float('nan'):.2f} dB"
+    )
     ok = bool(p.min() >= 38.0)
     print("bar (every image >= 38 dB):", "PASS" if ok else "FAIL")
     return 0 if ok else 1

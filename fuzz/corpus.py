@@ -20,18 +20,45 @@ from PIL import Image
 
 # --------------------------------------------------------------------------- seeds
 
-IMAGE_FORMATS = ("png8", "png16", "png-rgba", "png-gray", "png-palette", "jpeg", "tiff8", "tiff16",
-                 "tiff-float", "tiff-deflate", "bmp", "webp", "npy", "npy-gray")
-_SUFFIX = {"png8": ".png", "png16": ".png", "png-rgba": ".png", "png-gray": ".png", "png-palette": ".png",
-           "jpeg": ".jpg", "tiff8": ".tif", "tiff16": ".tiff", "tiff-float": ".tif", "tiff-deflate": ".tif",
-           "bmp": ".bmp", "webp": ".webp", "npy": ".npy", "npy-gray": ".npy"}
+IMAGE_FORMATS = (
+    "png8",
+    "png16",
+    "png-rgba",
+    "png-gray",
+    "png-palette",
+    "jpeg",
+    "tiff8",
+    "tiff16",
+    "tiff-float",
+    "tiff-deflate",
+    "bmp",
+    "webp",
+    "npy",
+    "npy-gray",
+)
+_SUFFIX = {
+    "png8": ".png",
+    "png16": ".png",
+    "png-rgba": ".png",
+    "png-gray": ".png",
+    "png-palette": ".png",
+    "jpeg": ".jpg",
+    "tiff8": ".tif",
+    "tiff16": ".tiff",
+    "tiff-float": ".tif",
+    "tiff-deflate": ".tif",
+    "bmp": ".bmp",
+    "webp": ".webp",
+    "npy": ".npy",
+    "npy-gray": ".npy",
+}
 
 
 def _photo(rng: np.random.Generator, h: int, w: int, channels: int = 3) -> np.ndarray:
     """A small picture with edges, a gradient and noise, so that every method has work to do."""
     y, x = np.mgrid[0:h, 0:w] / max(h, w)
     base = 0.5 + 0.3 * np.sin(6 * x + rng.random() * 3) * np.cos(4 * y)
-    base[h // 3: 2 * h // 3, w // 4: w // 2] = rng.random()
+    base[h // 3 : 2 * h // 3, w // 4 : w // 2] = rng.random()
     img = np.stack([np.clip(base + 0.1 * c + rng.normal(0, 0.05, (h, w)), 0, 1) for c in range(channels)], -1)
     return img.astype(np.float32) if channels > 1 else img[..., 0].astype(np.float32)
 
@@ -98,9 +125,13 @@ def kernel_bytes(rng: np.random.Generator, as_png: bool = False) -> bytes:
 
 
 def pipeline_text(rng: np.random.Generator, as_json: bool = False) -> str:
-    steps = [{"method": "median", "params": {"size": 3}}, {"method": "gaussian", "sigma": 10},
-             {"task": "deblur", "method": "wiener", "kernel": "gaussian:1"},
-             {"method": "clahe", "params": {"clip_limit": 2.0}}, {"method": "gamma", "params": {"gamma": 0.8}}]
+    steps = [
+        {"method": "median", "params": {"size": 3}},
+        {"method": "gaussian", "sigma": 10},
+        {"task": "deblur", "method": "wiener", "kernel": "gaussian:1"},
+        {"method": "clahe", "params": {"clip_limit": 2.0}},
+        {"method": "gamma", "params": {"gamma": 0.8}},
+    ]
     chosen = [steps[i] for i in sorted(rng.choice(len(steps), int(rng.integers(1, 4)), replace=False))]
     doc = {"name": "fuzz", "steps": chosen}
     if as_json:
@@ -130,11 +161,11 @@ def _set_bytes(b: bytearray, rng) -> None:
 def _set_word(b: bytearray, rng) -> None:
     """A 32-bit field near the header set to an extreme value: sizes, offsets, counts."""
     i = int(rng.integers(0, max(1, min(len(b), 256) - 4)))
-    b[i:i + 4] = struct.pack(rng.choice(["<I", ">I"]), int(rng.choice(_INTERESTING32)))
+    b[i : i + 4] = struct.pack(rng.choice(["<I", ">I"]), int(rng.choice(_INTERESTING32)))
 
 
 def _truncate(b: bytearray, rng) -> None:
-    del b[int(rng.integers(0, len(b))):]
+    del b[int(rng.integers(0, len(b))) :]
 
 
 def _insert(b: bytearray, rng) -> None:
@@ -144,12 +175,12 @@ def _insert(b: bytearray, rng) -> None:
 
 def _delete(b: bytearray, rng) -> None:
     i = int(rng.integers(len(b)))
-    del b[i:i + int(rng.integers(1, 64))]
+    del b[i : i + int(rng.integers(1, 64))]
 
 
 def _duplicate(b: bytearray, rng) -> None:
     i = int(rng.integers(len(b)))
-    chunk = b[i:i + int(rng.integers(1, 256))]
+    chunk = b[i : i + int(rng.integers(1, 256))]
     j = int(rng.integers(len(b) + 1))
     b[j:j] = chunk * int(rng.integers(1, 4))
 
@@ -157,7 +188,7 @@ def _duplicate(b: bytearray, rng) -> None:
 def _zero_run(b: bytearray, rng) -> None:
     i = int(rng.integers(len(b)))
     n = int(rng.integers(1, 128))
-    b[i:i + n] = bytes(len(b[i:i + n]))
+    b[i : i + n] = bytes(len(b[i : i + n]))
 
 
 def _png_dims(b: bytearray, rng) -> None:
@@ -178,28 +209,52 @@ def _npy_header(b: bytearray, rng) -> None:
     """.npy: swap the header's dtype or shape for a hostile one (objects, complex, huge, empty)."""
     if b[:6] != b"\x93NUMPY" or len(b) < 10:
         return _set_word(b, rng)
-    text = bytes(b[10:10 + struct.unpack("<H", b[8:10])[0]]).decode("latin1")
+    text = bytes(b[10 : 10 + struct.unpack("<H", b[8:10])[0]]).decode("latin1")
     if "'descr'" not in text or "(" not in text or ")" not in text:  # an earlier mutation broke the header
         return _set_word(b, rng)
     if rng.random() < 0.5:
         new = str(rng.choice(["'|O'", "'<c8'", "'<f8'", "'|u1'", "'<U4'", "'|V8'", "'>f4'", "'<i8'", "'|b1'"]))
-        text = text.replace(text[text.index("'descr'") + 9: text.index(",", text.index("'descr'"))], new)
+        text = text.replace(text[text.index("'descr'") + 9 : text.index(",", text.index("'descr'"))], new)
     else:
         start = text.index("(")
         end = text.index(")", start) + 1
-        new = str(rng.choice(["()", "(0,)", "(0, 0)", "(100000, 100000)", "(1, 1)", "(3, 16, 16)", "(16, 16, 5)",
-                              "(2, 2, 2, 2)", "(16, 16, 1)", "(16, 16, 4)", "(99999999999,)"]))
+        new = str(
+            rng.choice(
+                [
+                    "()",
+                    "(0,)",
+                    "(0, 0)",
+                    "(100000, 100000)",
+                    "(1, 1)",
+                    "(3, 16, 16)",
+                    "(16, 16, 5)",
+                    "(2, 2, 2, 2)",
+                    "(16, 16, 1)",
+                    "(16, 16, 4)",
+                    "(99999999999,)",
+                ]
+            )
+        )
         text = text[:start] + new + text[end:]
     header = text.rstrip("\n ").encode("latin1")
     pad = (16 - (10 + len(header) + 1) % 16) % 16
     header = header + b" " * pad + b"\n"
-    data = b[10 + struct.unpack("<H", b[8:10])[0]:]
+    data = b[10 + struct.unpack("<H", b[8:10])[0] :]
     b[:] = b[:8] + struct.pack("<H", len(header)) + header + data
 
 
-BYTE_MUTATORS = {"flip": _flip, "set-bytes": _set_bytes, "set-word": _set_word, "truncate": _truncate,
-                 "insert": _insert, "delete": _delete, "duplicate": _duplicate, "zero-run": _zero_run,
-                 "png-dims": _png_dims, "npy-header": _npy_header}
+BYTE_MUTATORS = {
+    "flip": _flip,
+    "set-bytes": _set_bytes,
+    "set-word": _set_word,
+    "truncate": _truncate,
+    "insert": _insert,
+    "delete": _delete,
+    "duplicate": _duplicate,
+    "zero-run": _zero_run,
+    "png-dims": _png_dims,
+    "npy-header": _npy_header,
+}
 
 
 def mutate_bytes(data: bytes, rng: np.random.Generator) -> tuple[bytes, list[str]]:
@@ -217,16 +272,52 @@ def mutate_bytes(data: bytes, rng: np.random.Generator) -> tuple[bytes, list[str
 
 # --------------------------------------------------------------------------- text mutators
 
-HOSTILE_VALUES = ["-5", ".nan", ".inf", "-.inf", "1e308", "abc", "''", "[]", "{}", "[1, [2, [3]]]", "null",
-                  "true", "0", "-0", "256", "1e-320", "!!binary aGVsbG8=", "'" + "x" * 5000 + "'",
-                  "!!python/object/apply:os.system ['echo pwned']", "'../../../../etc/passwd'", "'/dev/zero'",
-                  "'gaussian:-1'", "'motion:1e9,30'", "'disk:0'", "'box:99999'", "'{stem}'", "'{stem}{stem}'",
-                  "'%s%n'", "0x10", "2147483648", "'auto'", "'AUTO '", "*a", "&a 1"]
+HOSTILE_VALUES = [
+    "-5",
+    ".nan",
+    ".inf",
+    "-.inf",
+    "1e308",
+    "abc",
+    "''",
+    "[]",
+    "{}",
+    "[1, [2, [3]]]",
+    "null",
+    "true",
+    "0",
+    "-0",
+    "256",
+    "1e-320",
+    "!!binary aGVsbG8=",
+    "'" + "x" * 5000 + "'",
+    "!!python/object/apply:os.system ['echo pwned']",
+    "'../../../../etc/passwd'",
+    "'/dev/zero'",
+    "'gaussian:-1'",
+    "'motion:1e9,30'",
+    "'disk:0'",
+    "'box:99999'",
+    "'{stem}'",
+    "'{stem}{stem}'",
+    "'%s%n'",
+    "0x10",
+    "2147483648",
+    "'auto'",
+    "'AUTO '",
+    "*a",
+    "&a 1",
+]
+
+
 def _yaml_bomb() -> str:
     """Nine levels of nine-fold aliases: a billion leaves if anything walks the document naively."""
     rows = [f"k{i}: &a{i} [" + ", ".join(["*a%d" % (i - 1) if i else "x"] * 9) + "]" for i in range(9)]
-    return ("steps:\n  - method: median\n    params:\n" + "".join(f"      {r}\n" for r in rows)
-            + "  - {method: median, params: {size: *a8}}\n")
+    return (
+        "steps:\n  - method: median\n    params:\n"
+        + "".join(f"      {r}\n" for r in rows)
+        + "  - {method: median, params: {size: *a8}}\n"
+    )
 
 
 _YAML_BOMB = _yaml_bomb()
@@ -253,7 +344,7 @@ def mutate_text(text: str, rng: np.random.Generator) -> tuple[str, list[str]]:
             tokens = list(re.finditer(r"(?<=: )[^,{}\n]+|(?<=\[)[^\]]+", lines[i]))
             if tokens:
                 t = tokens[int(rng.integers(len(tokens)))]
-                lines[i] = lines[i][:t.start()] + str(rng.choice(HOSTILE_VALUES)) + lines[i][t.end():]
+                lines[i] = lines[i][: t.start()] + str(rng.choice(HOSTILE_VALUES)) + lines[i][t.end() :]
             else:
                 lines[i] += ": " + str(rng.choice(HOSTILE_VALUES))
         elif kind == "drop-line":
@@ -263,9 +354,12 @@ def mutate_text(text: str, rng: np.random.Generator) -> tuple[str, list[str]]:
         elif kind == "indent":
             lines[i] = " " * int(rng.integers(0, 7)) + lines[i].lstrip()
         elif kind == "key":
-            lines[i] = re.sub(r"\b(method|task|params|sigma|kernel|mask|reference|steps|size)\b",
-                              str(rng.choice(["methd", "Task", "params2", "", "steps", "mask", "__class__"])),
-                              lines[i], count=1)
+            lines[i] = re.sub(
+                r"\b(method|task|params|sigma|kernel|mask|reference|steps|size)\b",
+                str(rng.choice(["methd", "Task", "params2", "", "steps", "mask", "__class__"])),
+                lines[i],
+                count=1,
+            )
         elif kind == "truncate":
             lines = lines[:i]
             if lines:
@@ -276,29 +370,99 @@ def mutate_text(text: str, rng: np.random.Generator) -> tuple[str, list[str]]:
 # --------------------------------------------------------------------------- cases
 
 #: Methods the CLI cases choose from: cheap on the tiny images, one of each family.
-FAST_METHODS = {"denoise": ["median", "gaussian", "box", "bilateral", "nlm", "tv", "wavelet", "anisotropic",
-                            "bm3d", "unet", "dncnn", "deblock", "anscombe", "weighted-median"],
-                "deblur": ["wiener", "inverse", "richardson-lucy", "unsupervised-wiener"],
-                "inpaint": ["telea", "navier-stokes", "biharmonic", "knn", "fsr"],
-                "enhance": ["clahe", "gamma", "stretch", "equalize", "sigmoid", "log", "unsharp", "gray-world",
-                            "match-histogram"]}
+FAST_METHODS = {
+    "denoise": [
+        "median",
+        "gaussian",
+        "box",
+        "bilateral",
+        "nlm",
+        "tv",
+        "wavelet",
+        "anisotropic",
+        "bm3d",
+        "unet",
+        "dncnn",
+        "deblock",
+        "anscombe",
+        "weighted-median",
+    ],
+    "deblur": ["wiener", "inverse", "richardson-lucy", "unsupervised-wiener"],
+    "inpaint": ["telea", "navier-stokes", "biharmonic", "knn", "fsr"],
+    "enhance": ["clahe", "gamma", "stretch", "equalize", "sigmoid", "log", "unsharp", "gray-world", "match-histogram"],
+}
 SIGMAS = ["auto", "0", "5", "25", "50", "255", "-1", "256", "nan", "inf", "abc", "", "1e-9", "0.1", "25x", "1e400"]
-KERNEL_SPECS = ["gaussian:1", "gaussian:0", "gaussian:-1", "gaussian:1e9", "motion:15,30", "motion:0,0",
-                "motion:1000,30", "disk:4", "disk:0", "box:5", "box:-3", "nosuch:3", "gaussian", "gaussian:",
-                "motion:a,b", ":", "gaussian:nan", "box:1e400"]
-NOISE_SPECS = ["gaussian:25", "gaussian:-5", "poisson:10", "poisson:0", "salt-pepper:0.1", "salt-pepper:2",
-               "speckle:0.2", "jpeg:10", "gaussian:nan", "nosuch:1", "gaussian", "gaussian:1e300"]
-MASK_SPECS = ["pixels:0.5", "pixels:2", "lines:8,5", "lines:-1,5", "box:0.25", "box:0", "text", "text:HELLO",
-              "nosuch:1", "pixels:nan"]
-OUT_NAMES = ["out.png", "out.jpg", "out.tif", "out.npy", "out.webp", "out.bmp", "out.xyz", "out", "sub/out.png",
-             "nodir/deeper/out.png", "x" * 300 + ".png", "ro/out.png", ".", "out.PNG", "-o", "out.png/"]
+KERNEL_SPECS = [
+    "gaussian:1",
+    "gaussian:0",
+    "gaussian:-1",
+    "gaussian:1e9",
+    "motion:15,30",
+    "motion:0,0",
+    "motion:1000,30",
+    "disk:4",
+    "disk:0",
+    "box:5",
+    "box:-3",
+    "nosuch:3",
+    "gaussian",
+    "gaussian:",
+    "motion:a,b",
+    ":",
+    "gaussian:nan",
+    "box:1e400",
+]
+NOISE_SPECS = [
+    "gaussian:25",
+    "gaussian:-5",
+    "poisson:10",
+    "poisson:0",
+    "salt-pepper:0.1",
+    "salt-pepper:2",
+    "speckle:0.2",
+    "jpeg:10",
+    "gaussian:nan",
+    "nosuch:1",
+    "gaussian",
+    "gaussian:1e300",
+]
+MASK_SPECS = [
+    "pixels:0.5",
+    "pixels:2",
+    "lines:8,5",
+    "lines:-1,5",
+    "box:0.25",
+    "box:0",
+    "text",
+    "text:HELLO",
+    "nosuch:1",
+    "pixels:nan",
+]
+OUT_NAMES = [
+    "out.png",
+    "out.jpg",
+    "out.tif",
+    "out.npy",
+    "out.webp",
+    "out.bmp",
+    "out.xyz",
+    "out",
+    "sub/out.png",
+    "nodir/deeper/out.png",
+    "x" * 300 + ".png",
+    "ro/out.png",
+    ".",
+    "out.PNG",
+    "-o",
+    "out.png/",
+]
 
 
 @dataclass
 class Case:
     index: int
-    kind: str            # "cli" or "api"
-    family: str          # what it exercises, for the totals
+    kind: str  # "cli" or "api"
+    family: str  # what it exercises, for the totals
     argv: list[str] = field(default_factory=list)
     api: dict[str, Any] = field(default_factory=dict)
     note: str = ""
@@ -363,8 +527,25 @@ def _param_args(task: str, method: str, rng) -> list[str]:
 def make_case(seed: int, index: int, folder: Path) -> Case:
     """Build case ``index`` of run ``seed`` in ``folder`` (created empty by the caller)."""
     rng = _rng(seed, index)
-    families = ["read", "read", "read", "task-file", "task-file", "aux-file", "aux-file", "pipeline", "pipeline",
-                "params", "params", "params", "outputs", "batch", "api", "api", "api"]
+    families = [
+        "read",
+        "read",
+        "read",
+        "task-file",
+        "task-file",
+        "aux-file",
+        "aux-file",
+        "pipeline",
+        "pipeline",
+        "params",
+        "params",
+        "params",
+        "outputs",
+        "batch",
+        "api",
+        "api",
+        "api",
+    ]
     family = str(rng.choice(families))
     case = Case(index, "cli", family)
     (folder / "ro").mkdir()
@@ -408,12 +589,19 @@ def make_case(seed: int, index: int, folder: Path) -> Case:
         if which.startswith("kernel"):
             data, names = mutate_bytes(kernel_bytes(rng, as_png=which == "kernel-png"), rng)
             k = _write(folder, "k" + (".png" if which == "kernel-png" else ".npy"), data)
-            case.argv = ["deblur", img, "-o", "o.png", "-m", str(rng.choice(FAST_METHODS["deblur"])),
-                         "--kernel", k]
+            case.argv = ["deblur", img, "-o", "o.png", "-m", str(rng.choice(FAST_METHODS["deblur"])), "--kernel", k]
         elif which == "mask":
             data, names = mutate_bytes(mask_bytes(rng, 24, 24), rng)
-            case.argv = ["inpaint", img, "-o", "o.png", "--mask", _write(folder, "m.png", data),
-                         "-m", str(rng.choice(FAST_METHODS["inpaint"]))]
+            case.argv = [
+                "inpaint",
+                img,
+                "-o",
+                "o.png",
+                "--mask",
+                _write(folder, "m.png", data),
+                "-m",
+                str(rng.choice(FAST_METHODS["inpaint"])),
+            ]
         elif which == "reference":
             name, names = _bad_image(folder, rng, "ref", size=(24, 24))
             case.argv = ["enhance", img, "-o", "o.png", "-m", "match-histogram", "--reference", name]
@@ -425,8 +613,11 @@ def make_case(seed: int, index: int, folder: Path) -> Case:
         img = _good_image(folder, rng, "in.png", size=(24, 24))
         _write(folder, "in-mask.png", mask_bytes(rng, 24, 24))
         as_json = rng.random() < 0.3
-        text, names = (pipeline_text(rng, as_json), ["intact"]) if rng.random() < 0.1 else \
-            mutate_text(pipeline_text(rng, as_json), rng)
+        text, names = (
+            (pipeline_text(rng, as_json), ["intact"])
+            if rng.random() < 0.1
+            else mutate_text(pipeline_text(rng, as_json), rng)
+        )
         p = _write(folder, "p.json" if as_json else "p.yaml", text)
         case.note = ",".join(names)
         if rng.random() < 0.3:
@@ -451,16 +642,27 @@ def make_case(seed: int, index: int, folder: Path) -> Case:
                 case.argv += ["--reference", _good_image(folder, rng, "r.png")]
         elif cmd == "degrade":
             case.argv = ["degrade", img, "-o", str(rng.choice(["d.png", "d.npy", "d.tif"]))]
-            for opt, values in (("--noise", NOISE_SPECS), ("--blur", KERNEL_SPECS), ("--mask", MASK_SPECS),
-                                ("--jpeg", ["0", "1", "50", "100", "101", "-3", "q"]),
-                                ("--downscale", ["1", "2", "3", "4", "5", "0", "x"]),
-                                ("--contrast", ["0", "0.5", "1", "1.5", "-1", "nan"])):
+            for opt, values in (
+                ("--noise", NOISE_SPECS),
+                ("--blur", KERNEL_SPECS),
+                ("--mask", MASK_SPECS),
+                ("--jpeg", ["0", "1", "50", "100", "101", "-3", "q"]),
+                ("--downscale", ["1", "2", "3", "4", "5", "0", "x"]),
+                ("--contrast", ["0", "0.5", "1", "1.5", "-1", "nan"]),
+            ):
                 if rng.random() < 0.35:
                     case.argv += [opt, str(rng.choice(values))]
             if rng.random() < 0.2:
                 case.argv.append("--float")
         elif cmd == "histogram":
-            case.argv = ["histogram", img, "-o", "h.png", "--bins", str(rng.choice(["1", "2", "256", "65536", "0", "x"]))]
+            case.argv = [
+                "histogram",
+                img,
+                "-o",
+                "h.png",
+                "--bins",
+                str(rng.choice(["1", "2", "256", "65536", "0", "x"])),
+            ]
         elif cmd == "compare":
             case.argv = ["compare", img, _good_image(folder, rng, "b.png"), "-o", "g.png"]
             if rng.random() < 0.5:
@@ -470,8 +672,13 @@ def make_case(seed: int, index: int, folder: Path) -> Case:
             if rng.random() < 0.3:
                 case.argv += ["--ref", _good_image(folder, rng, "c.png")]
         else:
-            case.argv = ["metrics", img, _good_image(folder, rng, "b.png", size=(24, 24)),
-                         "--crop", str(rng.choice(["0", "3", "12", "100", "-1"]))] + (["--y"] if rng.random() < 0.5 else [])
+            case.argv = [
+                "metrics",
+                img,
+                _good_image(folder, rng, "b.png", size=(24, 24)),
+                "--crop",
+                str(rng.choice(["0", "3", "12", "100", "-1"])),
+            ] + (["--y"] if rng.random() < 0.5 else [])
     elif family == "outputs":
         img = _good_image(folder, rng, "in.png", size=(20, 20))
         (folder / "sub").mkdir()
@@ -480,8 +687,13 @@ def make_case(seed: int, index: int, folder: Path) -> Case:
         if rng.random() < 0.2:
             out = str(rng.choice(["in.png", "./in.png", "link.png", "sub/../in.png"]))
         cmd = str(rng.choice(["denoise", "degrade", "enhance", "histogram", "compare"]))
-        extra = {"denoise": ["-m", "median"], "degrade": ["--noise", "gaussian:5"], "enhance": ["-m", "gamma"],
-                 "histogram": [], "compare": []}[cmd]
+        extra = {
+            "denoise": ["-m", "median"],
+            "degrade": ["--noise", "gaussian:5"],
+            "enhance": ["-m", "gamma"],
+            "histogram": [],
+            "compare": [],
+        }[cmd]
         case.argv = [cmd, img] + (["in.png"] if cmd == "compare" else []) + ["-o", out] + extra
         if cmd == "enhance" and rng.random() < 0.5:
             case.argv = ["enhance", img, "-o", "w.png", "--save-plan", out]
@@ -518,15 +730,33 @@ def make_case(seed: int, index: int, folder: Path) -> Case:
         if rng.random() < 0.05:
             shape = [int(rng.choice([0, 3, 8]))] * int(rng.choice([1, 4]))
         method = str(rng.choice(FAST_METHODS[task]))
-        case.api = {"task": task, "method": method, "shape": shape,
-                    "dtype": str(rng.choice(["float32", "float32", "float64", "uint8", "uint16", "int32", "bool",
-                                             "complex64", "float16", "object"])),
-                    "fill": str(rng.choice(["random", "random", "zeros", "ones", "nan", "inf", "negative", "huge"])),
-                    "sigma": rng.choice([None, "auto", 0, 25, -3, float("nan"), 1e9, "abc", 0.1]),
-                    "params": dict(a.split("=", 1) for a in _param_args(task, method, rng) if "=" in a),
-                    "kernel": str(rng.choice(KERNEL_SPECS)) if task == "deblur" else None,
-                    "mask": str(rng.choice(["random", "none", "empty", "full", "wrong-shape"])) if task == "inpaint" else None,
-                    "seed": int(rng.integers(1 << 30))}
+        case.api = {
+            "task": task,
+            "method": method,
+            "shape": shape,
+            "dtype": str(
+                rng.choice(
+                    [
+                        "float32",
+                        "float32",
+                        "float64",
+                        "uint8",
+                        "uint16",
+                        "int32",
+                        "bool",
+                        "complex64",
+                        "float16",
+                        "object",
+                    ]
+                )
+            ),
+            "fill": str(rng.choice(["random", "random", "zeros", "ones", "nan", "inf", "negative", "huge"])),
+            "sigma": rng.choice([None, "auto", 0, 25, -3, float("nan"), 1e9, "abc", 0.1]),
+            "params": dict(a.split("=", 1) for a in _param_args(task, method, rng) if "=" in a),
+            "kernel": str(rng.choice(KERNEL_SPECS)) if task == "deblur" else None,
+            "mask": str(rng.choice(["random", "none", "empty", "full", "wrong-shape"])) if task == "inpaint" else None,
+            "seed": int(rng.integers(1 << 30)),
+        }
         if isinstance(case.api["sigma"], float) and case.api["sigma"] != case.api["sigma"]:
             case.api["sigma"] = "nan"
         case.note = f"{task}/{method}"

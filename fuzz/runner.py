@@ -39,8 +39,14 @@ from .corpus import Case, make_case
 ROOT = Path(__file__).resolve().parents[1]
 LEAK = re.compile(r"Traceback \(most recent|\b[A-Z][A-Za-z]*(Error|Exception|Warning)\b|File \"[^\"]+\.py\"")
 #: Fuzz cases stay small: a mutated header may claim millions of pixels, and the point is to see it refused.
-FUZZ_ENV = {"IMAGEWIZARD_MAX_PIXELS": "2000000", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+FUZZ_ENV = {
+    "IMAGEWIZARD_MAX_PIXELS": "2000000",
+    "MPLBACKEND": "Agg",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "PYTHONHASHSEED": "0",
+}
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -63,8 +69,15 @@ class Worker:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "fuzz.worker"], cwd=ROOT, env=self.env, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fuzz.worker"],
+            cwd=ROOT,
+            env=self.env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         first = self._readline(300)
         if not first or not json.loads(first).get("ready"):
             raise RuntimeError("the fuzz worker did not start")
@@ -106,14 +119,24 @@ def run_subprocess(argv: list[str], cwd: Path, env: dict[str, str], timeout: flo
     code = "import sys; from imagewizard.cli.commands import main; sys.exit(main())"
     t0 = time.perf_counter()
     try:
-        p = subprocess.run([sys.executable, "-c", code, *argv], cwd=cwd, env=env, capture_output=True,
-                           timeout=timeout, stdin=subprocess.DEVNULL)
+        p = subprocess.run(
+            [sys.executable, "-c", code, *argv],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         return {"status": "hang"}
     if p.returncode < 0:
         return {"status": "crash", "signal": signal.Signals(-p.returncode).name, "code": p.returncode}
-    return {"rc": p.returncode, "stdout": p.stdout.decode("utf-8", "replace"),
-            "stderr": p.stderr.decode("utf-8", "replace"), "seconds": round(time.perf_counter() - t0, 3)}
+    return {
+        "rc": p.returncode,
+        "stdout": p.stdout.decode("utf-8", "replace"),
+        "stderr": p.stderr.decode("utf-8", "replace"),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
 
 
 def check_cli(case: Case, res: dict, before: dict[str, str], folder: Path) -> list[str]:
@@ -188,15 +211,30 @@ class Totals:
 
     def as_dict(self) -> dict:
         kinds = Counter(f["problems"][0].split(" ")[0].rstrip(":") for f in self.failures)
-        return {"seed": self.seed, "cases": self.cases, "subprocess_cases": self.subprocess_cases,
-                "families": dict(sorted(self.families.items())), "outcomes": dict(sorted(self.outcomes.items())),
-                "failures": len(self.failures), "failure_kinds": dict(kinds), "seconds": round(self.seconds, 1),
-                "slowest_case": {"seconds": self.slowest[0], "case": self.slowest[1][:200]},
-                "failed_cases": self.failures}
+        return {
+            "seed": self.seed,
+            "cases": self.cases,
+            "subprocess_cases": self.subprocess_cases,
+            "families": dict(sorted(self.families.items())),
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "failures": len(self.failures),
+            "failure_kinds": dict(kinds),
+            "seconds": round(self.seconds, 1),
+            "slowest_case": {"seconds": self.slowest[0], "case": self.slowest[1][:200]},
+            "failed_cases": self.failures,
+        }
 
 
-def run(seed: int, indices: list[int], *, jobs: int = 2, timeout: float = 30.0, keep: Path | None = None,
-        selftest: dict[int, str] | None = None, progress=None) -> Totals:
+def run(
+    seed: int,
+    indices: list[int],
+    *,
+    jobs: int = 2,
+    timeout: float = 30.0,
+    keep: Path | None = None,
+    selftest: dict[int, str] | None = None,
+    progress=None,
+) -> Totals:
     """Run the cases ``indices`` of run ``seed``; failing case folders are copied under ``keep``."""
     env = {**os.environ, **FUZZ_ENV, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     if selftest:
@@ -217,8 +255,14 @@ def run(seed: int, indices: list[int], *, jobs: int = 2, timeout: float = 30.0, 
         except Exception as exc:  # noqa: BLE001 - a bug of the fuzzer itself must not stop the run
             with lock:
                 totals.cases += 1
-                totals.failures.append({"case": f"#{index} (not built)", "index": index,
-                                        "problems": [f"generator: {type(exc).__name__}: {exc}"], "stderr": ""})
+                totals.failures.append(
+                    {
+                        "case": f"#{index} (not built)",
+                        "index": index,
+                        "problems": [f"generator: {type(exc).__name__}: {exc}"],
+                        "stderr": "",
+                    }
+                )
             return
         action = (selftest or {}).get(index)
         if action:
@@ -246,11 +290,18 @@ def run(seed: int, indices: list[int], *, jobs: int = 2, timeout: float = 30.0, 
             if res.get("seconds", 0) > totals.slowest[0]:
                 totals.slowest = (res["seconds"], case.describe())
             if problems:
-                totals.failures.append({"case": case.describe(), "index": index, "problems": problems,
-                                        "stderr": res.get("stderr", res.get("message", ""))[-600:]})
+                totals.failures.append(
+                    {
+                        "case": case.describe(),
+                        "index": index,
+                        "problems": problems,
+                        "stderr": res.get("stderr", res.get("message", ""))[-600:],
+                    }
+                )
                 if keep:
-                    shutil.copytree(folder, keep / f"case{index}", symlinks=True, dirs_exist_ok=True,
-                                    ignore_dangling_symlinks=True)
+                    shutil.copytree(
+                        folder, keep / f"case{index}", symlinks=True, dirs_exist_ok=True, ignore_dangling_symlinks=True
+                    )
             if progress:
                 progress(totals, case, problems)
         shutil.rmtree(folder, ignore_errors=True)

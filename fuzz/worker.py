@@ -25,10 +25,15 @@ def _array(spec: dict) -> np.ndarray:
     rng = np.random.default_rng(spec["seed"])
     shape = tuple(spec["shape"])
     fill = spec["fill"]
-    base = {"random": lambda: rng.random(shape), "zeros": lambda: np.zeros(shape), "ones": lambda: np.ones(shape),
-            "nan": lambda: np.where(rng.random(shape) < 0.2, np.nan, rng.random(shape)),
-            "inf": lambda: np.where(rng.random(shape) < 0.2, np.inf, rng.random(shape)),
-            "negative": lambda: rng.random(shape) - 0.7, "huge": lambda: rng.random(shape) * 1e30}[fill]()
+    base = {
+        "random": lambda: rng.random(shape),
+        "zeros": lambda: np.zeros(shape),
+        "ones": lambda: np.ones(shape),
+        "nan": lambda: np.where(rng.random(shape) < 0.2, np.nan, rng.random(shape)),
+        "inf": lambda: np.where(rng.random(shape) < 0.2, np.inf, rng.random(shape)),
+        "negative": lambda: rng.random(shape) - 0.7,
+        "huge": lambda: rng.random(shape) * 1e30,
+    }[fill]()
     dtype = spec["dtype"]
     if dtype in ("uint8", "uint16", "int32"):
         with np.errstate(invalid="ignore", over="ignore"):
@@ -47,8 +52,12 @@ def _mask(kind: str | None, shape: tuple, seed: int):
         return None
     hw = shape[:2] if len(shape) >= 2 else shape
     rng = np.random.default_rng(seed)
-    return {"random": lambda: rng.random(hw) < 0.2, "empty": lambda: np.zeros(hw, bool),
-            "full": lambda: np.ones(hw, bool), "wrong-shape": lambda: np.ones((3, 5), bool)}[kind]()
+    return {
+        "random": lambda: rng.random(hw) < 0.2,
+        "empty": lambda: np.zeros(hw, bool),
+        "full": lambda: np.ones(hw, bool),
+        "wrong-shape": lambda: np.ones((3, 5), bool),
+    }[kind]()
 
 
 def run_api(spec: dict) -> dict:
@@ -133,8 +142,13 @@ def _selftest(action: str) -> dict:
         time.sleep(3600)
     if action == "crash":
         os.kill(os.getpid(), 11)
-    return {"rc": 1, "stdout": "", "stderr": "error: one\nerror: two\n" if action == "multiline"
-            else "Traceback (most recent call last):\nValueError: x\n"}
+    return {
+        "rc": 1,
+        "stdout": "",
+        "stderr": "error: one\nerror: two\n"
+        if action == "multiline"
+        else "Traceback (most recent call last):\nValueError: x\n",
+    }
 
 
 def serve() -> None:

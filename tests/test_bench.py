@@ -28,8 +28,7 @@ SHARED_BSD68 = datasets.find_named_set("bsd68")
 
 
 def _cfg(out, **kw) -> BenchConfig:
-    base = dict(data="tiny", degradations=["gaussian:25"], methods="box,median", limit=2, out=out, workers=0,
-                crops=1)
+    base = dict(data="tiny", degradations=["gaussian:25"], methods="box,median", limit=2, out=out, workers=0, crops=1)
     base.update(kw)
     return BenchConfig(**base)
 
@@ -106,8 +105,9 @@ def test_metrics_agree_with_saved_images(saved_run, tmp_path):
         checked += 1
     assert checked == len(recs)
     # --save-format npy is exact for restored images too.
-    res = run_bench(_cfg(tmp_path / "npy", methods="median", limit=1, save_images=True, save_format="npy"),
-                    progress=False)
+    res = run_bench(
+        _cfg(tmp_path / "npy", methods="median", limit=1, save_images=True, save_format="npy"), progress=False
+    )
     rec = next(r for r in res.records if r["method"] == "median")
     clean = read(tmp_path / "npy" / "images" / "clean" / "astronaut-face.png")[0]
     restored = read(tmp_path / "npy" / rec["files"]["restored"])[0]
@@ -127,7 +127,8 @@ def test_resume_skips_existing_keys_and_survives_a_torn_line(tmp_path, monkeypat
     monkeypatch.setattr(runner, "run_job", lambda job: calls.append(job) or real(job))
     res = run_bench(_cfg(out, crops=0), progress=False)
     assert [(j.image, j.degradation, j.method) for j in calls] == [
-        (removed["image"], removed["degradation"], removed["method"])]
+        (removed["image"], removed["degradation"], removed["method"])
+    ]
     assert res.ran == 1 and res.reused == 5
     again = _records(out)  # every line parses: the torn one was dropped
     assert len(again) == 6 and len({(r["image"], r["method"]) for r in again}) == 6
@@ -153,8 +154,10 @@ def test_deterministic_across_worker_counts(tmp_path):
     two = run_bench(_cfg(tmp_path / "w2", workers=2, **kw), progress=False)
 
     def table(res):
-        return {(r["image"], r["degradation"], r["method"]): (r["noise_seed"], r["psnr"], r["ssim"], r["mse"])
-                for r in res.records}
+        return {
+            (r["image"], r["degradation"], r["method"]): (r["noise_seed"], r["psnr"], r["ssim"], r["mse"])
+            for r in res.records
+        }
 
     assert len(table(one)) == 8 and table(one) == table(two)
     assert {r["threads"] for r in two.records if r["method"] == "box"} == {max(1, runner_cores() // 2)}
@@ -185,8 +188,17 @@ def test_published_rows_only_for_matching_set_and_sigma(tmp_path):
     for name, img in gray:
         write(folder / f"{name}.png", img)
     out = tmp_path / "pub"
-    run_bench(_cfg(out, data=str(folder), methods="box", published=True, crops=0,
-                   degradations=["gaussian:25", "salt-pepper:0.1"]), progress=False)
+    run_bench(
+        _cfg(
+            out,
+            data=str(folder),
+            methods="box",
+            published=True,
+            crops=0,
+            degradations=["gaussian:25", "salt-pepper:0.1"],
+        ),
+        progress=False,
+    )
     pub = [r for r in _summary(out) if r["kind"] == "published"]
     assert pub and {r["degradation"] for r in pub} == {"gaussian:25"}
     assert any(r["method"] == "BM3D" and float(r["psnr_mean"]) == 28.57 for r in pub)
@@ -238,13 +250,16 @@ def test_sigma_kernel_and_mask_reach_the_method(toy_methods, tmp_path):
     else:  # the estimator is not written yet: the failure is recorded, not raised
         assert rec["error"] and rec["psnr"] is None
     seen.clear()
-    res = run_bench(_cfg(tmp_path / "k", methods="toy-kernel", limit=1, crops=0,
-                         degradations=["blur=box:5+gaussian:1"]), progress=False)
+    res = run_bench(
+        _cfg(tmp_path / "k", methods="toy-kernel", limit=1, crops=0, degradations=["blur=box:5+gaussian:1"]),
+        progress=False,
+    )
     assert res.plan.task == "deblur" and seen and seen[-1].shape == (5, 5)
     np.testing.assert_allclose(seen[-1], np.full((5, 5), 1 / 25))
     seen.clear()
-    res = run_bench(_cfg(tmp_path / "m", methods="toy-mask", limit=1, crops=0, degradations=["mask=box:0.25"]),
-                    progress=False)
+    res = run_bench(
+        _cfg(tmp_path / "m", methods="toy-mask", limit=1, crops=0, degradations=["mask=box:0.25"]), progress=False
+    )
     rec = next(r for r in res.records if r["method"] == "toy-mask")
     assert res.plan.task == "inpaint" and seen[-1].dtype == bool and seen[-1].mean() == pytest.approx(0.25, abs=0.01)
     base = next(r for r in res.records if r["method"] == "input")
@@ -270,27 +285,32 @@ def test_method_variants_run_with_their_parameters_as_their_own_rows(tmp_path):
     assert set(recs) == {"input", "box", "box:size=5"}
     assert recs["box:size=5"]["params"]["size"] == 5 and recs["box"]["params"]["size"] == 3
     # the variant's output is the method called with that parameter
-    ref = run_bench(_cfg(tmp_path / "r", methods="box", limit=1, crops=0, save_images=True, save_format="npy"),
-                    progress=False)
+    ref = run_bench(
+        _cfg(tmp_path / "r", methods="box", limit=1, crops=0, save_images=True, save_format="npy"), progress=False
+    )
     assert ref and recs["box:size=5"]["psnr"] != recs["box"]["psnr"]
     noisy = np.load(next((tmp_path / "r" / "images").rglob("input/*.npy")))
     clean = read(next((tmp_path / "r" / "images" / "clean").iterdir()))[0]
-    assert recs["box:size=5"]["psnr"] == pytest.approx(compare(clean, apply("denoise", noisy, "box", size=5))["psnr"],
-                                                       abs=1e-6)
+    assert recs["box:size=5"]["psnr"] == pytest.approx(
+        compare(clean, apply("denoise", noisy, "box", size=5))["psnr"], abs=1e-6
+    )
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--data", "tiny", "--degrade", "gaussian:25", "--methods", "nope"], "unknown denoise method 'nope'"),
-    (["--data", "tiny", "--degrade", "gaussian:25", "--protocol", "int"], "--protocol must be one of"),
-    (["--data", "/surely/not/here", "--degrade", "gaussian:25"], "no such folder"),
-    (["--data", "tiny", "--degrade", "gausian:25"], "unknown noise 'gausian'"),
-    (["--data", "tiny", "--degrade", "downscale=2"], "changes the image size"),
-    (["--data", "tiny", "--degrade", "gaussian:25", "--degrade", "mask=text"], "different tasks"),
-    (["--data", "tiny", "--degrade", "gaussian:25", "--methods", "all,box"], "cannot be combined"),
-    (["--data", "tiny", "--degrade", "gaussian:25", "--workers", "-1"], "--workers"),
-    (["--data", "tiny", "--degrade", "gaussian:25", "--methods", "box:size"], "name:key=value"),
-    (["--data", "tiny", "--degrade", "gaussian:25", "--methods", "box:width=3"], "no parameter 'width'"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--data", "tiny", "--degrade", "gaussian:25", "--methods", "nope"], "unknown denoise method 'nope'"),
+        (["--data", "tiny", "--degrade", "gaussian:25", "--protocol", "int"], "--protocol must be one of"),
+        (["--data", "/surely/not/here", "--degrade", "gaussian:25"], "no such folder"),
+        (["--data", "tiny", "--degrade", "gausian:25"], "unknown noise 'gausian'"),
+        (["--data", "tiny", "--degrade", "downscale=2"], "changes the image size"),
+        (["--data", "tiny", "--degrade", "gaussian:25", "--degrade", "mask=text"], "different tasks"),
+        (["--data", "tiny", "--degrade", "gaussian:25", "--methods", "all,box"], "cannot be combined"),
+        (["--data", "tiny", "--degrade", "gaussian:25", "--workers", "-1"], "--workers"),
+        (["--data", "tiny", "--degrade", "gaussian:25", "--methods", "box:size"], "name:key=value"),
+        (["--data", "tiny", "--degrade", "gaussian:25", "--methods", "box:width=3"], "no parameter 'width'"),
+    ],
+)
 def test_bad_arguments_give_one_line_errors(args, needle, tmp_path, capsys):
     code = _cli(["bench", *args, "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
@@ -307,17 +327,78 @@ def test_missing_named_set_is_a_clear_error(tmp_path, monkeypatch, capsys):
 def test_changed_settings_in_the_same_out_folder_are_refused(tmp_path, capsys):
     out = tmp_path / "o"
     run_bench(_cfg(out, methods="box", limit=1, crops=0), progress=False)
-    assert _cli(["bench", "--data", "tiny", "--limit", "1", "--degrade", "gaussian:25", "--methods", "box",
-                 "--seed", "3", "--out", str(out)]) == 1
+    assert (
+        _cli(
+            [
+                "bench",
+                "--data",
+                "tiny",
+                "--limit",
+                "1",
+                "--degrade",
+                "gaussian:25",
+                "--methods",
+                "box",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 1
+    )
     assert "seed=0 (this run: 3)" in capsys.readouterr().err
-    assert _cli(["bench", "--data", "tiny", "--limit", "1", "--degrade", "gaussian:25", "--methods", "box",
-                 "--seed", "3", "--out", str(out), "--fresh", "--crops", "0", "--workers", "0"]) == 0
+    assert (
+        _cli(
+            [
+                "bench",
+                "--data",
+                "tiny",
+                "--limit",
+                "1",
+                "--degrade",
+                "gaussian:25",
+                "--methods",
+                "box",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+                "--fresh",
+                "--crops",
+                "0",
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert {r["seed"] for r in _records(out)} == {3}
 
 
 def test_cli_runs_and_prints_the_table(tmp_path, capsys):
-    assert _cli(["bench", "--data", "tiny", "--limit", "1", "--degrade", "gaussian:15", "--methods", "box",
-                 "--out", str(tmp_path / "c"), "--workers", "0", "--crops", "0"]) == 0
+    assert (
+        _cli(
+            [
+                "bench",
+                "--data",
+                "tiny",
+                "--limit",
+                "1",
+                "--degrade",
+                "gaussian:15",
+                "--methods",
+                "box",
+                "--out",
+                str(tmp_path / "c"),
+                "--workers",
+                "0",
+                "--crops",
+                "0",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "box" in text and "(input)" in text and "report.html" in text
     run = json.loads((tmp_path / "c" / "run.json").read_text())
@@ -351,8 +432,19 @@ def test_shared_bsd68_resolves_gray_and_published():
 
 def test_task_any_compares_methods_of_every_task_on_mixed_degradations(tmp_path):
     out = tmp_path / "any"
-    run_bench(_cfg(out, degradations=["salt-pepper:0.1", "contrast=0.5"], methods="median,stretch,wizard",
-                         task="any", blind=True, protocol="uint8", limit=1, crops=0), progress=False)
+    run_bench(
+        _cfg(
+            out,
+            degradations=["salt-pepper:0.1", "contrast=0.5"],
+            methods="median,stretch,wizard",
+            task="any",
+            blind=True,
+            protocol="uint8",
+            limit=1,
+            crops=0,
+        ),
+        progress=False,
+    )
     recs = {(r["degradation"], r["method"]): r for r in _records(out)}
     assert {r["task"] for r in recs.values() if r["method"] != "input"} == {"denoise", "enhance"}
     # the wizard picks the right tool for each degradation

@@ -62,8 +62,20 @@ def test_degrade_writes_mask_and_kernel(files, tmp_path, capsys):
     kernel = np.load(tmp_path / "hurt-kernel.npy")
     assert 0.02 < (mask > 0).mean() < 0.5
     assert kernel.sum() == pytest.approx(1.0)
-    code, out, _ = run(capsys, "inpaint", out_img, "--mask", tmp_path / "hurt-mask.png", "-o", tmp_path / "fixed.png",
-                       "--method", "telea", "--ref", files / "astro.png", "--json")
+    code, out, _ = run(
+        capsys,
+        "inpaint",
+        out_img,
+        "--mask",
+        tmp_path / "hurt-mask.png",
+        "-o",
+        tmp_path / "fixed.png",
+        "--method",
+        "telea",
+        "--ref",
+        files / "astro.png",
+        "--json",
+    )
     if code == 0:  # inpainting methods land with the classical suite
         rec = json.loads(out)
         assert rec["after"]["psnr"] > rec["before"]["psnr"]
@@ -72,30 +84,44 @@ def test_degrade_writes_mask_and_kernel(files, tmp_path, capsys):
 def test_denoise_reports_and_improves(files, tmp_path, capsys):
     noisy = tmp_path / "sp.png"
     run(capsys, "degrade", files / "cam.png", "-o", noisy, "--noise", "salt-pepper:0.1")
-    code, out, _ = run(capsys, "denoise", noisy, "-o", tmp_path / "clean.png", "--method", "median", "size=3",
-                       "--ref", files / "cam.png", "--json")
+    code, out, _ = run(
+        capsys,
+        "denoise",
+        noisy,
+        "-o",
+        tmp_path / "clean.png",
+        "--method",
+        "median",
+        "size=3",
+        "--ref",
+        files / "cam.png",
+        "--json",
+    )
     rec = json.loads(out)
     assert code == 0 and rec["params"] == {"size": 3}
     assert rec["after"]["psnr"] > rec["before"]["psnr"] + 10
     assert (tmp_path / "clean.png").is_file()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["denoise", "{d}/missing.png", "-o", "{t}/o.png", "-m", "median"], "missing.png"),
-    (["denoise", "{d}/notes.txt", "-o", "{t}/o.png", "-m", "median"], "notes.txt"),
-    (["denoise", "{d}/truncated.png", "-o", "{t}/o.png", "-m", "median"], "truncated.png"),
-    (["denoise", "{d}/cam.png", "-o", "{t}/o.png", "-m", "nope"], "unknown denoise method 'nope'"),
-    (["denoise", "{d}/cam.png", "-o", "{t}/o.png", "-m", "median", "size=abc"], "median.size"),
-    (["denoise", "{d}/cam.png", "-o", "{t}/o.png", "-m", "median", "width=3"], "no parameter 'width'"),
-    (["denoise", "{d}/cam.png", "-o", "{t}/o.png", "-m", "median", "--sigma", "10"], "does not use a noise level"),
-    (["denoise", "{d}/cam.png", "-o", "{t}/o.xyz", "-m", "median"], "o.xyz"),
-    (["degrade", "{d}/cam.png", "-o", "{t}/o.png", "--noise", "gaussian:-5"], "sigma"),
-    (["degrade", "{d}/cam.png", "-o", "{t}/o.png", "--noise", "rainbow:3"], "rainbow"),
-    (["degrade", "{d}/cam.png", "-o", "{t}/o.png"], "nothing to do"),
-    (["degrade", "{d}/cam.png", "-o", "{t}/o.png", "--noise", "gaussian:5", "--float"], ".npy"),
-    (["metrics", "{d}/cam.png", "{d}/astro.png"], "shape"),
-    (["methods", "--task", "paint"], "unknown task"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["denoise", "{d}/missing.png", "-o", "{t}/o.png", "-m", "median"], "missing.png"),
+        (["denoise", "{d}/notes.txt", "-o", "{t}/o.png", "-m", "median"], "notes.txt"),
+        (["denoise", "{d}/truncated.png", "-o", "{t}/o.png", "-m", "median"], "truncated.png"),
+        (["denoise", "{d}/cam.png", "-o", "{t}/o.png", "-m", "nope"], "unknown denoise method 'nope'"),
+        (["denoise", "{d}/cam.png", "-o", "{t}/o.png", "-m", "median", "size=abc"], "median.size"),
+        (["denoise", "{d}/cam.png", "-o", "{t}/o.png", "-m", "median", "width=3"], "no parameter 'width'"),
+        (["denoise", "{d}/cam.png", "-o", "{t}/o.png", "-m", "median", "--sigma", "10"], "does not use a noise level"),
+        (["denoise", "{d}/cam.png", "-o", "{t}/o.xyz", "-m", "median"], "o.xyz"),
+        (["degrade", "{d}/cam.png", "-o", "{t}/o.png", "--noise", "gaussian:-5"], "sigma"),
+        (["degrade", "{d}/cam.png", "-o", "{t}/o.png", "--noise", "rainbow:3"], "rainbow"),
+        (["degrade", "{d}/cam.png", "-o", "{t}/o.png"], "nothing to do"),
+        (["degrade", "{d}/cam.png", "-o", "{t}/o.png", "--noise", "gaussian:5", "--float"], ".npy"),
+        (["metrics", "{d}/cam.png", "{d}/astro.png"], "shape"),
+        (["methods", "--task", "paint"], "unknown task"),
+    ],
+)
 def test_bad_input_gives_one_line_error(files, tmp_path, capsys, args, message):
     before = {p.name: digest(p) for p in files.iterdir()}
     code, out, err = run(capsys, *[a.format(d=files, t=tmp_path) for a in args])
@@ -150,8 +176,9 @@ def test_info_histogram_compare(files, tmp_path, capsys):
     assert code == 0 and Image.open(tmp_path / "h.png").size[0] > 100
     noisy = tmp_path / "n.png"
     run(capsys, "degrade", files / "astro.png", "-o", noisy, "--noise", "gaussian:15")
-    code, _, _ = run(capsys, "compare", files / "astro.png", noisy, "-o", tmp_path / "grid.png",
-                     "--ref", files / "astro.png")
+    code, _, _ = run(
+        capsys, "compare", files / "astro.png", noisy, "-o", tmp_path / "grid.png", "--ref", files / "astro.png"
+    )
     assert code == 0 and Image.open(tmp_path / "grid.png").size[0] > 200
 
 
@@ -167,8 +194,9 @@ def test_console_script_exit_codes(files, tmp_path):
     exe = Path(sys.executable).with_name("imagewizard")
     if not exe.exists():
         pytest.skip("console script not installed")
-    r = subprocess.run([str(exe), "metrics", str(files / "missing.png"), str(files / "cam.png")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [str(exe), "metrics", str(files / "missing.png"), str(files / "cam.png")], capture_output=True, text=True
+    )
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "missing.png" in r.stderr
     r = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("imagewizard ")

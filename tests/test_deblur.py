@@ -204,7 +204,6 @@ def test_user_errors_are_parameter_errors(scene):
     with pytest.raises(ParameterError, match="larger than the image"):
         wiener(scene[:8, :8], kernel=np.ones((11, 11)), sigma=1.0)
     with pytest.raises(ParameterError, match="one of"):
-        apply("deblur", scene.astype(np.float32), "wiener", kernel=gaussian_kernel(1.0), sigma=1.0,
-              boundary="zero")
+        apply("deblur", scene.astype(np.float32), "wiener", kernel=gaussian_kernel(1.0), sigma=1.0, boundary="zero")
     with pytest.raises(ParameterError, match="positive sum"):
         wiener(scene, kernel=np.zeros((3, 3)), sigma=1.0)

@@ -9,10 +9,27 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from imagewizard.physics.degrade import (BLUR_MODES, MASKS, NOISES, apply_mask, blur, box_mask, degrade, derive_seed,
-                                 downscale, format_degrade_spec, gaussian_noise, jpeg_compress, parse_degrade_spec,
-                                 poisson_noise, random_pixel_mask, salt_pepper_noise, scribble_mask, speckle_noise,
-                                 text_mask)
+from imagewizard.physics.degrade import (
+    BLUR_MODES,
+    MASKS,
+    NOISES,
+    apply_mask,
+    blur,
+    box_mask,
+    degrade,
+    derive_seed,
+    downscale,
+    format_degrade_spec,
+    gaussian_noise,
+    jpeg_compress,
+    parse_degrade_spec,
+    poisson_noise,
+    random_pixel_mask,
+    salt_pepper_noise,
+    scribble_mask,
+    speckle_noise,
+    text_mask,
+)
 from imagewizard.core.errors import ParameterError
 from imagewizard.physics.kernels import make_kernel, save_kernel
 from imagewizard.core.registry import Param
@@ -38,6 +55,7 @@ def textured():
 
 
 # --------------------------------------------------------------------------- noise
+
 
 def test_gaussian_noise_std_and_mean_on_flat_image():
     flat = np.full((512, 512), 0.5, np.float32)
@@ -100,6 +118,7 @@ def test_colour_noise_is_independent_per_channel():
 
 # --------------------------------------------------------------------------- blur
 
+
 @pytest.mark.parametrize("mode", BLUR_MODES)
 def test_blur_equals_scipy_convolve_for_every_mode(mode):
     img = np.random.default_rng(0).random((30, 33, 3)).astype(np.float32)
@@ -132,6 +151,7 @@ def test_wrap_mode_is_circular_convolution():
 
 
 # --------------------------------------------------------------------------- masks
+
 
 def test_pixel_mask_fraction_is_exact():
     m = random_pixel_mask((50, 40), 0.37, rng=0)
@@ -172,6 +192,7 @@ def test_apply_mask_fills_all_channels():
 
 # --------------------------------------------------------------------------- JPEG and downscaling
 
+
 def test_jpeg_psnr_rises_with_quality(textured):
     scores = [_psnr(jpeg_compress(textured, q), textured) for q in (5, 20, 50, 90)]
     assert all(a < b for a, b in zip(scores, scores[1:])), scores
@@ -211,9 +232,9 @@ def test_downscale_samples_a_ramp_at_the_pixel_area_centres():
 
 # --------------------------------------------------------------------------- degrade
 
+
 def test_fixed_order_steps_spec_and_outputs(textured):
-    res = degrade(textured, mask="box:0.25", jpeg=40, noise=["gaussian:5"], downscale=2, blur="motion:7,30",
-                  seed=3)
+    res = degrade(textured, mask="box:0.25", jpeg=40, noise=["gaussian:5"], downscale=2, blur="motion:7,30", seed=3)
     assert [s.split()[0] for s in res.steps] == ["blur", "downscale", "noise", "jpeg", "mask"]
     assert res.steps[0] == "blur motion length=7 angle=30"
     assert res.steps[2] == "noise gaussian sigma=5"
@@ -262,60 +283,78 @@ def test_alpha_is_carried_and_degrade_accepts_uint8(camera):
     np.testing.assert_allclose(res.image[..., 3], 1.0)
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("gaussian:25", {"noise": ["gaussian:25"]}),
-    ("gaussian:sigma=25,mean=0", {"noise": ["gaussian:sigma=25,mean=0"]}),
-    ("blur=motion:15,30+gaussian:2", {"blur": "motion:15,30", "noise": ["gaussian:2"]}),
-    ("mask=text", {"mask": "text"}),
-    ("mask=text:Hello World", {"mask": "text:Hello World"}),
-    ("jpeg=30", {"jpeg": 30}),
-    (" downscale=4 + poisson:30 + noise=gaussian:2 ", {"downscale": 4, "noise": ["poisson:30", "gaussian:2"]}),
-    ("salt-pepper:0.1,0.5+blur-mode=wrap+blur=disk:3", {"noise": ["salt-pepper:0.1,0.5"], "blur_mode": "wrap",
-                                                         "blur": "disk:3"}),
-    ("downscale=1", {"downscale": 1}),
-    ("contrast=0.5+gaussian:10", {"contrast": 0.5, "noise": ["gaussian:10"]}),
-    ("none", {}),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("gaussian:25", {"noise": ["gaussian:25"]}),
+        ("gaussian:sigma=25,mean=0", {"noise": ["gaussian:sigma=25,mean=0"]}),
+        ("blur=motion:15,30+gaussian:2", {"blur": "motion:15,30", "noise": ["gaussian:2"]}),
+        ("mask=text", {"mask": "text"}),
+        ("mask=text:Hello World", {"mask": "text:Hello World"}),
+        ("jpeg=30", {"jpeg": 30}),
+        (" downscale=4 + poisson:30 + noise=gaussian:2 ", {"downscale": 4, "noise": ["poisson:30", "gaussian:2"]}),
+        (
+            "salt-pepper:0.1,0.5+blur-mode=wrap+blur=disk:3",
+            {"noise": ["salt-pepper:0.1,0.5"], "blur_mode": "wrap", "blur": "disk:3"},
+        ),
+        ("downscale=1", {"downscale": 1}),
+        ("contrast=0.5+gaussian:10", {"contrast": 0.5, "noise": ["gaussian:10"]}),
+        ("none", {}),
+    ],
+)
 def test_parse_degrade_spec_examples(text, expected):
-    base = {"noise": [], "blur": None, "blur_mode": "reflect", "downscale": None, "jpeg": None, "mask": None,
-            "contrast": None}
+    base = {
+        "noise": [],
+        "blur": None,
+        "blur_mode": "reflect",
+        "downscale": None,
+        "jpeg": None,
+        "mask": None,
+        "contrast": None,
+    }
     assert parse_degrade_spec(text) == {**base, **expected}
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ("foo:1", "unknown noise 'foo'"),
-    ("gaussian:300", "gaussian.sigma"),
-    ("gaussian:25++jpeg=30", "empty part"),
-    ("jpeg=0", "jpeg.quality"),
-    ("jpeg=abc", "must be an integer"),
-    ("jpeg=30+jpeg=40", "'jpeg' given twice"),
-    ("blur=motion:0", "motion.length"),
-    ("blur=nothere.npy", "does not exist"),
-    ("mask=pixels:2", "pixels.fraction"),
-    ("mask=stars", "unknown mask 'stars'"),
-    ("text", "write masks as mask=text"),
-    ("downscale=0", "downscale.factor"),
-    ("contrast=0", "contrast must be > 0"),
-    ("contrast=1.5", "contrast.factor"),
-    ("wat=3", "unknown key 'wat'"),
-    ("blur_mode=circular", "blur_mode must be one of"),
-    ("salt-pepper:0.1,0.5,3", "at most 2 values"),
-    ("", "empty degradation spec"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("foo:1", "unknown noise 'foo'"),
+        ("gaussian:300", "gaussian.sigma"),
+        ("gaussian:25++jpeg=30", "empty part"),
+        ("jpeg=0", "jpeg.quality"),
+        ("jpeg=abc", "must be an integer"),
+        ("jpeg=30+jpeg=40", "'jpeg' given twice"),
+        ("blur=motion:0", "motion.length"),
+        ("blur=nothere.npy", "does not exist"),
+        ("mask=pixels:2", "pixels.fraction"),
+        ("mask=stars", "unknown mask 'stars'"),
+        ("text", "write masks as mask=text"),
+        ("downscale=0", "downscale.factor"),
+        ("contrast=0", "contrast must be > 0"),
+        ("contrast=1.5", "contrast.factor"),
+        ("wat=3", "unknown key 'wat'"),
+        ("blur_mode=circular", "blur_mode must be one of"),
+        ("salt-pepper:0.1,0.5,3", "at most 2 values"),
+        ("", "empty degradation spec"),
+    ],
+)
 def test_bad_degrade_specs_give_one_line_errors(text, fragment):
     with pytest.raises(ParameterError) as exc:
         parse_degrade_spec(text)
     assert fragment in str(exc.value) and "\n" not in str(exc.value)
 
 
-@pytest.mark.parametrize("kwargs,fragment", [
-    ({"protocol": "int8"}, "protocol"),
-    ({"seed": -1}, "seed"),
-    ({"noise": ["gaussian:25", "speckle:x"]}, "speckle.sigma"),
-    ({"mask": "text:Grüße"}, "ASCII"),
-    ({"mask": np.zeros((3, 3), bool)}, "does not match"),
-    ({"blur": "gaussian:2", "blur_mode": "periodic"}, "blur_mode"),
-])
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        ({"protocol": "int8"}, "protocol"),
+        ({"seed": -1}, "seed"),
+        ({"noise": ["gaussian:25", "speckle:x"]}, "speckle.sigma"),
+        ({"mask": "text:Grüße"}, "ASCII"),
+        ({"mask": np.zeros((3, 3), bool)}, "does not match"),
+        ({"blur": "gaussian:2", "blur_mode": "periodic"}, "blur_mode"),
+    ],
+)
 def test_degrade_rejects_bad_arguments(textured, kwargs, fragment):
     with pytest.raises(ParameterError) as exc:
         degrade(textured, **kwargs)

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage, sparse
 from scipy.sparse.linalg import spsolve
-from skimage.restoration import (cycle_spin, denoise_nl_means, denoise_tv_bregman, denoise_tv_chambolle,
-                                 denoise_wavelet)
+from skimage.restoration import cycle_spin, denoise_nl_means, denoise_tv_bregman, denoise_tv_chambolle, denoise_wavelet
 
 from imagewizard.api import apply
 from imagewizard.tasks.denoise import diffusion, filters, mrf, nlm, opponent, rules, tv, wavelet
@@ -19,12 +18,28 @@ from imagewizard.core.registry import get
 
 HAS_BM3D = importlib.util.find_spec("bm3d") is not None
 SIGMA = 25.0
-OURS = ("box", "gaussian", "median", "weighted-median", "bilateral", "nlm", "tv", "wavelet", "anisotropic",
-        "mrf-map", "bm3d")
+OURS = (
+    "box",
+    "gaussian",
+    "median",
+    "weighted-median",
+    "bilateral",
+    "nlm",
+    "tv",
+    "wavelet",
+    "anisotropic",
+    "mrf-map",
+    "bm3d",
+)
 NOISE_AWARE = ("bilateral", "nlm", "tv", "wavelet", "anisotropic", "mrf-map", "bm3d")
-VARIANTS = [("nlm", {"impl": "opencv"}), ("tv", {"solver": "bregman"}), ("wavelet", {"shrink": "visu"}),
-            ("wavelet", {"mode": "hard", "shifts": 0}), ("anisotropic", {"conductance": "rational"}),
-            ("mrf-map", {"prior": "quadratic"})]
+VARIANTS = [
+    ("nlm", {"impl": "opencv"}),
+    ("tv", {"solver": "bregman"}),
+    ("wavelet", {"shrink": "visu"}),
+    ("wavelet", {"mode": "hard", "shifts": 0}),
+    ("anisotropic", {"conductance": "rational"}),
+    ("mrf-map", {"prior": "quadratic"}),
+]
 
 
 def clean_image(shape=(40, 40), color=False) -> np.ndarray:
@@ -32,7 +47,7 @@ def clean_image(shape=(40, 40), color=False) -> np.ndarray:
     h, w = shape
     y, x = np.mgrid[0:h, 0:w] / max(h, w)
     img = 0.3 + 0.3 * x + 0.1 * y
-    img[h // 4: h // 2, w // 4: w // 2] = 0.85
+    img[h // 4 : h // 2, w // 4 : w // 2] = 0.85
     img[(y - 0.7) ** 2 + (x - 0.65) ** 2 < 0.03] = 0.1
     if color:
         img = np.stack([img, 0.8 * img + 0.1, np.flipud(img)], axis=2)
@@ -109,8 +124,9 @@ def test_box_gaussian_median_match_scipy_and_opencv():
     _, x = noisy_pair((23, 31))
     np.testing.assert_allclose(filters.box(x, size=5), ndimage.uniform_filter(x, 5, mode="reflect"), atol=1e-6)
     # ndimage's Gaussian against OpenCV's, same 9-tap kernel and mirrored border.
-    np.testing.assert_allclose(filters.gaussian(x, sigma_px=1.0),
-                               cv2.GaussianBlur(x, (9, 9), 1.0, borderType=cv2.BORDER_REFLECT), atol=1e-5)
+    np.testing.assert_allclose(
+        filters.gaussian(x, sigma_px=1.0), cv2.GaussianBlur(x, (9, 9), 1.0, borderType=cv2.BORDER_REFLECT), atol=1e-5
+    )
     pad = np.pad(x, 1, mode="symmetric")
     brute = np.median(np.lib.stride_tricks.sliding_window_view(pad, (3, 3)), axis=(2, 3))
     np.testing.assert_array_equal(filters.median(x, size=3), brute)
@@ -123,7 +139,7 @@ def _weighted_median_brute(img, w):
     out = np.empty_like(img)
     for i in range(img.shape[0]):
         for j in range(img.shape[1]):
-            win = pad[i:i + w.shape[0], j:j + w.shape[1]].ravel()
+            win = pad[i : i + w.shape[0], j : j + w.shape[1]].ravel()
             cost = [(np.sum(w.ravel() * np.abs(win - t)), t) for t in win]
             best = min(c for c, _ in cost)
             out[i, j] = min(t for c, t in cost if c <= best + 1e-9)
@@ -133,8 +149,11 @@ def _weighted_median_brute(img, w):
 def test_weighted_median_equals_brute_force():
     rng = np.random.default_rng(3)
     img = (rng.integers(0, 5, (9, 11)) / 4.0).astype(np.float32)  # few, exactly representable levels: exact ties
-    for w in (filters.center_weighted_mask(5, 2), filters.center_weighted_mask(3, 3),
-              rng.integers(0, 4, (3, 5)).astype(float) + np.eye(3, 5)):
+    for w in (
+        filters.center_weighted_mask(5, 2),
+        filters.center_weighted_mask(3, 3),
+        rng.integers(0, 4, (3, 5)).astype(float) + np.eye(3, 5),
+    ):
         np.testing.assert_array_equal(filters.weighted_median(img, w, block_rows=4), _weighted_median_brute(img, w))
     # Unit weights over an odd window: the plain median.
     np.testing.assert_array_equal(filters.weighted_median(img, np.ones((3, 3))), filters.median(img, size=3))
@@ -169,13 +188,24 @@ def test_opencv_nlm_keeps_values_outside_unit_range():
 
 def test_tv_matches_skimage():
     _, x = noisy_pair((30, 30))
-    np.testing.assert_allclose(tv.tv(x, sigma=SIGMA, weight=0.07, flips=1, iterations=60),
-                               denoise_tv_chambolle(x, weight=0.07, eps=0, max_num_iter=60), atol=1e-6)
-    np.testing.assert_allclose(tv.tv(x, sigma=SIGMA, solver="bregman", weight=0.07, flips=1, isotropic=False),
-                               denoise_tv_bregman(x, weight=1 / 0.14, isotropic=False), atol=1e-6)
+    np.testing.assert_allclose(
+        tv.tv(x, sigma=SIGMA, weight=0.07, flips=1, iterations=60),
+        denoise_tv_chambolle(x, weight=0.07, eps=0, max_num_iter=60),
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        tv.tv(x, sigma=SIGMA, solver="bregman", weight=0.07, flips=1, isotropic=False),
+        denoise_tv_bregman(x, weight=1 / 0.14, isotropic=False),
+        atol=1e-6,
+    )
     # flips=4: the mean of the solutions for the four mirror images, each mirrored back.
-    ref = np.mean([denoise_tv_chambolle(np.ascontiguousarray(x[v]), weight=0.07, eps=0, max_num_iter=40)[v]
-                   for v in [np.s_[:, :], np.s_[::-1, ::-1], np.s_[::-1, :], np.s_[:, ::-1]]], axis=0)
+    ref = np.mean(
+        [
+            denoise_tv_chambolle(np.ascontiguousarray(x[v]), weight=0.07, eps=0, max_num_iter=40)[v]
+            for v in [np.s_[:, :], np.s_[::-1, ::-1], np.s_[::-1, :], np.s_[:, ::-1]]
+        ],
+        axis=0,
+    )
     np.testing.assert_allclose(tv.tv(x, sigma=SIGMA, weight=0.07, flips=4), ref, atol=1e-6)
 
 
@@ -185,8 +215,9 @@ def test_color_methods_run_in_opponent_space():
     np.testing.assert_allclose(o @ o.T, np.eye(3), atol=1e-12)  # orthonormal: white noise stays white, same sigma
     np.testing.assert_allclose(opponent.opponent_to_rgb(opponent.rgb_to_opponent(x)), x, atol=1e-6)
     opp = opponent.rgb_to_opponent(x)
-    ref = opponent.opponent_to_rgb(np.stack([denoise_tv_chambolle(opp[..., c], weight=0.05, eps=0, max_num_iter=40)
-                                             for c in range(3)], 2))
+    ref = opponent.opponent_to_rgb(
+        np.stack([denoise_tv_chambolle(opp[..., c], weight=0.05, eps=0, max_num_iter=40) for c in range(3)], 2)
+    )
     np.testing.assert_allclose(tv.tv(x, sigma=SIGMA, weight=0.05, flips=1), ref, atol=1e-6)
 
 
@@ -215,7 +246,7 @@ def test_bm3d_matches_package():
 
 
 def _perona_malik_reference(u, kappa, iterations, step, conductance):
-    g = (lambda d: np.exp(-(d / kappa) ** 2)) if conductance == "exp" else (lambda d: 1 / (1 + (d / kappa) ** 2))
+    g = (lambda d: np.exp(-((d / kappa) ** 2))) if conductance == "exp" else (lambda d: 1 / (1 + (d / kappa) ** 2))
     u = u.astype(np.float64)
     for _ in range(iterations):
         p = np.pad(u, 1, mode="edge")  # edge padding: zero difference, zero flux across the border
@@ -248,8 +279,10 @@ def test_mrf_gradient_matches_finite_differences():
             xp, xm = x.copy(), x.copy()
             xp[idx] += eps
             xm[idx] -= eps
-            num[idx] = (mrf.mrf_energy(xp, y, alpha=0.7, prior=prior, delta=0.2)[0]
-                        - mrf.mrf_energy(xm, y, alpha=0.7, prior=prior, delta=0.2)[0]) / (2 * eps)
+            num[idx] = (
+                mrf.mrf_energy(xp, y, alpha=0.7, prior=prior, delta=0.2)[0]
+                - mrf.mrf_energy(xm, y, alpha=0.7, prior=prior, delta=0.2)[0]
+            ) / (2 * eps)
         np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-6)
 
 
@@ -258,8 +291,10 @@ def test_mrf_map_decreases_energy_and_solves_quadratic_case():
     y = y.astype(np.float64)
     for prior in mrf.PRIORS:
         x = mrf.mrf_map(y, alpha=0.5, prior=prior, delta=0.05, iterations=200)
-        assert mrf.mrf_energy(x, y, alpha=0.5, prior=prior, delta=0.05)[0] < \
-            mrf.mrf_energy(y, y, alpha=0.5, prior=prior, delta=0.05)[0]
+        assert (
+            mrf.mrf_energy(x, y, alpha=0.5, prior=prior, delta=0.05)[0]
+            < mrf.mrf_energy(y, y, alpha=0.5, prior=prior, delta=0.05)[0]
+        )
     # Quadratic prior: the minimiser solves (alpha I + L) x = alpha y, L the 4-neighbour graph Laplacian.
     h, w = y.shape
 
@@ -292,8 +327,16 @@ def test_rules_are_sensible_and_monotone():
     for color in (False, True):
         r = {name: [rules.rule(name, s, color=color) for s in sigmas] for name in rules.names()}
         assert all(np.isfinite(v).all() and min(v) > 0 for v in r.values())
-        for name in ("bilateral.sigma_range", "nlm.h_skimage", "nlm.h_opencv", "tv.weight_chambolle",
-                     "tv.weight_bregman", "anisotropic.kappa_exp", "anisotropic.kappa_rational", "mrf-map.delta_huber"):
+        for name in (
+            "bilateral.sigma_range",
+            "nlm.h_skimage",
+            "nlm.h_opencv",
+            "tv.weight_chambolle",
+            "tv.weight_bregman",
+            "anisotropic.kappa_exp",
+            "anisotropic.kappa_rational",
+            "mrf-map.delta_huber",
+        ):
             assert np.all(np.diff(r[name]) >= 0), name  # more noise: stronger smoothing
         for name in ("mrf-map.alpha_quadratic", "mrf-map.alpha_huber"):
             assert np.all(np.diff(r[name]) <= 0), name  # more noise: less weight on the data
@@ -318,6 +361,7 @@ def test_auto_sigma_is_the_estimated_noise_level():
 
 # ------------------------------------------------------------------ JPEG deblocking and shot noise
 
+
 def test_deblock_raises_psnr_of_jpegs_and_estimates_the_quality():
     from skimage import data
 
@@ -334,8 +378,9 @@ def test_deblock_raises_psnr_of_jpegs_and_estimates_the_quality():
     out = apply("denoise", blocky, "deblock", shifts=4)
     assert out.shape == colour.shape and psnr(out, colour) > psnr(blocky, colour) + 0.3
     # one shift is the plain re-encoding: the image itself, as re-encoding at its quality is idempotent
-    assert psnr(apply("denoise", jpeg_compress(clean, 30), "deblock", quality=30, shifts=1),
-                jpeg_compress(clean, 30)) > 45
+    assert (
+        psnr(apply("denoise", jpeg_compress(clean, 30), "deblock", quality=30, shifts=1), jpeg_compress(clean, 30)) > 45
+    )
 
 
 def test_anscombe_beats_gaussian_denoising_of_shot_noise():
@@ -356,5 +401,6 @@ def test_anscombe_beats_gaussian_denoising_of_shot_noise():
     assert abs(float(told.mean()) - float(clean.mean())) < 0.01
     flat = np.full((48, 48), 0.5, np.float32) + np.random.default_rng(0).normal(0, 0.05, (48, 48)).astype(np.float32)
     # Gaussian noise (no peak to estimate): the Gaussian denoiser itself
-    np.testing.assert_array_equal(apply("denoise", flat, "anscombe", denoiser="wavelet"),
-                                  apply("denoise", flat, "wavelet", sigma="auto"))
+    np.testing.assert_array_equal(
+        apply("denoise", flat, "anscombe", denoiser="wavelet"), apply("denoise", flat, "wavelet", sigma="auto")
+    )

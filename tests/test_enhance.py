@@ -142,16 +142,18 @@ def test_curves_match_scikit_image(color):
     np.testing.assert_allclose(log(color, gain=0.8), exposure.adjust_log(color, 0.8), atol=1e-6)
     np.testing.assert_allclose(log(color, inverse=True), exposure.adjust_log(color, 1, inv=True), atol=1e-6)
     np.testing.assert_allclose(sigmoid(color, cutoff=0.4, gain=7), exposure.adjust_sigmoid(color, 0.4, 7), atol=1e-6)
-    np.testing.assert_allclose(sigmoid(color, cutoff=0.4, gain=7, negative=True),
-                               exposure.adjust_sigmoid(color, 0.4, 7, inv=True), atol=1e-6)
+    np.testing.assert_allclose(
+        sigmoid(color, cutoff=0.4, gain=7, negative=True), exposure.adjust_sigmoid(color, 0.4, 7, inv=True), atol=1e-6
+    )
 
 
 def test_match_histogram_combinations(camera_u8, color):
     from skimage.exposure import match_histograms
 
     ref = color[::-1, ::-1] ** 2
-    np.testing.assert_allclose(match_histogram(color, reference=ref),
-                               match_histograms(color, ref, channel_axis=-1), atol=1e-6)
+    np.testing.assert_allclose(
+        match_histogram(color, reference=ref), match_histograms(color, ref, channel_axis=-1), atol=1e-6
+    )
     gray = camera_u8 / np.float32(255)
     out = match_histogram(gray, reference=ref)  # gray image, colour reference: its luminance
     np.testing.assert_allclose(out, match_histograms(gray, luminance(ref)), atol=1e-6)
@@ -165,8 +167,9 @@ def test_unsharp_matches_scikit_image_and_threshold_spares_flat_areas(camera_u8)
     from skimage.filters import unsharp_mask
 
     x = camera_u8 / np.float32(255)
-    np.testing.assert_allclose(np.clip(unsharp(x, radius=2.0, amount=1.5), 0, 1),
-                               unsharp_mask(x, radius=2.0, amount=1.5), atol=1e-5)
+    np.testing.assert_allclose(
+        np.clip(unsharp(x, radius=2.0, amount=1.5), 0, 1), unsharp_mask(x, radius=2.0, amount=1.5), atol=1e-5
+    )
     noisy = (0.5 + np.random.default_rng(0).normal(0, 1 / 255, (32, 32))).astype(np.float32)
     np.testing.assert_array_equal(unsharp(noisy, threshold=8.0), noisy)  # detail below 8 levels
     assert np.abs(unsharp(noisy) - noisy).max() > 0

@@ -23,8 +23,11 @@ def _crop(img, size=256):
 @pytest.fixture(scope="module")
 def images():
     """Textured test images that ship with scikit-image (256x256 crops)."""
-    return {"camera": _crop(data.camera()), "astronaut": _crop(data.astronaut()[100:, 100:]),
-            "coffee": _crop(data.coffee()[50:, 150:])}
+    return {
+        "camera": _crop(data.camera()),
+        "astronaut": _crop(data.astronaut()[100:, 100:]),
+        "coffee": _crop(data.coffee()[50:, 150:]),
+    }
 
 
 def _noisy(img, sigma, seed=0):
@@ -32,6 +35,7 @@ def _noisy(img, sigma, seed=0):
 
 
 # --------------------------------------------------------------------------- noise_sigma
+
 
 @pytest.mark.parametrize("name", ["camera", "astronaut", "coffee"])
 @pytest.mark.parametrize("sigma", [5, 15, 30, 50])
@@ -103,6 +107,7 @@ def test_noise_levels_follow_the_noise_model():
 
 # --------------------------------------------------------------------------- noise_type
 
+
 def _speckle(img, rng):
     return img + img * rng.normal(0, 0.1, img.shape)
 
@@ -143,6 +148,7 @@ def test_noise_type_narrow_intensity_range_is_unknown():
 
 
 # --------------------------------------------------------------------------- blur, blocks, tone
+
 
 def test_blur_flag(images):
     for img in images.values():
@@ -224,8 +230,22 @@ def test_analyze_report(images):
     assert info["noise_type"] == "gaussian" and info["noise_sigma"] == pytest.approx(20, rel=0.1)
     assert not info["likely_blurred"] and not info["likely_blocky"]
     assert info["exposure"] in ("ok", "under", "over")
-    for key in ("min", "max", "mean", "std", "p1", "p99", "range_used", "low_contrast", "sharpness",
-                "detail_ratio", "blockiness", "dark_clipped", "bright_clipped", "mean_luminance"):
+    for key in (
+        "min",
+        "max",
+        "mean",
+        "std",
+        "p1",
+        "p99",
+        "range_used",
+        "low_contrast",
+        "sharpness",
+        "detail_ratio",
+        "blockiness",
+        "dark_clipped",
+        "bright_clipped",
+        "mean_luminance",
+    ):
         assert key in info
 
 

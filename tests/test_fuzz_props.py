@@ -18,11 +18,24 @@ from hypothesis import strategies as st  # noqa: E402
 from imagewizard.core.errors import ImageWizardError  # noqa: E402
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
-SPECISH = st.one_of(TEXT, st.builds(lambda n, a: f"{n}:{a}", st.sampled_from(
-    ["gaussian", "motion", "disk", "box", "salt-pepper", "speckle", "poisson", "pixels", "lines", "text"]),
-    st.text(alphabet="0123456789.,-e+naif ", max_size=16)))
-SCALAR = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True), TEXT,
-                   st.lists(st.integers(-3, 3), max_size=3))
+SPECISH = st.one_of(
+    TEXT,
+    st.builds(
+        lambda n, a: f"{n}:{a}",
+        st.sampled_from(
+            ["gaussian", "motion", "disk", "box", "salt-pepper", "speckle", "poisson", "pixels", "lines", "text"]
+        ),
+        st.text(alphabet="0123456789.,-e+naif ", max_size=16),
+    ),
+)
+SCALAR = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True),
+    TEXT,
+    st.lists(st.integers(-3, 3), max_size=3),
+)
 # `make test` runs a short seeded slice; `make fuzz` sets IMAGEWIZARD_FUZZ_EXAMPLES for a long random run
 EXAMPLES = int(os.environ.get("IMAGEWIZARD_FUZZ_EXAMPLES", "150"))
 FAST = settings(max_examples=EXAMPLES, deadline=None, derandomize="IMAGEWIZARD_FUZZ_EXAMPLES" not in os.environ)
@@ -54,9 +67,12 @@ def test_noise_and_mask_specs(spec):
 
 
 @FAST
-@given(st.sampled_from(["median", "nlm", "clahe", "wiener", "unsharp", "tv"]),
-       st.dictionaries(st.sampled_from(["size", "h", "clip_limit", "weight", "radius", "amount", "x"]), SCALAR,
-                       max_size=3))
+@given(
+    st.sampled_from(["median", "nlm", "clahe", "wiener", "unsharp", "tv"]),
+    st.dictionaries(
+        st.sampled_from(["size", "h", "clip_limit", "weight", "radius", "amount", "x"]), SCALAR, max_size=3
+    ),
+)
 def test_method_parameters(method, params):
     from imagewizard.run.pipeline import _task_of
     from imagewizard.core.registry import get
@@ -65,10 +81,15 @@ def test_method_parameters(method, params):
     _one_line_error(m.bind, params)
 
 
-STEP = st.dictionaries(st.sampled_from(["task", "method", "params", "sigma", "kernel", "mask", "reference", "x"]),
-                       st.one_of(SCALAR, st.sampled_from(["median", "nlm", "telea", "wiener", "denoise", "auto",
-                                                          "gaussian:2", "{stem}-mask.png"]),
-                                 st.dictionaries(TEXT, SCALAR, max_size=2)), max_size=5)
+STEP = st.dictionaries(
+    st.sampled_from(["task", "method", "params", "sigma", "kernel", "mask", "reference", "x"]),
+    st.one_of(
+        SCALAR,
+        st.sampled_from(["median", "nlm", "telea", "wiener", "denoise", "auto", "gaussian:2", "{stem}-mask.png"]),
+        st.dictionaries(TEXT, SCALAR, max_size=2),
+    ),
+    max_size=5,
+)
 
 
 @FAST

@@ -58,8 +58,20 @@ def test_loss_goes_down(arch, digits16):
 def test_gan_losses_move_and_trainer_is_deterministic(tmp_path, digits16):
     from imagewizard.models.train_generative import train_generator
 
-    runs = [train_generator("gan", steps=25, batch=8, seed=1, out=tmp_path / f"r{i}", config=TINY["dcgan"],
-                            quality=16, log=None, command="test") for i in range(2)]
+    runs = [
+        train_generator(
+            "gan",
+            steps=25,
+            batch=8,
+            seed=1,
+            out=tmp_path / f"r{i}",
+            config=TINY["dcgan"],
+            quality=16,
+            log=None,
+            command="test",
+        )
+        for i in range(2)
+    ]
     h = runs[0]["history"]
     # the discriminator learns to tell the untrained generator's output from digits
     assert np.mean([r["loss_d"] for r in h[-5:]]) < np.mean([r["loss_d"] for r in h[:5]])
@@ -228,8 +240,23 @@ def test_cli_generate_and_train(tmp_path):
     res = runner.invoke(app, ["train", "generator", "--help"])
     assert res.exit_code == 0 and "--minutes" in res.output
     mn = D.write_idx_images(tmp_path / "t-idx3-ubyte.gz", np.random.default_rng(0).integers(0, 256, (20, 28, 28)))
-    res = runner.invoke(app, ["train", "generator", "--model", "dcgan", "--data", str(mn), "--steps", "2",
-                              "--batch", "4", "--out", str(tmp_path / "run")])
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            "generator",
+            "--model",
+            "dcgan",
+            "--data",
+            str(mn),
+            "--steps",
+            "2",
+            "--batch",
+            "4",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "run" / "model.safetensors").is_file() and "saved" in res.output
 

@@ -24,13 +24,13 @@ H, W = 7, 9  # odd and unequal, so transposes and flips show
 
 def quantized(shape, depth=8, rng=RNG):
     """Random float32 image whose values are exactly representable at `depth` bits."""
-    maxv = 2 ** depth - 1
+    maxv = 2**depth - 1
     return (rng.integers(0, maxv + 1, shape).astype(np.float32) / np.float32(maxv)).astype(np.float32)
 
 
 def smooth(shape):
     """A smooth image (gradients) that lossy codecs keep close."""
-    y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
     base = 0.2 + 0.6 * (x / shape[1] * 0.7 + y / shape[0] * 0.3)
     if len(shape) == 2:
         return base.astype(np.float32)
@@ -64,8 +64,13 @@ def exif_tags(blob: bytes) -> dict:
     ex = Image.Exif()
     ex.load(blob)
     sub = ex.get_ifd(0x8769)
-    return {"make": ex.get(271), "model": ex.get(272), "orientation": ex.get(274),
-            "taken": sub.get(0x9003), "comment": sub.get(0x9286)}
+    return {
+        "make": ex.get(271),
+        "model": ex.get(272),
+        "orientation": ex.get(274),
+        "taken": sub.get(0x9003),
+        "comment": sub.get(0x9286),
+    }
 
 
 # ------------------------------------------------------------------ round trips
@@ -144,8 +149,12 @@ def test_16_bit_stays_16_bit(tmp_path, ext, shape):
     if ext == ".png":
         cv2.imwrite(str(src), raw if raw.ndim == 2 else raw[..., [2, 1, 0, 3][: raw.shape[2]]])
     else:
-        tifffile.imwrite(src, raw, photometric="minisblack" if raw.ndim == 2 else "rgb",
-                         extrasamples=("unassalpha",) if raw.ndim == 3 and raw.shape[2] == 4 else None)
+        tifffile.imwrite(
+            src,
+            raw,
+            photometric="minisblack" if raw.ndim == 2 else "rgb",
+            extrasamples=("unassalpha",) if raw.ndim == 3 and raw.shape[2] == 4 else None,
+        )
     img, info = iio.read(src)
     assert info.bit_depth == 16
     out = iio.write(tmp_path / f"out{ext}", img, like=info)
@@ -197,7 +206,7 @@ def test_alpha_carried_untouched(tmp_path, ext, depth):
     out = iio.write(tmp_path / f"out{ext}", processed, like=info, quality=100)
     y, info2 = iio.read(out)
     np.testing.assert_array_equal(info2.alpha, rgba[..., 3])
-    np.testing.assert_array_equal(y, np.round((1.0 - rgba[..., :3]) * (2 ** depth - 1)) / (2 ** depth - 1))
+    np.testing.assert_array_equal(y, np.round((1.0 - rgba[..., :3]) * (2**depth - 1)) / (2**depth - 1))
 
 
 def test_alpha_of_other_size_not_attached(tmp_path):
@@ -249,7 +258,8 @@ def test_icc_and_exif_survive(tmp_path, ext, depth):
     icc = srgb_icc()
     src = tmp_path / "src.png"
     Image.fromarray(RNG.integers(0, 256, (H, W, 3), dtype=np.uint8)).save(
-        src, icc_profile=icc, exif=make_exif().tobytes(), dpi=(300, 300))
+        src, icc_profile=icc, exif=make_exif().tobytes(), dpi=(300, 300)
+    )
     img, info = iio.read(src)
     assert info.icc_profile == icc and info.exif is not None and info.dpi == pytest.approx((300, 300), abs=0.01)
     out = iio.write(tmp_path / f"out{ext}", img, like=info, bit_depth=depth)
@@ -384,7 +394,8 @@ def test_format_recognised_by_content(tmp_path):
 def test_summary_is_json(tmp_path):
     src = tmp_path / "s.png"
     Image.fromarray(RNG.integers(0, 256, (H, W, 3), dtype=np.uint8)).save(
-        src, icc_profile=srgb_icc(), exif=make_exif(6).tobytes())
+        src, icc_profile=srgb_icc(), exif=make_exif(6).tobytes()
+    )
     _, info = iio.read(src)
     s = json.loads(json.dumps(info.summary()))
     assert s["format"] == "PNG" and s["orientation"] == 6 and (s["width"], s["height"]) == (H, W)
@@ -397,8 +408,13 @@ def test_summary_is_json(tmp_path):
 def _png_with_header(w, h, idat=b"\x00" * 8):
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", idat)
+        + chunk(b"IEND", b"")
+    )
 
 
 def _encoded(fmt, **kw):
@@ -624,8 +640,18 @@ def test_unknown_extension_and_directory_target(tmp_path):
 
 
 def test_list_images(tmp_path):
-    for rel in ["b.png", "A.JPG", "c.txt", ".hidden.png", "Thumbs.db", "sub/d.tif", "sub/deep/e.npy",
-                ".git/f.png", "sub/.g.webp", "z.webp"]:
+    for rel in [
+        "b.png",
+        "A.JPG",
+        "c.txt",
+        ".hidden.png",
+        "Thumbs.db",
+        "sub/d.tif",
+        "sub/deep/e.npy",
+        ".git/f.png",
+        "sub/.g.webp",
+        "z.webp",
+    ]:
         f = tmp_path / rel
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_bytes(b"")

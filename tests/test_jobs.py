@@ -20,8 +20,14 @@ def test_serial_and_process_backends_give_the_same_records():
 def test_a_worker_that_dies_is_reported_through_lost_and_the_run_ends():
     got = []
     # os._exit kills the worker process itself: what an out-of-memory kill looks like to the pool
-    run_jobs(os._exit, [3, 4], got.append, backend="process", workers=1,
-             lost=lambda job, reason: {"job": job, "reason": reason})
+    run_jobs(
+        os._exit,
+        [3, 4],
+        got.append,
+        backend="process",
+        workers=1,
+        lost=lambda job, reason: {"job": job, "reason": reason},
+    )
     assert sorted(r["job"] for r in got) == [3, 4]
     assert all("died" in r["reason"] for r in got)
 

@@ -11,13 +11,39 @@ from scipy import ndimage
 from scipy.signal import windows
 
 from imagewizard.core.errors import ParameterError
-from imagewizard.physics.kernels import (KERNELS, box_kernel, check_kernel, describe_kernel, disk_kernel,
-                                 format_declared, gaussian_kernel, load_kernel, make_kernel, motion_kernel,
-                                 parse_declared, resolve_kernel, save_kernel, spec_usage)
+from imagewizard.physics.kernels import (
+    KERNELS,
+    box_kernel,
+    check_kernel,
+    describe_kernel,
+    disk_kernel,
+    format_declared,
+    gaussian_kernel,
+    load_kernel,
+    make_kernel,
+    motion_kernel,
+    parse_declared,
+    resolve_kernel,
+    save_kernel,
+    spec_usage,
+)
 from imagewizard.core.registry import Param
 
-SPECS = ["gaussian:0.8", "gaussian:2", "gaussian:sigma=2,size=15", "motion:1", "motion:15", "motion:15,30",
-         "motion:9.5,-70", "motion:22,135", "disk:0.5", "disk:4", "disk:6.3", "box:1", "box:5"]
+SPECS = [
+    "gaussian:0.8",
+    "gaussian:2",
+    "gaussian:sigma=2,size=15",
+    "motion:1",
+    "motion:15",
+    "motion:15,30",
+    "motion:9.5,-70",
+    "motion:22,135",
+    "disk:0.5",
+    "disk:4",
+    "disk:6.3",
+    "box:1",
+    "box:5",
+]
 
 
 @pytest.mark.parametrize("spec", SPECS)
@@ -113,18 +139,21 @@ def test_spec_parsing_binds_positional_and_keywords():
     np.testing.assert_array_equal(make_kernel("disk"), disk_kernel(KERNELS["disk"].params[0].default))
 
 
-@pytest.mark.parametrize("spec,fragment", [
-    ("blob:3", "unknown kernel 'blob'"),
-    ("gaussian:-1", "gaussian.sigma"),
-    ("gaussian:2,4", "odd"),
-    ("gaussian:two", "must be a number"),
-    ("box:4", "odd"),
-    ("motion:0.5", "motion.length"),
-    ("motion:15,30,2", "at most 2 values"),
-    ("disk:0", "radius must be > 0"),
-    ("gaussian:sigma=2,width=3", "no parameter 'width'"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "spec,fragment",
+    [
+        ("blob:3", "unknown kernel 'blob'"),
+        ("gaussian:-1", "gaussian.sigma"),
+        ("gaussian:2,4", "odd"),
+        ("gaussian:two", "must be a number"),
+        ("box:4", "odd"),
+        ("motion:0.5", "motion.length"),
+        ("motion:15,30,2", "at most 2 values"),
+        ("disk:0", "radius must be > 0"),
+        ("gaussian:sigma=2,width=3", "no parameter 'width'"),
+        ("", "empty"),
+    ],
+)
 def test_bad_specs_give_one_line_parameter_errors(spec, fragment):
     with pytest.raises(ParameterError) as exc:
         resolve_kernel(spec) if spec else make_kernel(spec)
@@ -192,12 +221,15 @@ def test_image_kernels_any_depth_and_colour(tmp_path):
     np.testing.assert_allclose(load_kernel(tmp_path / "k.csv"), want, atol=1e-12)
 
 
-@pytest.mark.parametrize("content,fragment", [
-    (np.zeros((3, 3)), "all zeros"),
-    (np.array([[0, -1, 0], [0, 3, 0], [0, 0, 0]], float), "negative"),
-    (np.array([[0, np.nan, 0], [0, 1, 0], [0, 0, 0]]), "NaN"),
-    (np.ones((3, 3, 3, 2)), "2-D"),
-])
+@pytest.mark.parametrize(
+    "content,fragment",
+    [
+        (np.zeros((3, 3)), "all zeros"),
+        (np.array([[0, -1, 0], [0, 3, 0], [0, 0, 0]], float), "negative"),
+        (np.array([[0, np.nan, 0], [0, 1, 0], [0, 0, 0]]), "NaN"),
+        (np.ones((3, 3, 3, 2)), "2-D"),
+    ],
+)
 def test_bad_kernel_files_are_rejected_naming_the_file(tmp_path, content, fragment):
     p = tmp_path / "bad.npy"
     np.save(p, content)

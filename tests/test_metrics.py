@@ -20,8 +20,15 @@ def pair():
 
 
 def _sk_ssim(a, b, data_range, channel_axis=None):
-    return structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                                 data_range=data_range, channel_axis=channel_axis)
+    return structural_similarity(
+        a,
+        b,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=data_range,
+        channel_axis=channel_axis,
+    )
 
 
 def test_known_answers_constant_offset():
@@ -47,7 +54,8 @@ def test_psnr_matches_skimage(pair, color):
     assert metrics.psnr(a, b) == pytest.approx(peak_signal_noise_ratio(a, b, data_range=1.0), abs=1e-6)
     a8, b8 = a * 255, b * 255
     assert metrics.psnr(a8, b8, data_range=255) == pytest.approx(
-        peak_signal_noise_ratio(a8, b8, data_range=255), abs=1e-6)
+        peak_signal_noise_ratio(a8, b8, data_range=255), abs=1e-6
+    )
 
 
 @pytest.mark.parametrize("color", [False, True])

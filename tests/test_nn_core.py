@@ -30,21 +30,38 @@ def image_folder(tmp_path_factory):
     src = (sample("astronaut") * 255).astype(np.uint8)
     for i in range(8):
         y, x = 40 * i, 30 * i
-        Image.fromarray(src[y:y + 96, x:x + 96]).save(d / f"img{i}.png")
+        Image.fromarray(src[y : y + 96, x : x + 96]).save(d / f"img{i}.png")
     return d
 
 
 def _cfg(folder, out, **kw):
-    base = dict(arch="unet", arch_config=TINY, data=str(folder), channels=3, sigma=(10.0, 40.0), patch=32, batch=4,
-                steps=8, lr=2e-3, warmup=2, val_count=2, val_every=4, val_sigmas=(25.0,), seed=3, threads=1,
-                out=str(out), ema=0.9)
+    base = dict(
+        arch="unet",
+        arch_config=TINY,
+        data=str(folder),
+        channels=3,
+        sigma=(10.0, 40.0),
+        patch=32,
+        batch=4,
+        steps=8,
+        lr=2e-3,
+        warmup=2,
+        val_count=2,
+        val_every=4,
+        val_sigmas=(25.0,),
+        seed=3,
+        threads=1,
+        out=str(out),
+        ema=0.9,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
 
 def test_training_lowers_the_loss_and_writes_a_card(image_folder, tmp_path):
-    res = train_denoiser(_cfg(image_folder, tmp_path / "run", steps=30, val_every=15), log=lambda s: None,
-                         progress=False)
+    res = train_denoiser(
+        _cfg(image_folder, tmp_path / "run", steps=30, val_every=15), log=lambda s: None, progress=False
+    )
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert res["step"] == 30 and len(log) == 2
     assert log[-1]["loss"] < 0.9 * log[0]["loss"]  # mean training loss of steps 16-30 vs 1-15
@@ -53,12 +70,20 @@ def test_training_lowers_the_loss_and_writes_a_card(image_folder, tmp_path):
     assert card["data"]["train_images"] == 6 and card["data"]["val_images"] == 2
 
 
-@pytest.mark.parametrize("arch,config", [("dncnn", {"in_channels": 1, "features": 8, "depth": 4}),
-                                         ("rednet", {"in_channels": 1, "features": 8, "depth": 4, "skip_step": 2})])
+@pytest.mark.parametrize(
+    "arch,config",
+    [
+        ("dncnn", {"in_channels": 1, "features": 8, "depth": 4}),
+        ("rednet", {"in_channels": 1, "features": 8, "depth": 4, "skip_step": 2}),
+    ],
+)
 def test_batch_norm_and_small_archs_train_with_ema(image_folder, tmp_path, arch, config):
     # the EMA averages float weights and copies batch-norm's integer step counter
-    res = train_denoiser(_cfg(image_folder, tmp_path / arch, arch=arch, arch_config=config, channels=1, steps=20,
-                              val_every=10), log=lambda s: None, progress=False)
+    res = train_denoiser(
+        _cfg(image_folder, tmp_path / arch, arch=arch, arch_config=config, channels=1, steps=20, val_every=10),
+        log=lambda s: None,
+        progress=False,
+    )
     log = [json.loads(line) for line in (tmp_path / arch / "log.jsonl").read_text().splitlines()]
     assert res["step"] == 20 and log[-1]["loss"] < log[0]["loss"]
 
@@ -159,8 +184,13 @@ def test_gray_weights_alone_serve_colour_images_in_opponent_space(tmp_path, monk
 
     torch.manual_seed(0)
     model, cfg = build("unet", in_channels=1, **TINY)
-    save_model(tmp_path / "unet-gray.safetensors", model.state_dict(), "unet", cfg,
-               {"steps": 8, "sigma_range": [0, 75], "validation": {"psnr_s25": 20.0}})
+    save_model(
+        tmp_path / "unet-gray.safetensors",
+        model.state_dict(),
+        "unet",
+        cfg,
+        {"steps": 8, "sigma_range": [0, 75], "validation": {"psnr_s25": 20.0}},
+    )
     monkeypatch.setenv("IMAGEWIZARD_WEIGHTS", str(tmp_path))
     monkeypatch.setattr(zoo, "PACKAGE_WEIGHTS", tmp_path / "none")  # hide shipped colour weights
     zoo._load_cached.cache_clear()
@@ -205,7 +235,7 @@ def test_colour_unet_started_from_gray_weights_is_the_gray_model_on_the_luminanc
     # R = G = B = y: the mean plane is y itself, whose noise the colour head is told is sigma*sqrt(3)/sqrt(3)
     with torch.no_grad():
         want = gray(y, sigma)
-        got = colour(y.expand(1, 3, 24, 40), sigma * 3 ** 0.5)
+        got = colour(y.expand(1, 3, 24, 40), sigma * 3**0.5)
     torch.testing.assert_close(got, want.expand(1, 3, 24, 40), atol=1e-5, rtol=1e-5)
 
     path = tmp_path / "g.safetensors"
@@ -246,8 +276,11 @@ def test_weights_of_another_method_are_refused(tmp_path):
 
 
 # the restorers among the shipped weights (the digit generators are tested in test_generate.py)
-SHIPPED = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "src" / "imagewizard" / "models" / "weights")
-                 .glob("*.safetensors") if not p.stem.startswith("digits-"))
+SHIPPED = sorted(
+    p.stem
+    for p in (Path(__file__).resolve().parents[1] / "src" / "imagewizard" / "models" / "weights").glob("*.safetensors")
+    if not p.stem.startswith("digits-")
+)
 
 
 @pytest.mark.parametrize("name", SHIPPED or [pytest.param("none", marks=pytest.mark.skip("no weights shipped"))])

@@ -11,8 +11,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 from imagewizard.models.archs import build  # noqa: E402
-from imagewizard.models.diffusion import (DiffusionRestorer, EpsUNet, ddpm_scheduler, noise_ratio,  # noqa: E402
-                                      step_for_sigma)
+from imagewizard.models.diffusion import (  # noqa: E402
+    DiffusionRestorer,
+    EpsUNet,
+    ddpm_scheduler,
+    noise_ratio,
+    step_for_sigma,
+)
 from imagewizard.models.train import TrainConfig, train_denoiser  # noqa: E402
 
 TINY_UNET = {"channels": [8, 16, 32], "blocks": 1, "shuffle": 2}
@@ -28,14 +33,30 @@ def gray_folder(tmp_path_factory):
     src = (sample("camera") * 255).astype(np.uint8)
     for i in range(8):
         y, x = 50 * i, 40 * i
-        Image.fromarray(src[y:y + 80, x:x + 80]).save(d / f"g{i}.png")
+        Image.fromarray(src[y : y + 80, x : x + 80]).save(d / f"g{i}.png")
     return d
 
 
 def _cfg(folder, out, **kw):
-    base = dict(arch="unet", arch_config=TINY_UNET, data=str(folder), channels=1, sigma=(15.0, 35.0), patch=32,
-                batch=4, steps=8, lr=2e-3, warmup=2, val_count=2, val_every=4, val_sigmas=(25.0,), seed=5, threads=1,
-                out=str(out), ema=0.0)
+    base = dict(
+        arch="unet",
+        arch_config=TINY_UNET,
+        data=str(folder),
+        channels=1,
+        sigma=(15.0, 35.0),
+        patch=32,
+        batch=4,
+        steps=8,
+        lr=2e-3,
+        warmup=2,
+        val_count=2,
+        val_every=4,
+        val_sigmas=(25.0,),
+        seed=5,
+        threads=1,
+        out=str(out),
+        ema=0.0,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -50,13 +71,14 @@ def _losses(out):
 
 # --- VAE -------------------------------------------------------------------------------------------
 
+
 def test_vae_kl_is_the_closed_form_and_inference_uses_the_latent_mean():
     vae, _ = build("vae", in_channels=1, channels=(8, 16), latent=4, blocks=1, beta=0.5)
     x, s = torch.rand(2, 1, 16, 16), torch.full((2,), 0.1)
     vae.train()
     vae(x, s)
     mu, logvar = vae.encode(x, s)
-    kl = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum() / (2 * 16 * 16)
+    kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum() / (2 * 16 * 16)
     assert torch.allclose(vae.extra_loss(), 0.5 * kl)
     vae.eval()
     with torch.no_grad():
@@ -68,8 +90,16 @@ def test_vae_kl_is_the_closed_form_and_inference_uses_the_latent_mean():
 
 def test_vae_training_lowers_reconstruction_plus_kl(gray_folder, tmp_path):
     out = tmp_path / "vae"
-    cfg = _cfg(gray_folder, out, arch="vae", arch_config={"channels": [8, 16], "latent": 4, "blocks": 1},
-               loss="mse", steps=40, val_every=10, lr=3e-3)
+    cfg = _cfg(
+        gray_folder,
+        out,
+        arch="vae",
+        arch_config={"channels": [8, 16], "latent": 4, "blocks": 1},
+        loss="mse",
+        steps=40,
+        val_every=10,
+        lr=3e-3,
+    )
     train_denoiser(cfg, log=_quiet, progress=False)
     losses = _losses(out)
     assert losses[-1] < 0.5 * losses[0]
@@ -100,6 +130,7 @@ def test_vae_posterior_samples_average_to_the_method_output(tmp_path, monkeypatc
 
 
 # --- GAN -------------------------------------------------------------------------------------------
+
 
 def test_patchgan_scores_overlapping_patches():
     d, _ = build("patchgan", in_channels=2)
@@ -133,6 +164,7 @@ def test_gan_training_initialised_from_a_denoiser_resumes_exactly(gray_folder, t
 
 # --- diffusion -------------------------------------------------------------------------------------
 
+
 def test_sigma_maps_to_the_step_with_that_noise_level():
     sched = ddpm_scheduler()
     ratio = noise_ratio(sched.alphas_cumprod)
@@ -144,8 +176,9 @@ def test_sigma_maps_to_the_step_with_that_noise_level():
         x0 = torch.zeros(1, 1, 64, 64)
         eps = torch.randn(1, 1, 64, 64, generator=torch.Generator().manual_seed(sigma))
         x_t = sched.add_noise(x0, eps, torch.tensor([t]))
-        np.testing.assert_allclose(float((x_t / sched.alphas_cumprod[t].sqrt()).std()), float(ratio[t] * eps.std()),
-                                   rtol=1e-4)
+        np.testing.assert_allclose(
+            float((x_t / sched.alphas_cumprod[t].sqrt()).std()), float(ratio[t] * eps.std()), rtol=1e-4
+        )
     assert step_for_sigma(sched.alphas_cumprod, 25 / 255) == 57
 
 
@@ -199,8 +232,17 @@ def test_more_ddim_steps_run_and_stay_near_the_image(gray_folder):
 
 def test_diffusion_training_lowers_the_noise_prediction_loss(gray_folder, tmp_path):
     out = tmp_path / "diff"
-    cfg = _cfg(gray_folder, out, arch="diffusion-unet", objective="diffusion", loss="mse", steps=40, val_every=10,
-               lr=3e-3, full_schedule=True)
+    cfg = _cfg(
+        gray_folder,
+        out,
+        arch="diffusion-unet",
+        objective="diffusion",
+        loss="mse",
+        steps=40,
+        val_every=10,
+        lr=3e-3,
+        full_schedule=True,
+    )
     train_denoiser(cfg, log=_quiet, progress=False)
     losses = _losses(out)
     assert losses[-1] < 0.7 * losses[0]
@@ -217,9 +259,31 @@ def test_finetuning_a_diffusers_unet_from_a_folder(gray_folder, tmp_path, monkey
     torch.manual_seed(0)
     save_diffusers_unet(DiffusersEps(tiny_unet(sample_size=16, in_channels=1)), tmp_path / "pretrained", {})
     monkeypatch.delenv("IMAGEWIZARD_VGG19", raising=False)
-    res = CliRunner().invoke(app, ["train", "diffusion", "--init", str(tmp_path / "pretrained"), "--data",
-                                   str(gray_folder), "--channels", "1", "--patch", "16", "--batch", "2", "--steps",
-                                   "4", "--val-every", "2", "--threads", "1", "--out", str(tmp_path / "ft")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "diffusion",
+            "--init",
+            str(tmp_path / "pretrained"),
+            "--data",
+            str(gray_folder),
+            "--channels",
+            "1",
+            "--patch",
+            "16",
+            "--batch",
+            "2",
+            "--steps",
+            "4",
+            "--val-every",
+            "2",
+            "--threads",
+            "1",
+            "--out",
+            str(tmp_path / "ft"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     card = json.loads((tmp_path / "ft" / "best" / "card.json").read_text())
     assert card["train"]["lr"] == 1e-5 and card["train"]["perceptual"] == 0.1

@@ -28,19 +28,36 @@ def image_folder(tmp_path_factory):
     d = tmp_path_factory.mktemp("imgs")
     src = data.chelsea()
     for i in range(6):
-        Image.fromarray(src[20 * i:20 * i + 64, 30 * i:30 * i + 64]).save(d / f"img{i}.png")
+        Image.fromarray(src[20 * i : 20 * i + 64, 30 * i : 30 * i + 64]).save(d / f"img{i}.png")
     return d
 
 
 def _cfg(folder, out, **kw):
-    base = dict(arch="unet", arch_config=TINY, data=str(folder), channels=3, sigma=(10.0, 40.0), patch=32, batch=4,
-                steps=6, lr=2e-3, warmup=2, val_count=2, val_every=3, val_sigmas=(25.0,), seed=3, threads=1,
-                out=str(out), ema=0.9)
+    base = dict(
+        arch="unet",
+        arch_config=TINY,
+        data=str(folder),
+        channels=3,
+        sigma=(10.0, 40.0),
+        patch=32,
+        batch=4,
+        steps=6,
+        lr=2e-3,
+        warmup=2,
+        val_count=2,
+        val_every=3,
+        val_sigmas=(25.0,),
+        seed=3,
+        threads=1,
+        out=str(out),
+        ema=0.9,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
 
 # --------------------------------------------------------------------------- noise as files hold it
+
 
 def test_clip_round_8bit_is_the_uint8_protocol_of_degrade():
     clean = np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
@@ -63,8 +80,9 @@ def test_clip_fraction_clips_that_share_of_batches(image_folder, tmp_path, monke
         return out
 
     monkeypatch.setattr(dg, "clip_round_8bit", spy)
-    train_denoiser(_cfg(image_folder, tmp_path / "run", clip_fraction=fraction, val_every=100),
-                   log=lambda s: None, progress=False)
+    train_denoiser(
+        _cfg(image_folder, tmp_path / "run", clip_fraction=fraction, val_every=100), log=lambda s: None, progress=False
+    )
     assert low <= len(calls) <= high
     for b in calls:  # what the model saw: 8-bit levels in [0, 1]
         assert b.min() >= 0 and b.max() <= 1 and np.allclose(b * 255, np.round(b * 255), atol=1e-4)
@@ -73,8 +91,11 @@ def test_clip_fraction_clips_that_share_of_batches(image_folder, tmp_path, monke
 def test_default_run_is_unchanged_by_the_new_options(image_folder, tmp_path):
     # clip_fraction 0, no mix: no extra random draws, so today's recipe gives today's weights
     train_denoiser(_cfg(image_folder, tmp_path / "a"), log=lambda s: None, progress=False)
-    train_denoiser(_cfg(image_folder, tmp_path / "b", clip_fraction=0.0, mix={}, colour_aug=0.0),
-                   log=lambda s: None, progress=False)
+    train_denoiser(
+        _cfg(image_folder, tmp_path / "b", clip_fraction=0.0, mix={}, colour_aug=0.0),
+        log=lambda s: None,
+        progress=False,
+    )
     a = torch.load(tmp_path / "a" / "last.ckpt", weights_only=False)
     b = torch.load(tmp_path / "b" / "last.ckpt", weights_only=False)
     for k in a["model"]:
@@ -98,6 +119,7 @@ def test_evaluate_reports_both_protocols_on_the_same_noise():
 
 
 # --------------------------------------------------------------------------- photos from packages
+
 
 def test_package_photos_are_split_deduplicated_and_free_of_test_and_demo_images():
     skipped = []
@@ -130,7 +152,7 @@ def test_missing_packages_are_skipped_and_copies_of_test_images_dropped(tmp_path
     tests = tmp_path / "testset"
     tests.mkdir()
     h, w = first.image.shape[:2]
-    crop = Image.fromarray(first.image[h // 20:h - h // 20, w // 20:]).resize((w // 2, h // 2))
+    crop = Image.fromarray(first.image[h // 20 : h - h // 20, w // 20 :]).resize((w // 2, h // 2))
     crop.save(tests / "01.jpg", quality=60)
     said.clear()
     assert P.collect_photos("train", exclude_folders=[tests], log=said.append) == []
@@ -151,6 +173,7 @@ def test_manifest_and_export(tmp_path):
 
 
 # --------------------------------------------------------------------------- dead leaves, colour
+
 
 def test_dead_leaves_is_seeded_covered_and_scale_free():
     a = D.dead_leaves(64, np.random.default_rng(5))
@@ -201,8 +224,9 @@ def test_mixed_sampler_follows_the_weights_and_spares_dead_leaves_the_colour_cha
         def sample(self, n, rng):
             return np.full((n, 3, 8, 8), self.v, np.float32)
 
-    m = D.MixedSampler({"folder": Const(0.2), "dead-leaves": Const(0.6)}, {"folder": 0.25, "dead-leaves": 0.75},
-                       colour_aug=1.0)
+    m = D.MixedSampler(
+        {"folder": Const(0.2), "dead-leaves": Const(0.6)}, {"folder": 0.25, "dead-leaves": 0.75}, colour_aug=1.0
+    )
     out = m.sample(400, np.random.default_rng(0))
     leaves = np.all(out == np.float32(0.6), axis=(1, 2, 3))
     assert 0.68 < leaves.mean() < 0.82
@@ -211,12 +235,21 @@ def test_mixed_sampler_follows_the_weights_and_spares_dead_leaves_the_colour_cha
 
 # --------------------------------------------------------------------------- a mixed run
 
+
 def test_mixed_run_validates_on_held_out_photos_under_both_protocols(image_folder, tmp_path):
     if not P.collect_photos("val") or not P.collect_photos("train"):
         pytest.skip("package photos not installed")
     lines = []
-    cfg = _cfg(image_folder, tmp_path / "mix", mix=D.parse_mix("folder=0.5,photos=0.3,dead-leaves=0.2"),
-               colour_aug=0.5, clip_fraction=0.5, val_set="photos", val_protocols=("float", "uint8"), val_crop=48)
+    cfg = _cfg(
+        image_folder,
+        tmp_path / "mix",
+        mix=D.parse_mix("folder=0.5,photos=0.3,dead-leaves=0.2"),
+        colour_aug=0.5,
+        clip_fraction=0.5,
+        val_set="photos",
+        val_protocols=("float", "uint8"),
+        val_crop=48,
+    )
     train_denoiser(cfg, log=lines.append, progress=False)
     rec = [json.loads(s) for s in (tmp_path / "mix" / "log.jsonl").read_text().splitlines()][-1]
     assert {"psnr_s25", "psnr_uint8_s25"} <= set(rec)
@@ -236,11 +269,39 @@ def test_cli_passes_the_new_options(image_folder, tmp_path):
 
     from imagewizard.cli.commands import app
 
-    res = CliRunner().invoke(app, ["train", "denoiser", "--arch", "unet", "--arch-config", "channels=8,16,32",
-                                   "--data", str(image_folder), "--patch", "32", "--batch", "2", "--steps", "2",
-                                   "--val-every", "2", "--threads", "1", "--clip-fraction", "0.5", "--mix",
-                                   "folder=2,dead-leaves=1", "--colour-aug", "0.3", "--val-protocols",
-                                   "float,uint8", "--out", str(tmp_path / "cli")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "denoiser",
+            "--arch",
+            "unet",
+            "--arch-config",
+            "channels=8,16,32",
+            "--data",
+            str(image_folder),
+            "--patch",
+            "32",
+            "--batch",
+            "2",
+            "--steps",
+            "2",
+            "--val-every",
+            "2",
+            "--threads",
+            "1",
+            "--clip-fraction",
+            "0.5",
+            "--mix",
+            "folder=2,dead-leaves=1",
+            "--colour-aug",
+            "0.3",
+            "--val-protocols",
+            "float,uint8",
+            "--out",
+            str(tmp_path / "cli"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     train = json.loads((tmp_path / "cli" / "best.json").read_text())["train"]
     assert train["clip_fraction"] == 0.5 and train["colour_aug"] == 0.3

@@ -12,7 +12,14 @@ torch = pytest.importorskip("torch")
 
 from imagewizard.core.errors import ParameterError  # noqa: E402
 from imagewizard.models.perceptual import (  # noqa: E402
-    DEFAULT_LAYERS, PerceptualLoss, VGG19Features, load_vgg19, ms_ssim, ms_ssim_plan, ssim)
+    DEFAULT_LAYERS,
+    PerceptualLoss,
+    VGG19Features,
+    load_vgg19,
+    ms_ssim,
+    ms_ssim_plan,
+    ssim,
+)
 
 torch.set_num_threads(1)
 
@@ -150,6 +157,7 @@ def test_ms_ssim_behaviour():
 
 
 # --------------------------------------------------------------------------- diffusers
+
 
 @pytest.fixture(scope="module")
 def diffusers_mod():

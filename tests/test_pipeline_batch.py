@@ -19,15 +19,19 @@ from imagewizard.cli.commands import main
 from imagewizard.core.errors import ParameterError
 from imagewizard.run.pipeline import Pipeline, single_step
 
-PIPE = {"steps": [{"method": "median", "params": {"size": 3}},
-                  {"task": "denoise", "method": "wavelet", "sigma": 10},
-                  {"method": "gamma", "params": {"gamma": 0.8}}]}
+PIPE = {
+    "steps": [
+        {"method": "median", "params": {"size": 3}},
+        {"task": "denoise", "method": "wavelet", "sigma": 10},
+        {"method": "gamma", "params": {"gamma": 0.8}},
+    ]
+}
 
 
 def _noisy(h=48, w=64, seed=0):
     from imagewizard.samples import sample
 
-    clean = sample("astronaut")[100:100 + h, 150:150 + w]
+    clean = sample("astronaut")[100 : 100 + h, 150 : 150 + w]
     rng = np.random.default_rng(seed)
     return clean, np.clip(clean + rng.normal(0, 0.08, clean.shape), 0, 1).astype(np.float32)
 
@@ -40,8 +44,9 @@ def folder(tmp_path):
     _, n = _noisy()
     u8 = (n * 255).round().astype(np.uint8)
     Image.fromarray(u8).save(d / "rgb.png")
-    Image.fromarray(np.dstack([u8, np.linspace(0, 255, u8.shape[1], dtype=np.uint8)[None].repeat(u8.shape[0], 0)])
-                    ).save(d / "rgba.png")
+    Image.fromarray(
+        np.dstack([u8, np.linspace(0, 255, u8.shape[1], dtype=np.uint8)[None].repeat(u8.shape[0], 0)])
+    ).save(d / "rgba.png")
     Image.fromarray((n[..., 1] * 65535).round().astype(np.uint16)).save(d / "sub" / "gray16.png")
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees on display
@@ -65,15 +70,21 @@ def test_pipeline_equals_the_steps_run_by_hand(tmp_path):
         assert Pipeline.load(p.save(tmp_path / name)) == p
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"steps": [{"method": "nlm", "prams": {}}]}, "step 1: unknown field 'prams'"),
-    ({"steps": [{"method": "median"}, {"method": "nlm", "params": {"h": -1}}]}, r"step 2 \(denoise nlm\): parameter"),
-    ({"steps": [{"method": "no-such-method"}]}, "step 1: unknown method 'no-such-method'"),
-    ({"steps": [{"method": "median", "sigma": 25}]}, "does not use a noise level"),
-    ({"steps": [{"method": "telea"}]}, "field 'mask' is required"),
-    ({"steps": [{"method": "nlm", "sigma": "loud"}]}, "field 'sigma' must be a number"),
-    ({"steps": []}, "'steps' must be a non-empty list"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"steps": [{"method": "nlm", "prams": {}}]}, "step 1: unknown field 'prams'"),
+        (
+            {"steps": [{"method": "median"}, {"method": "nlm", "params": {"h": -1}}]},
+            r"step 2 \(denoise nlm\): parameter",
+        ),
+        ({"steps": [{"method": "no-such-method"}]}, "step 1: unknown method 'no-such-method'"),
+        ({"steps": [{"method": "median", "sigma": 25}]}, "does not use a noise level"),
+        ({"steps": [{"method": "telea"}]}, "field 'mask' is required"),
+        ({"steps": [{"method": "nlm", "sigma": "loud"}]}, "field 'sigma' must be a number"),
+        ({"steps": []}, "'steps' must be a non-empty list"),
+    ],
+)
 def test_invalid_pipelines_name_the_step_and_field(spec, message):
     with pytest.raises(ParameterError, match=message):
         Pipeline.from_dict(spec)
@@ -138,8 +149,12 @@ def test_batch_mirrors_tree_keeps_formats_and_resumes(folder, tmp_path):
     # the JPEG was turned upright on reading (EXIF orientation 6 swaps height and width)
     assert iw.read(out / "sub" / "turned.jpg")[0].shape[:2] == (64, 48)
     log = read_log(out)
-    assert sorted(r["input"] for r in log if r["status"] == "ok") == ["rgb.png", "rgba.png", "sub/gray16.png",
-                                                                       "sub/turned.jpg"]
+    assert sorted(r["input"] for r in log if r["status"] == "ok") == [
+        "rgb.png",
+        "rgba.png",
+        "sub/gray16.png",
+        "sub/turned.jpg",
+    ]
     (bad,) = [r for r in log if r["status"] == "error"]
     assert bad["input"] == "broken.png" and "broken.png" in bad["error"] and not (out / "broken.png").exists()
     # a second run redoes nothing that finished: only the broken file is retried
@@ -180,8 +195,18 @@ def test_a_killed_batch_leaves_no_partial_output_and_resumes(tmp_path):
     for i in range(n):
         iw.write(src / f"img{i:02d}.png", np.roll(img, 7 * i, axis=1))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-c", "import sys; from imagewizard.cli.commands import main; sys.exit(main(sys.argv[1:]))",
-           "batch", str(src), str(out), "--method", "wavelet", "shifts=8", "--json"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from imagewizard.cli.commands import main; sys.exit(main(sys.argv[1:]))",
+        "batch",
+        str(src),
+        str(out),
+        "--method",
+        "wavelet",
+        "shifts=8",
+        "--json",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and len(read_log(out)) < 2:
@@ -207,8 +232,9 @@ def test_a_dask_local_cluster_gives_the_same_files_and_log_as_a_local_run(folder
 
     p = single_step("wavelet", sigma="auto")
     run_batch(folder, tmp_path / "local", p, workers=1)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         summary = run_batch(folder, tmp_path / "dask", p, cluster=cluster.scheduler_address)
         assert summary["ok"] == 4 and summary["error"] == 1 and summary["workers"] == 2
@@ -223,8 +249,12 @@ def test_a_dask_local_cluster_gives_the_same_files_and_log_as_a_local_run(folder
     with pytest.raises(ParameterError, match="tcp://host:8786"):
         parse_cluster("8786")
     capsys.readouterr()
-    assert main(["batch", str(folder), str(tmp_path / "x"), "--method", "median", "--workers", "2",
-                 "--cluster", "local:2"]) == 1
+    assert (
+        main(
+            ["batch", str(folder), str(tmp_path / "x"), "--method", "median", "--workers", "2", "--cluster", "local:2"]
+        )
+        == 1
+    )
     assert "not both" in capsys.readouterr().err
     assert main(["batch", str(folder), str(tmp_path / "x"), "--method", "median", "--cluster", "8786"]) == 1
     assert "tcp://host:8786" in capsys.readouterr().err
@@ -236,8 +266,12 @@ def test_a_dask_local_cluster_gives_the_same_files_and_log_as_a_local_run(folder
 @pytest.mark.slow
 def test_large_images_run_local_methods_in_tiles_with_the_same_result():
     _, img = _noisy(200, 150)
-    for spec in ({"method": "median", "params": {"size": 5}}, {"method": "nlm", "sigma": "auto"},
-                 {"method": "tv", "sigma": "auto"}, {"method": "wavelet", "sigma": "auto"}):
+    for spec in (
+        {"method": "median", "params": {"size": 5}},
+        {"method": "nlm", "sigma": "auto"},
+        {"method": "tv", "sigma": "auto"},
+        {"method": "wavelet", "sigma": "auto"},
+    ):
         p = Pipeline.from_dict({"steps": [spec]})
         whole, rec_whole = p.run(img)
         tiled, rec_tiled = p.run(img, tile_above=10_000, tile=64)
@@ -272,7 +306,9 @@ def test_batch_with_neither_pipeline_nor_method_runs_the_wizard_per_image(tmp_pa
     Image.fromarray((noisy * 255).round().astype(np.uint8)).save(tmp_path / "in" / "noisy.png")
     Image.fromarray((clean * 0.3 * 255 + 60).astype(np.uint8)).save(tmp_path / "in" / "dull.png")
     assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out")]) == 0
-    log = {r["input"]: r for r in map(json.loads, (tmp_path / "out" / "imagewizard-batch.jsonl").read_text().splitlines())}
+    log = {
+        r["input"]: r for r in map(json.loads, (tmp_path / "out" / "imagewizard-batch.jsonl").read_text().splitlines())
+    }
     assert log["noisy.png"]["plan"] and log["noisy.png"]["plan"][0]["task"] == "denoise" and log["noisy.png"]["reasons"]
     assert log["dull.png"]["plan"] != log["noisy.png"]["plan"]  # a plan per image, not one for all
     for name in ("noisy.png", "dull.png"):  # the same result as the wizard method on that image
@@ -280,5 +316,14 @@ def test_batch_with_neither_pipeline_nor_method_runs_the_wizard_per_image(tmp_pa
         out, _ = read(tmp_path / "out" / name)
         want = np.round(apply("enhance", img, "wizard") * 255) / 255
         np.testing.assert_allclose(out, want, atol=1 / 255 + 1e-6)
-    assert main(["batch", str(tmp_path / "in"), str(tmp_path / "o2"), "--method", "median",
-                 "--pipeline", str(tmp_path / "x.yaml")]) in (1, 2)
+    assert main(
+        [
+            "batch",
+            str(tmp_path / "in"),
+            str(tmp_path / "o2"),
+            "--method",
+            "median",
+            "--pipeline",
+            str(tmp_path / "x.yaml"),
+        ]
+    ) in (1, 2)

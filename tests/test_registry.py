@@ -18,8 +18,13 @@ def toy_methods():
     before = dict(registry._REGISTRY)
     calls = []
 
-    @registry.register("toy", "scale", "Multiply by a factor.",
-                       params=[Param("factor", float, 2.0, "gain", low=0, high=10)], color="per-channel")
+    @registry.register(
+        "toy",
+        "scale",
+        "Multiply by a factor.",
+        params=[Param("factor", float, 2.0, "gain", low=0, high=10)],
+        color="per-channel",
+    )
     def scale(img, *, factor):
         calls.append(img.shape)
         return img * factor
@@ -35,8 +40,13 @@ def toy_methods():
         out[mask] = 0.5
         return out
 
-    @registry.register("toy", "missing", "Needs a package that is not installed.",
-                       requires=("surely_not_installed_pkg",), extra="nothing")
+    @registry.register(
+        "toy",
+        "missing",
+        "Needs a package that is not installed.",
+        requires=("surely_not_installed_pkg",),
+        extra="nothing",
+    )
     def missing(img):
         return img
 

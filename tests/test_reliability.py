@@ -107,9 +107,12 @@ def test_overwrite_lets_only_the_main_output_replace_the_main_input(work, capsys
 def test_fifo_inputs_are_refused_at_once(work, capsys):
     os.mkfifo(work / "fifo.png")
     os.mkfifo(work / "fifo.yaml")
-    for argv in (["info", "fifo.png"], ["inpaint", "in.png", "-o", "o.png", "--mask", "fifo.png"],
-                 ["run", "fifo.yaml", "in.png", "-o", "o.png"],
-                 ["deblur", "in.png", "-o", "o.png", "--kernel", "fifo.png"]):
+    for argv in (
+        ["info", "fifo.png"],
+        ["inpaint", "in.png", "-o", "o.png", "--mask", "fifo.png"],
+        ["run", "fifo.yaml", "in.png", "-o", "o.png"],
+        ["deblur", "in.png", "-o", "o.png", "--kernel", "fifo.png"],
+    ):
         line = _refused(capsys, argv)
         assert "named pipe" in line
 
@@ -128,17 +131,20 @@ def test_kernel_files_obey_the_pixel_limit(work, capsys, monkeypatch):
     assert "exceeds the limit" in line
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["batch", "IN", "OUT", "-m", "median", "--sigma", "abc"], "--sigma must be a number"),
-    (["histogram", "in.png", "-o", "x"], "not a plot format"),
-    (["enhance", "q.png", "-o", "q2.png", "--save-plan", "plan.txt"], ".yaml"),
-    (["denoise", "in.png", "-o", "x" * 300 + ".png", "-m", "median"], "file name too long"),
-    (["batch", "IN", "afile", "-m", "median"], "not a folder"),
-    (["batch", "IN", "OUT", "-m", "nlm", "--sigma", "-5"], "[0, 255]"),
-    (["degrade", "in.png", "-o", "d.png", "--downscale", "5"], "2, 3 or 4"),
-    (["denoise", "in.png", "-o", "o.xyz", "-m", "median"], "unknown extension"),
-    (["deblur", "in.png", "-o", "o.png", "-m", "wiener"], "--kernel"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["batch", "IN", "OUT", "-m", "median", "--sigma", "abc"], "--sigma must be a number"),
+        (["histogram", "in.png", "-o", "x"], "not a plot format"),
+        (["enhance", "q.png", "-o", "q2.png", "--save-plan", "plan.txt"], ".yaml"),
+        (["denoise", "in.png", "-o", "x" * 300 + ".png", "-m", "median"], "file name too long"),
+        (["batch", "IN", "afile", "-m", "median"], "not a folder"),
+        (["batch", "IN", "OUT", "-m", "nlm", "--sigma", "-5"], "[0, 255]"),
+        (["degrade", "in.png", "-o", "d.png", "--downscale", "5"], "2, 3 or 4"),
+        (["denoise", "in.png", "-o", "o.xyz", "-m", "median"], "unknown extension"),
+        (["deblur", "in.png", "-o", "o.png", "-m", "wiener"], "--kernel"),
+    ],
+)
 def test_bad_values_are_refused_before_any_work(work, capsys, argv, needle):
     (work / "IN").mkdir()
     _png(work / "IN" / "x.png")
@@ -148,18 +154,21 @@ def test_bad_values_are_refused_before_any_work(work, capsys, argv, needle):
     assert not (work / "OUT").exists() or not any((work / "OUT").iterdir())
 
 
-@pytest.mark.parametrize("step,needle", [
-    ("{method: telea, mask: 5}", "field 'mask'"),
-    ("{method: match-histogram, reference: 7}", "field 'reference'"),
-    ("{method: nlm, sigma: -5}", "field 'sigma'"),
-    ("{method: nlm, sigma: .nan}", "field 'sigma'"),
-    ("{method: nlm, sigma: .inf}", "field 'sigma'"),
-    ("{method: wiener, kernel: 'gaussian:-1'}", "field 'kernel'"),
-    ("{method: wiener, kernel: 'nosuch.npy'}", "field 'kernel'"),
-    ("{method: telea, mask: /nonexistent/m.png}", "file not found"),
-    ("{method: median, params: {1: 2}}", "field 'params'"),
-    ("{method: median, task: [1]}", "field 'task'"),
-])
+@pytest.mark.parametrize(
+    "step,needle",
+    [
+        ("{method: telea, mask: 5}", "field 'mask'"),
+        ("{method: match-histogram, reference: 7}", "field 'reference'"),
+        ("{method: nlm, sigma: -5}", "field 'sigma'"),
+        ("{method: nlm, sigma: .nan}", "field 'sigma'"),
+        ("{method: nlm, sigma: .inf}", "field 'sigma'"),
+        ("{method: wiener, kernel: 'gaussian:-1'}", "field 'kernel'"),
+        ("{method: wiener, kernel: 'nosuch.npy'}", "field 'kernel'"),
+        ("{method: telea, mask: /nonexistent/m.png}", "file not found"),
+        ("{method: median, params: {1: 2}}", "field 'params'"),
+        ("{method: median, task: [1]}", "field 'task'"),
+    ],
+)
 def test_pipelines_are_validated_at_load_with_step_and_field(work, capsys, step, needle):
     (work / "p.yaml").write_text(f"steps:\n  - {{method: median}}\n  - {step}\n")
     line = _refused(capsys, ["run", "p.yaml", "in.png", "-o", "o.png"])
@@ -170,8 +179,9 @@ def test_pipelines_are_validated_at_load_with_step_and_field(work, capsys, step,
 def test_unusual_tiffs_are_refused(work):
     import tifffile
 
-    tifffile.imwrite(work / "five.tif", np.zeros((16, 16, 5), np.uint8), photometric="minisblack",
-                     extrasamples=[0, 0, 0, 0])
+    tifffile.imwrite(
+        work / "five.tif", np.zeros((16, 16, 5), np.uint8), photometric="minisblack", extrasamples=[0, 0, 0, 0]
+    )
     tifffile.imwrite(work / "huge.tif", np.full((16, 16), 3e38, np.float32))
     from imagewizard.io import read
 
@@ -193,7 +203,7 @@ def test_decoder_chatter_stays_inside_the_one_line_error(work, capfd):
     with tifffile.TiffFile(work / "t.tif") as tif:
         start, count = tif.pages.first.dataoffsets[0], tif.pages.first.databytecounts[0]
     t = bytearray((work / "t.tif").read_bytes())
-    t[start + count // 3: start + count // 3 + 64] = bytes(64)  # a damaged deflate stream
+    t[start + count // 3 : start + count // 3 + 64] = bytes(64)  # a damaged deflate stream
     (work / "bad.tif").write_bytes(bytes(t))
     capfd.readouterr()
     for name in ("bad.png", "bad.tif"):
@@ -233,8 +243,9 @@ def test_an_unexpected_failure_says_internal_error_without_class_names(work, cap
 
 
 def test_command_line_inputs_skip_output_values(work):
-    found = command_line_inputs(["denoise", "in.png", "-o", "q.png", "--ref=r.png", "--output=s.png",
-                                 "--kernel", "a-kernel.npy"])
+    found = command_line_inputs(
+        ["denoise", "in.png", "-o", "q.png", "--ref=r.png", "--output=s.png", "--kernel", "a-kernel.npy"]
+    )
     assert found == ["in.png", "r.png", "a-kernel.npy"]
 
 
@@ -255,6 +266,7 @@ def test_the_guard_refuses_inputs_outside_the_cli(tmp_path):
 
 # ---------------------------------------------------------------------------- every command of the app
 
+
 def _leaf_commands():
     import typer
 
@@ -273,31 +285,51 @@ def _leaf_commands():
 #: For every command of the CLI, a command line for each file (or folder) it can write, aimed at a
 #: file the same command reads. Commands that write nothing are listed in NO_WRITES.
 WRITES = {
-    "denoise": [["denoise", "in.png", "-o", "in.png", "-m", "median"],
-                ["denoise", "in.png", "-o", "r.png", "-m", "median", "--ref", "r.png"]],
+    "denoise": [
+        ["denoise", "in.png", "-o", "in.png", "-m", "median"],
+        ["denoise", "in.png", "-o", "r.png", "-m", "median", "--ref", "r.png"],
+    ],
     "deblur": [["deblur", "in.png", "-o", "a-kernel.npy", "--kernel", "a-kernel.npy"]],
     "inpaint": [["inpaint", "in.png", "-o", "p-mask.png", "--mask", "p-mask.png"]],
-    "enhance": [["enhance", "q.png", "-o", "q.png"], ["enhance", "q.png", "-o", "o.png", "--save-plan", "q.png"],
-                ["enhance", "in.png", "-o", "r.png", "-m", "match-histogram", "--reference", "r.png"]],
-    "degrade": [["degrade", "in.png", "-o", "in.png", "--noise", "gaussian:5"],
-                ["degrade", "p-mask.png", "-o", "p.png", "--mask", "box:0.25"],
-                ["degrade", "a-kernel.npy", "-o", "a.npy", "--blur", "gaussian:1", "--float"]],
+    "enhance": [
+        ["enhance", "q.png", "-o", "q.png"],
+        ["enhance", "q.png", "-o", "o.png", "--save-plan", "q.png"],
+        ["enhance", "in.png", "-o", "r.png", "-m", "match-histogram", "--reference", "r.png"],
+    ],
+    "degrade": [
+        ["degrade", "in.png", "-o", "in.png", "--noise", "gaussian:5"],
+        ["degrade", "p-mask.png", "-o", "p.png", "--mask", "box:0.25"],
+        ["degrade", "a-kernel.npy", "-o", "a.npy", "--blur", "gaussian:1", "--float"],
+    ],
     "histogram": [["histogram", "r.png", "-o", "r.png"]],
     "compare": [["compare", "s.png", "t.png", "-o", "t.png"]],
     "run": [["run", "p.yaml", "in.png", "-o", "p.yaml"], ["run", "p.yaml", "in.png", "-o", "in.png"]],
-    "batch": [["batch", "IN", "IN", "-m", "median"], ["batch", "IN", "IN/x.png", "-m", "median"],
-              ["batch", "IN", "p.yaml", "--pipeline", "p.yaml"]],
+    "batch": [
+        ["batch", "IN", "IN", "-m", "median"],
+        ["batch", "IN", "IN/x.png", "-m", "median"],
+        ["batch", "IN", "p.yaml", "--pipeline", "p.yaml"],
+    ],
     "demo": [["demo", "-o", "in.png", "--quick"]],
     "bench": [["bench", "--data", "IN", "-D", "gaussian:25", "--methods", "median", "--out", "IN/x.png"]],
     "generate": [["generate", "--model", "vae", "-n", "1", "--weights", "w.safetensors", "--out", "w.safetensors"]],
-    "train denoiser": [["train", "denoiser", "--data", "IN", "--steps", "1", "--patch", "16", "--out", "IN/x.png"],
-                       ["train", "denoiser", "--resume", "in.png", "--out", "in.png"]],
-    "train diffusion": [["train", "diffusion", "--data", "IN", "--steps", "1", "--patch", "16", "--out", "IN/x.png"],
-                        ["train", "diffusion", "--resume", "in.png", "--out", "in.png"]],
+    "train denoiser": [
+        ["train", "denoiser", "--data", "IN", "--steps", "1", "--patch", "16", "--out", "IN/x.png"],
+        ["train", "denoiser", "--resume", "in.png", "--out", "in.png"],
+    ],
+    "train diffusion": [
+        ["train", "diffusion", "--data", "IN", "--steps", "1", "--patch", "16", "--out", "IN/x.png"],
+        ["train", "diffusion", "--resume", "in.png", "--out", "in.png"],
+    ],
     "train generator": [["train", "generator", "--data", "IN", "--steps", "1", "--out", "IN/x.png"]],
 }
-NO_WRITES = {"methods": ["methods"], "models": ["models"], "tasks": ["tasks", "--json"], "metrics": ["metrics", "r.png", "s.png"],
-             "info": ["info", "in.png"], "estimate-noise": ["estimate-noise", "in.png"]}
+NO_WRITES = {
+    "methods": ["methods"],
+    "models": ["models"],
+    "tasks": ["tasks", "--json"],
+    "metrics": ["metrics", "r.png", "s.png"],
+    "info": ["info", "in.png"],
+    "estimate-noise": ["estimate-noise", "in.png"],
+}
 
 
 def test_the_tables_cover_every_command_of_the_app():

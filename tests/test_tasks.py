@@ -26,8 +26,15 @@ def resolve_gain(value, shape):
     return g
 
 
-GAIN = T.Input("gain", "contrast gain of the inverted image (a positive number)", cli_help="contrast gain",
-               cli_needs="--gain NUMBER", resolve=f"{__name__}:resolve_gain", files=False, primary=False)
+GAIN = T.Input(
+    "gain",
+    "contrast gain of the inverted image (a positive number)",
+    cli_help="contrast gain",
+    cli_needs="--gain NUMBER",
+    resolve=f"{__name__}:resolve_gain",
+    files=False,
+    primary=False,
+)
 
 
 def flip(img, *, offset=0.0, gain=1.0):
@@ -39,10 +46,23 @@ def toy():
     """Declare task 'invert' with one method, then take it away again (other tests see the real app)."""
     from imagewizard.cli import commands as cli
 
-    T.declare_task(T.Task("invert", "Invert an image (a task declared in a test).", inputs=(GAIN,),
-                          default_method="flip", rank=99, example="imagewizard invert in.png -o out.png"))
-    register("invert", "flip", "One minus the image, times the gain, plus an offset.", accepts=["gain"],
-             params=[Param("offset", float, 0.0, "added after inverting (0..1 scale)", low=-1, high=1)])(flip)
+    T.declare_task(
+        T.Task(
+            "invert",
+            "Invert an image (a task declared in a test).",
+            inputs=(GAIN,),
+            default_method="flip",
+            rank=99,
+            example="imagewizard invert in.png -o out.png",
+        )
+    )
+    register(
+        "invert",
+        "flip",
+        "One minus the image, times the gain, plus an offset.",
+        accepts=["gain"],
+        params=[Param("offset", float, 0.0, "added after inverting (0..1 scale)", low=-1, high=1)],
+    )(flip)
     yield
     T._TASKS.pop("invert", None)
     registry._REGISTRY.pop(("invert", "flip"), None)
@@ -91,8 +111,14 @@ def test_the_cli_command_comes_from_the_declaration(toy, tmp_path, capsys):
 def test_the_pipeline_step_comes_from_the_declaration(toy):
     from imagewizard.run.pipeline import Pipeline
 
-    p = Pipeline.from_dict({"steps": [{"task": "invert", "method": "flip", "gain": 2, "params": {"offset": -0.5}},
-                                      {"method": "median", "params": {"size": 1}}]})
+    p = Pipeline.from_dict(
+        {
+            "steps": [
+                {"task": "invert", "method": "flip", "gain": 2, "params": {"offset": -0.5}},
+                {"method": "median", "params": {"size": 1}},
+            ]
+        }
+    )
     img = _img()
     out, records = p.run(img)
     np.testing.assert_allclose(out, np.clip((1 - img) * 2 - 0.5, 0, 1), atol=1e-6)
@@ -106,8 +132,19 @@ def test_the_pipeline_step_comes_from_the_declaration(toy):
 def test_the_benchmark_runs_the_declared_task(toy, tmp_path):
     from imagewizard.bench.runner import BenchConfig, run_bench
 
-    res = run_bench(BenchConfig(data="tiny", degradations=["gaussian:10"], methods="flip", task="invert", limit=1,
-                                out=tmp_path / "b", workers=0, crops=0), progress=False)
+    res = run_bench(
+        BenchConfig(
+            data="tiny",
+            degradations=["gaussian:10"],
+            methods="flip",
+            task="invert",
+            limit=1,
+            out=tmp_path / "b",
+            workers=0,
+            crops=0,
+        ),
+        progress=False,
+    )
     recs = [r for r in res.records if r["method"] == "flip"]
     assert recs and all(r["task"] == "invert" and r["psnr"] is not None and r["ssim"] is not None for r in recs)
 

@@ -61,8 +61,12 @@ def resolve_sigma(img: np.ndarray, sigma: Any) -> float:
     if not (0.0 <= value <= MAX_SIGMA):  # NaN fails this too
         raise ParameterError(f"sigma must be in [0, 255] (0..255 scale), got {value:g}")
     if 0.0 < value < 1.0:
-        warnings.warn(f"sigma={value:g} is on the 0..255 scale (under one grey level); for a noise std of "
-                      f"{value:g} on the 0..1 scale give sigma={value * 255:.4g}", ImageWizardWarning, stacklevel=3)
+        warnings.warn(
+            f"sigma={value:g} is on the 0..255 scale (under one grey level); for a noise std of "
+            f"{value:g} on the 0..1 scale give sigma={value * 255:.4g}",
+            ImageWizardWarning,
+            stacklevel=3,
+        )
     return value
 
 
@@ -181,8 +185,7 @@ def _resolve_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray:
     except (TypeError, ValueError):
         arr = np.asarray(None, dtype=object)
     if arr.ndim not in (2, 3) or arr.dtype.kind not in "buif":
-        raise ParameterError(f"mask must be a 2-D array or an image file, got {type(mask).__name__} "
-                             f"{str(mask)[:40]!r}")
+        raise ParameterError(f"mask must be a 2-D array or an image file, got {type(mask).__name__} {str(mask)[:40]!r}")
     if arr.ndim == 3:
         arr = arr.max(axis=2)
     if arr.shape != tuple(shape):
@@ -241,8 +244,9 @@ def task_function(task: str):
     method = [P("method", P.POSITIONAL_OR_KEYWORD, default=t.default_method, annotation=str)]
     later = [P(i.name, P.POSITIONAL_OR_KEYWORD, default=None) for i in t.inputs if not i.primary]
     sigma = [P("sigma", P.POSITIONAL_OR_KEYWORD, default=None)] if t.sigma else []
-    sig = inspect.Signature(first + primary + method + later + sigma + [P("params", P.VAR_KEYWORD)],
-                            return_annotation=np.ndarray)
+    sig = inspect.Signature(
+        first + primary + method + later + sigma + [P("params", P.VAR_KEYWORD)], return_annotation=np.ndarray
+    )
 
     def run(*args: Any, **kwargs: Any) -> np.ndarray:
         try:
@@ -255,15 +259,25 @@ def task_function(task: str):
         return apply(t.name, a.pop("img"), a.pop("method"), **a, **extra)
 
     inputs = "".join(f"    {i.name} : optional\n        {i.summary}\n" for i in t.inputs)
-    sigma_doc = ("    sigma : float or 'auto', optional\n        Noise std on the 0..255 scale, for methods that "
-                 "use one; ``None``/``'auto'``: estimated from the image.\n") if t.sigma else ""
-    run.__doc__ = (f"{t.summary}\n\n    Runs one of the task's methods through :func:`imagewizard.apply`. Returns "
-                   f"float32 in [0, 1], also for uint8 input (scaled, not 0..255).\n\n"
-                   f"    Parameters\n    ----------\n    img : array_like\n        HxW, HxWx3 or HxWx4; uint8, uint16 "
-                   f"or float in [0, 1].\n{inputs}    method : str\n        One of the methods below (default "
-                   f"``{t.default_method}``).\n{sigma_doc}    **params\n        The method's parameters.\n\n"
-                   f"    Methods\n    -------\n" + "\n".join(_method_lines(t.name)) + "\n"
-                   + (f"\n    Examples\n    --------{_EXAMPLES[t.name]}" if t.name in _EXAMPLES else ""))
+    sigma_doc = (
+        (
+            "    sigma : float or 'auto', optional\n        Noise std on the 0..255 scale, for methods that "
+            "use one; ``None``/``'auto'``: estimated from the image.\n"
+        )
+        if t.sigma
+        else ""
+    )
+    run.__doc__ = (
+        f"{t.summary}\n\n    Runs one of the task's methods through :func:`imagewizard.apply`. Returns "
+        f"float32 in [0, 1], also for uint8 input (scaled, not 0..255).\n\n"
+        f"    Parameters\n    ----------\n    img : array_like\n        HxW, HxWx3 or HxWx4; uint8, uint16 "
+        f"or float in [0, 1].\n{inputs}    method : str\n        One of the methods below (default "
+        f"``{t.default_method}``).\n{sigma_doc}    **params\n        The method's parameters.\n\n"
+        f"    Methods\n    -------\n"
+        + "\n".join(_method_lines(t.name))
+        + "\n"
+        + (f"\n    Examples\n    --------{_EXAMPLES[t.name]}" if t.name in _EXAMPLES else "")
+    )
     run.__name__ = run.__qualname__ = t.name
     run.__module__ = __name__
     run.__signature__ = sig  # type: ignore[attr-defined]

@@ -37,8 +37,12 @@ class Scenario:
 SCENARIOS = (
     Scenario("gaussian-noise", "denoise", "Gaussian noise, sigma 25", {"noise": ["gaussian:25"]}),
     Scenario("salt-and-pepper", "denoise", "salt-and-pepper noise, 10% of pixels", {"noise": ["salt-pepper:0.1"]}),
-    Scenario("motion-blur", "deblur", "motion blur 15 px at 30 degrees, plus noise sigma 2",
-             {"blur": "motion:15,30", "noise": ["gaussian:2"]}),
+    Scenario(
+        "motion-blur",
+        "deblur",
+        "motion blur 15 px at 30 degrees, plus noise sigma 2",
+        {"blur": "motion:15,30", "noise": ["gaussian:2"]},
+    ),
     Scenario("scratches", "inpaint", "scratches over 8% of the picture", {"mask": "lines:12,4"}),
     Scenario("dull", "enhance", "dull: contrast squeezed into [0.3, 0.65]", contrast=(0.3, 0.35)),
 )
@@ -72,16 +76,26 @@ def run_demo(out_dir: str | Path = "demo-output", *, quick: bool = False, seed: 
     for sc in SCENARIOS:
         for m in registry.methods(sc.task):
             # "digits" methods (the course notes' dae) are made for 28x28 digits, not photos
-            if (m.available() and "reference" not in m.needs and "digits" not in m.tags
-                    and not (quick and "slow" in m.tags)):
+            if (
+                m.available()
+                and "reference" not in m.needs
+                and "digits" not in m.tags
+                and not (quick and "slow" in m.tags)
+            ):
                 jobs.append((sc, m))
         if sc.task != wizard.task:  # the main job, on every kind of damage: the wizard decides
             jobs.append((sc, wizard))
     rows: list[dict[str, Any]] = []
     sections: list[tuple[Scenario, Path, list[dict[str, Any]]]] = []
     mp = clean.shape[0] * clean.shape[1] / 1e6
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeRemainingColumn(), console=console, transient=False) as progress:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
         bar = progress.add_task("demo", total=len(jobs))
         for sc in SCENARIOS:
             sc_dir = out / sc.name
@@ -89,8 +103,13 @@ def run_demo(out_dir: str | Path = "demo-output", *, quick: bool = False, seed: 
             write(sc_dir / "degraded.png", degraded)
             if mask is not None:
                 write(sc_dir / "mask.png", mask.astype(np.float32))
-            base = {"scenario": sc.name, "method": "(degraded input)", **compare(clean, np.clip(degraded, 0, 1)),
-                    "seconds": 0.0, "mp_per_s": float("nan")}
+            base = {
+                "scenario": sc.name,
+                "method": "(degraded input)",
+                **compare(clean, np.clip(degraded, 0, 1)),
+                "seconds": 0.0,
+                "mp_per_s": float("nan"),
+            }
             results = [base]
             images, titles = [clean, np.clip(degraded, 0, 1)], ["clean", "degraded"]
             for s2, m in jobs:
@@ -111,13 +130,21 @@ def run_demo(out_dir: str | Path = "demo-output", *, quick: bool = False, seed: 
                     continue
                 dt = time.perf_counter() - t0
                 write(sc_dir / f"{m.name}.png", restored)
-                results.append({"scenario": sc.name, "method": m.name, **compare(clean, restored), "seconds": dt,
-                                "mp_per_s": mp / max(dt, 1e-9)})
+                results.append(
+                    {
+                        "scenario": sc.name,
+                        "method": m.name,
+                        **compare(clean, restored),
+                        "seconds": dt,
+                        "mp_per_s": mp / max(dt, 1e-9),
+                    }
+                )
                 images.append(restored)
                 titles.append(m.name)
                 progress.advance(bar)
-            grid = save_figure(compare_figure(images, titles, ref=clean, columns=4, tile_inches=2.6),
-                               sc_dir / "grid.png", dpi=90)
+            grid = save_figure(
+                compare_figure(images, titles, ref=clean, columns=4, tile_inches=2.6), sc_dir / "grid.png", dpi=90
+            )
             rows.extend(results)
             sections.append((sc, grid, results))
     md = _markdown(sections, clean.shape, seed)
@@ -138,8 +165,10 @@ def _print_best(console, sections) -> None:
     for sc, _, results in sections:
         best, base = _best(results), results[0]
         if best:
-            console.print(f"{sc.title}: input {base['psnr']:.2f} dB -> best {best['method']} {best['psnr']:.2f} dB "
-                          f"(SSIM {best['ssim']:.3f}, {best['seconds']:.2f} s)")
+            console.print(
+                f"{sc.title}: input {base['psnr']:.2f} dB -> best {best['method']} {best['psnr']:.2f} dB "
+                f"(SSIM {best['ssim']:.3f}, {best['seconds']:.2f} s)"
+            )
 
 
 def _fmt_row(r) -> list[str]:
@@ -153,13 +182,23 @@ _HEAD = ["method", "PSNR (dB)", "SSIM", "MSE", "seconds", "MP/s"]
 
 
 def _markdown(sections, shape, seed) -> str:
-    lines = ["# ImageWizard demo", "",
-             f"Sample: scikit-image's astronaut, {shape[1]}x{shape[0]} colour. Seed {seed}. "
-             "Degraded inputs are clipped and quantized to 8 bits, like real files. Metrics against the clean image, "
-             "on the 0..1 scale (PSNR as for 8-bit data).", ""]
+    lines = [
+        "# ImageWizard demo",
+        "",
+        f"Sample: scikit-image's astronaut, {shape[1]}x{shape[0]} colour. Seed {seed}. "
+        "Degraded inputs are clipped and quantized to 8 bits, like real files. Metrics against the clean image, "
+        "on the 0..1 scale (PSNR as for 8-bit data).",
+        "",
+    ]
     for sc, grid, results in sections:
-        lines += [f"## {sc.title}", "", f"![{sc.name}]({grid.parent.name}/{grid.name})", "",
-                  "| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
+        lines += [
+            f"## {sc.title}",
+            "",
+            f"![{sc.name}]({grid.parent.name}/{grid.name})",
+            "",
+            "| " + " | ".join(_HEAD) + " |",
+            "|" + "---|" * len(_HEAD),
+        ]
         for r in sorted(results, key=lambda r: -r.get("psnr", -1e9) if r is not results[0] else -1e9):
             lines.append("| " + " | ".join(_fmt_row(r)) + " |")
         lines.append("")
@@ -169,8 +208,10 @@ def _markdown(sections, shape, seed) -> str:
 def _html(sections, shape, seed) -> str:
     from imagewizard.core import html as H
 
-    parts = [f"<p>Sample: scikit-image's astronaut, {shape[1]}x{shape[0]} colour. Seed {seed}. Degraded inputs are "
-             "clipped and quantized to 8 bits. Metrics against the clean image.</p>"]
+    parts = [
+        f"<p>Sample: scikit-image's astronaut, {shape[1]}x{shape[0]} colour. Seed {seed}. Degraded inputs are "
+        "clipped and quantized to 8 bits. Metrics against the clean image.</p>"
+    ]
     for sc, grid, results in sections:
         parts.append(f"<h2>{H.escape(sc.title)}</h2>" + H.img_tag(grid.read_bytes(), sc.name))
         ordered = sorted(results, key=lambda r: -r.get("psnr", -1e9) if r is not results[0] else -1e9)

@@ -51,5 +51,5 @@ def tiny_set() -> dict[str, np.ndarray]:
     out = {}
     for key, (name, top, left, size) in TINY_SET.items():
         img = sample(name)
-        out[key] = np.ascontiguousarray(img[top:top + size, left:left + size])
+        out[key] = np.ascontiguousarray(img[top : top + size, left : left + size])
     return out

@@ -20,17 +20,31 @@ from scipy.stats import theilslopes
 
 from imagewizard.core.arrays import as_float_image, split_alpha, to_gray
 
-__all__ = ["noise_sigma", "noise_levels", "noise_type", "sharpness", "detail_ratio", "is_blurred",
-           "blockiness", "jpeg_quality", "histogram_stats", "contrast", "exposure", "analyze", "BLUR_THRESHOLD", "BLOCKY_THRESHOLD"]
+__all__ = [
+    "noise_sigma",
+    "noise_levels",
+    "noise_type",
+    "sharpness",
+    "detail_ratio",
+    "is_blurred",
+    "blockiness",
+    "jpeg_quality",
+    "histogram_stats",
+    "contrast",
+    "exposure",
+    "analyze",
+    "BLUR_THRESHOLD",
+    "BLOCKY_THRESHOLD",
+]
 
 # --------------------------------------------------------------------------- noise level
 
-_PATCH = 7      # patch side for the covariance (49 dimensions)
-_RING = 4       # width of the ring around a patch whose gradients judge its texture
-_KEEP = 0.2     # keep patches whose ring is smoother than this quantile of pure noise
-_CAP = 20000    # patches in the covariance at most (strided subsample)
+_PATCH = 7  # patch side for the covariance (49 dimensions)
+_RING = 4  # width of the ring around a patch whose gradients judge its texture
+_KEEP = 0.2  # keep patches whose ring is smoother than this quantile of pure noise
+_CAP = 20000  # patches in the covariance at most (strided subsample)
 _ITERS = 6
-_LEAST = 2000   # patches in the covariance at least (the smoothest, if the quantile keeps fewer)
+_LEAST = 2000  # patches in the covariance at least (the smoothest, if the quantile keeps fewer)
 _TILE_BUDGET = 1_500_000  # pixels per channel looked at; larger images are sampled in tiles
 _SQRT_2PI = float(np.sqrt(2 * np.pi))
 
@@ -130,14 +144,17 @@ def _noise_levels(x: np.ndarray, bins: int = 8) -> list[dict]:
     if field.too_small:
         return []
     out = []
-    pooled = np.concatenate([lv[ok] if ok is not None else lv.ravel()
-                             for lv, ok in zip(field.ring_means, field.usable)])
+    pooled = np.concatenate(
+        [lv[ok] if ok is not None else lv.ravel() for lv, ok in zip(field.ring_means, field.usable)]
+    )
     if pooled.size == 0:
         return []
     edges = np.quantile(pooled, np.linspace(0, 1, bins + 1))
     for k in range(bins):
-        members = [(lv >= edges[k]) & ((lv <= edges[k + 1]) if k == bins - 1 else (lv < edges[k + 1]))
-                   for lv in field.ring_means]
+        members = [
+            (lv >= edges[k]) & ((lv <= edges[k + 1]) if k == bins - 1 else (lv < edges[k + 1]))
+            for lv in field.ring_means
+        ]
         var, n, mean = field.estimate(members, cap=_CAP // 4, least=_LEAST // 4, exact=False)
         if var is None:
             continue
@@ -145,8 +162,9 @@ def _noise_levels(x: np.ndarray, bins: int = 8) -> list[dict]:
     return out
 
 
-def _noise_sigma(x: np.ndarray, p: int = _PATCH, b: int = _RING, keep: float = _KEEP,
-                 cap: int = _CAP, iters: int = _ITERS) -> float:
+def _noise_sigma(
+    x: np.ndarray, p: int = _PATCH, b: int = _RING, keep: float = _KEEP, cap: int = _CAP, iters: int = _ITERS
+) -> float:
     field = _PatchField(x, p, b, keep, iters)
     if field.too_small:
         return _small_image_sigma(field.planes)
@@ -159,8 +177,7 @@ def _noise_sigma(x: np.ndarray, p: int = _PATCH, b: int = _RING, keep: float = _
 class _PatchField:
     """The patches of an image with their ring energies: what the noise estimates select from."""
 
-    def __init__(self, x: np.ndarray, p: int = _PATCH, b: int = _RING, keep: float = _KEEP,
-                 iters: int = _ITERS):
+    def __init__(self, x: np.ndarray, p: int = _PATCH, b: int = _RING, keep: float = _KEEP, iters: int = _ITERS):
         planes = [x] if x.ndim == 2 else [x[..., c] for c in range(x.shape[2])]
         # Large images: noise statistics are local, so equal tiles spread over
         # the image stand in for it (pooled like channels).
@@ -193,8 +210,14 @@ class _PatchField:
             else:
                 self.usable.append(None)
 
-    def _variance(self, members: list[np.ndarray] | None, threshold: float | None, cap: int,
-                  unclip: float | None = None, exact: bool = True) -> tuple[float | None, int, float, float]:
+    def _variance(
+        self,
+        members: list[np.ndarray] | None,
+        threshold: float | None,
+        cap: int,
+        unclip: float | None = None,
+        exact: bool = True,
+    ) -> tuple[float | None, int, float, float]:
         """(variance, patches, their mean intensity, variance before the clipping correction).
 
         The correction for clipping (if any) is solved exactly, or when
@@ -230,8 +253,9 @@ class _PatchField:
                 v = _unclip_variance(raw, means, self.limits, samples=800 if exact else 250)
         return v, len(patches), float(np.mean(means)), raw
 
-    def estimate(self, members: list[np.ndarray] | None, cap: int = _CAP, least: int = _LEAST,
-                 exact: bool = True) -> tuple[float | None, int, float]:
+    def estimate(
+        self, members: list[np.ndarray] | None, cap: int = _CAP, least: int = _LEAST, exact: bool = True
+    ) -> tuple[float | None, int, float]:
         """Noise variance (0..255 scale) from the patches in ``members`` (a mask per plane; all if
         None), the number of patches it used and their mean intensity.
 
@@ -287,7 +311,7 @@ def _tiles(plane: np.ndarray, budget: int = _TILE_BUDGET, side: int = 384) -> li
     nx = int(np.clip(count // ny, 1, max(1, w // tw)))
     ys = np.linspace(0, h - th, ny).round().astype(int)
     xs = np.linspace(0, w - tw, nx).round().astype(int)
-    return [plane[y:y + th, x:x + tw] for y in ys for x in xs]
+    return [plane[y : y + th, x : x + tw] for y in ys for x in xs]
 
 
 def _chen_rule(eigenvalues: np.ndarray) -> float:
@@ -314,8 +338,9 @@ def _ring_energy(pl: np.ndarray, p: int, b: int) -> np.ndarray:
     full = _box_sum(dh, q, q - 1) + _box_sum(dv, q - 1, q)
     n0, n1 = full.shape
     # differences touching the centre: p rows x (p+1) horizontal pairs, (p+1) x p vertical ones
-    inner = (_box_sum(dh, p, p + 1)[b:b + n0, b - 1:b - 1 + n1]
-             + _box_sum(dv, p + 1, p)[b - 1:b - 1 + n0, b:b + n1])
+    inner = (
+        _box_sum(dh, p, p + 1)[b : b + n0, b - 1 : b - 1 + n1] + _box_sum(dv, p + 1, p)[b - 1 : b - 1 + n0, b : b + n1]
+    )
     return full - inner
 
 
@@ -328,7 +353,7 @@ def _ring_gamma(p: int, b: int) -> tuple[float, float]:
     if key not in _GAMMA_CACHE:
         q = p + 2 * b
         centre = np.zeros((q, q), bool)
-        centre[b:b + p, b:b + p] = True
+        centre[b : b + p, b : b + p] = True
         eye = np.eye(q * q).reshape(q * q, q, q)
         dh = np.diff(eye, axis=2)[:, ~(centre[:, :-1] | centre[:, 1:])]
         dv = np.diff(eye, axis=1)[:, ~(centre[:-1, :] | centre[1:, :])]
@@ -361,8 +386,13 @@ def _censored_moments(mu: np.ndarray, sigma, lo: float, hi: float) -> tuple[np.n
     da, db = np.exp(-0.5 * a * a) / _SQRT_2PI, np.exp(-0.5 * b * b) / _SQRT_2PI
     inside = pb - pa
     mean = lo * pa + hi * (1 - pb) + mu * inside + sigma * (da - db)
-    second = (lo * lo * pa + hi * hi * (1 - pb) + (mu * mu + sigma * sigma) * inside
-              + 2 * mu * sigma * (da - db) + sigma * sigma * (a * da - b * db))
+    second = (
+        lo * lo * pa
+        + hi * hi * (1 - pb)
+        + (mu * mu + sigma * sigma) * inside
+        + 2 * mu * sigma * (da - db)
+        + sigma * sigma * (a * da - b * db)
+    )
     return mean, np.maximum(second - mean * mean, 0.0)
 
 
@@ -434,12 +464,12 @@ def _small_image_sigma(planes: list[np.ndarray]) -> float:
 
 # --------------------------------------------------------------------------- noise type
 
-_NO_NOISE = 1.0        # below this sigma (0..255) an image counts as clean
-_IMPULSE_MIN = 0.002   # fraction of pixels that are impulses, for 'salt-pepper'
+_NO_NOISE = 1.0  # below this sigma (0..255) an image counts as clean
+_IMPULSE_MIN = 0.002  # fraction of pixels that are impulses, for 'salt-pepper'
 _IMPULSE_PURITY = 0.6  # share of the strong outliers that sit at an extreme, for 'salt-pepper'
-_MIN_SPAN = 2.0        # brightest / darkest usable intensity bin needed to fit the level dependence
+_MIN_SPAN = 2.0  # brightest / darkest usable intensity bin needed to fit the level dependence
 _DEPENDENT_SHARE = 0.5  # share of the noise variance (at the median intensity) that grows with it
-_SPECKLE_MARGIN = 0.6   # speckle needs a relative fit residual below this share of Poisson's
+_SPECKLE_MARGIN = 0.6  # speckle needs a relative fit residual below this share of Poisson's
 
 
 def noise_type(img, *, sigma: float | None = None) -> tuple[str, dict]:
@@ -546,11 +576,16 @@ def _level_dependence(levels: list[dict]) -> dict | None:
     # Shot noise is the common case: speckle must fit clearly better.
     best = "speckle" if fits["speckle"][0] < _SPECKLE_MARGIN * fits["poisson"][0] else "poisson"
     slope = theilslopes(np.log(var), np.log(mu))[0]
-    return {"dependent_model": best, "signal_dependent_share": float(fits[best][1]), "variance_exponent": float(slope),
-            # var = intercept + slope * level (0..255 scale): the Poisson-Gaussian model's two numbers
-            "poisson_fit": [float(fits["poisson"][2][0]), float(fits["poisson"][2][1])],
-            "intensity_span": float(mu.max() / mu.min()), "median_level": float(np.median(lv[:, 1])),
-            "levels": [[round(float(m), 1), round(float(sd), 2)] for m, sd in lv]}
+    return {
+        "dependent_model": best,
+        "signal_dependent_share": float(fits[best][1]),
+        "variance_exponent": float(slope),
+        # var = intercept + slope * level (0..255 scale): the Poisson-Gaussian model's two numbers
+        "poisson_fit": [float(fits["poisson"][2][0]), float(fits["poisson"][2][1])],
+        "intensity_span": float(mu.max() / mu.min()),
+        "median_level": float(np.median(lv[:, 1])),
+        "levels": [[round(float(m), 1), round(float(sd), 2)] for m, sd in lv],
+    }
 
 
 def _impulses(planes: list[np.ndarray]) -> tuple[float, float]:
@@ -778,8 +813,8 @@ def _ghost_curve(x: np.ndarray, oy: int, ox: int) -> np.ndarray:
     # keep the crop on the 8x8 grid and on the 16x16 chroma macroblocks
     y0 = oy + ((h - oy - side_y) // 2) // 16 * 16
     x0 = ox + ((w - ox - side_x) // 2) // 16 * 16
-    crop = np.round(np.clip(x[y0:y0 + side_y, x0:x0 + side_x], 0.0, 1.0) * 255.0) / 255.0
-    return np.array([np.mean((jpeg_compress(crop, q) - crop) ** 2) for q in range(1, 101)]) * 255.0 ** 2
+    crop = np.round(np.clip(x[y0 : y0 + side_y, x0 : x0 + side_x], 0.0, 1.0) * 255.0) / 255.0
+    return np.array([np.mean((jpeg_compress(crop, q) - crop) ** 2) for q in range(1, 101)]) * 255.0**2
 
 
 def _blockiness(g: np.ndarray, block: int = 8) -> float:
@@ -790,10 +825,10 @@ def _blockiness(g: np.ndarray, block: int = 8) -> float:
 # --------------------------------------------------------------------------- tone
 
 _DARK, _BRIGHT = 1.0 / 255.0, 254.0 / 255.0  # clipped to black / white at 8 bits
-_UNDER_MEAN, _OVER_MEAN = 0.25, 0.75          # mean luminance limits of a normal exposure
-_CLIP_LIMIT = 0.05                             # clipped fraction that makes an exposure bad
-_LOW_SPREAD = 0.35                             # 1st-99th percentile spread of low contrast
-_SAMPLE = 2_000_000                            # values a percentile is taken over at most
+_UNDER_MEAN, _OVER_MEAN = 0.25, 0.75  # mean luminance limits of a normal exposure
+_CLIP_LIMIT = 0.05  # clipped fraction that makes an exposure bad
+_LOW_SPREAD = 0.35  # 1st-99th percentile spread of low contrast
+_SAMPLE = 2_000_000  # values a percentile is taken over at most
 
 
 def _percentiles(v: np.ndarray, q) -> np.ndarray:
@@ -818,9 +853,15 @@ def histogram_stats(img) -> dict:
 
 def _histogram_stats(x: np.ndarray) -> dict:
     p1, p99 = _percentiles(x, (1, 99))
-    out = {"min": float(x.min()), "max": float(x.max()), "mean": float(x.mean(dtype=np.float64)),
-           "std": float(x.std(dtype=np.float64)),
-           "p1": float(p1), "p99": float(p99), "range_used": round(float(p99 - p1), 6)}
+    out = {
+        "min": float(x.min()),
+        "max": float(x.max()),
+        "mean": float(x.mean(dtype=np.float64)),
+        "std": float(x.std(dtype=np.float64)),
+        "p1": float(p1),
+        "p99": float(p99),
+        "range_used": round(float(p99 - p1), 6),
+    }
     if x.ndim == 3:
         out["channel_means"] = [float(v) for v in x.reshape(-1, x.shape[2]).mean(axis=0)]
     return out
@@ -884,6 +925,7 @@ def _exposure(y: np.ndarray) -> dict:
 
 # --------------------------------------------------------------------------- all at once
 
+
 def analyze(img) -> dict:
     """Everything the blind analysis can say about an image, as a flat JSON-friendly dict.
 
@@ -903,19 +945,33 @@ def analyze(img) -> dict:
     x, alpha = split_alpha(as_float_image(raw, allow_alpha=True))
     y = to_gray(x)
     g = y * np.float32(255.0)
-    out: dict = {"height": int(x.shape[0]), "width": int(x.shape[1]),
-                 "channels": 1 if x.ndim == 2 else int(x.shape[2]), "alpha": alpha is not None,
-                 "dtype": str(raw.dtype)}
+    out: dict = {
+        "height": int(x.shape[0]),
+        "width": int(x.shape[1]),
+        "channels": 1 if x.ndim == 2 else int(x.shape[2]),
+        "alpha": alpha is not None,
+        "dtype": str(raw.dtype),
+    }
     out.update(_histogram_stats(x))
     out.update(_contrast(y))
     out.update(_exposure(y))
     sigma = _noise_sigma(x)
     kind, evidence = _noise_type(x, sigma)
-    out.update({"noise_sigma": sigma, "noise_type": kind,
-                "noise_evidence": {k: v for k, v in evidence.items() if k not in ("sigma", "levels")}})
+    out.update(
+        {
+            "noise_sigma": sigma,
+            "noise_type": kind,
+            "noise_evidence": {k: v for k, v in evidence.items() if k not in ("sigma", "levels")},
+        }
+    )
     ratio = _detail_ratio(g, x.ndim == 3, sigma)
-    out.update({"sharpness": _sharpness(g), "detail_ratio": ratio,
-                "likely_blurred": bool(float(g.std()) >= 1.0 and ratio < BLUR_THRESHOLD)})
+    out.update(
+        {
+            "sharpness": _sharpness(g),
+            "detail_ratio": ratio,
+            "likely_blurred": bool(float(g.std()) >= 1.0 and ratio < BLUR_THRESHOLD),
+        }
+    )
     b = _blockiness(g)
     out.update({"blockiness": b, "likely_blocky": b > BLOCKY_THRESHOLD})
     if out["likely_blocky"]:

@@ -67,8 +67,7 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     return img @ _Y_WEIGHTS + _Y_OFFSET
 
 
-def _prepare(ref, img, crop: int, y_channel: bool, data_range: float | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
+def _prepare(ref, img, crop: int, y_channel: bool, data_range: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     a = _as_array(ref, "ref")
     b = _as_array(img, "img")
     if a.shape != b.shape:

@@ -32,8 +32,9 @@ def check_plot_path(path: str | Path, *, what: str = "plot") -> Path:
     p = Path(path)
     if p.suffix.lower() not in PLOT_SUFFIXES:
         shown = f"'{p.suffix}'" if p.suffix else "no extension"
-        raise ImageWriteError(f"cannot write {what} {p}: {shown} is not a plot format "
-                              f"(use {', '.join(PLOT_SUFFIXES[:3])}, ...)")
+        raise ImageWriteError(
+            f"cannot write {what} {p}: {shown} is not a plot format (use {', '.join(PLOT_SUFFIXES[:3])}, ...)"
+        )
     return check_output(p, what=what)
 
 
@@ -69,11 +70,17 @@ def histogram_figure(img, *, bins: int = 256, title: str = ""):
         vals = np.clip(ch, 0, 1).ravel()
         hist, edges = np.histogram(vals, bins=bins, range=(0, 1))
         centers = (edges[:-1] + edges[1:]) / 2
-        ax.fill_between(centers, hist, step="mid", alpha=0.3 if img.ndim == 3 else 0.6,
-                        color="0.3" if color == "gray" else color)
+        ax.fill_between(
+            centers, hist, step="mid", alpha=0.3 if img.ndim == 3 else 0.6, color="0.3" if color == "gray" else color
+        )
         cdf = np.cumsum(hist) / max(hist.sum(), 1)
-        ax2.plot(centers, cdf, color="black" if color == "gray" else color, lw=1.5,
-                 label=f"{color} CDF" if color != "gray" else "CDF")
+        ax2.plot(
+            centers,
+            cdf,
+            color="black" if color == "gray" else color,
+            lw=1.5,
+            label=f"{color} CDF" if color != "gray" else "CDF",
+        )
     ax.set_xlim(0, 1)
     ax.set_xlabel("intensity (0 = black, 1 = white)")
     ax.set_ylabel("pixel count")
@@ -84,8 +91,14 @@ def histogram_figure(img, *, bins: int = 256, title: str = ""):
     return fig
 
 
-def compare_figure(images: Sequence[np.ndarray], titles: Sequence[str], *, ref: np.ndarray | None = None,
-                   columns: int | None = None, tile_inches: float = 3.2):
+def compare_figure(
+    images: Sequence[np.ndarray],
+    titles: Sequence[str],
+    *,
+    ref: np.ndarray | None = None,
+    columns: int | None = None,
+    tile_inches: float = 3.2,
+):
     """A grid of images with titles; with ``ref``, PSNR/SSIM against it under each image."""
     from imagewizard.analysis.metrics import psnr, ssim
 

@@ -31,8 +31,14 @@ from imagewizard.core.errors import ParameterError
 #: Named test sets: lower-case name -> folder name under ``testsets/``.
 NAMED_SETS = {"set12": "Set12", "bsd68": "BSD68", "cbsd68": "CBSD68"}
 #: Folder names recognised as the sets of published tables (lower case -> table id).
-KNOWN_IDENTITIES = {"set12": "set12", "bsd68": "bsd68", "cbsd68": "cbsd68", "kodak24": "kodak24",
-                    "mcmaster": "mcmaster", "urban100": "urban100"}
+KNOWN_IDENTITIES = {
+    "set12": "set12",
+    "bsd68": "bsd68",
+    "cbsd68": "cbsd68",
+    "kodak24": "kodak24",
+    "mcmaster": "mcmaster",
+    "urban100": "urban100",
+}
 TINY = "tiny"
 DATA_ENV = "IMAGEWIZARD_DATA"
 
@@ -119,8 +125,11 @@ def resolve_dataset(data: str, *, limit: int | None = None, gray: bool = False) 
         from imagewizard.samples import SAMPLES, TINY_SET
 
         refs = [ImageRef(k, f"tiny:{k}") for k in sorted(TINY_SET)]
-        desc = "built-in tiny set: crops of " + ", ".join(sorted({SAMPLES[v[0]][0] for v in TINY_SET.values()})) + \
-               " (scikit-image samples)"
+        desc = (
+            "built-in tiny set: crops of "
+            + ", ".join(sorted({SAMPLES[v[0]][0] for v in TINY_SET.values()}))
+            + " (scikit-image samples)"
+        )
         ds = Dataset(TINY, refs, None, None, desc)
     else:
         if not path.is_dir():
@@ -129,14 +138,17 @@ def resolve_dataset(data: str, *, limit: int | None = None, gray: bool = False) 
                 if found is None:
                     sub = NAMED_SETS.get(low, "bsds500")
                     looked = ", ".join(str(c) for c in _candidates(sub)[:4])
-                    raise ParameterError(f"--data {text}: test set not found (looked in {looked}); "
-                                         f"set {DATA_ENV} to a folder holding testsets/{sub}")
+                    raise ParameterError(
+                        f"--data {text}: test set not found (looked in {looked}); "
+                        f"set {DATA_ENV} to a folder holding testsets/{sub}"
+                    )
                 path = found
             elif path.exists():
                 raise ParameterError(f"--data {text}: not a folder")
             else:
-                raise ParameterError(f"--data {text}: no such folder, and not a known set "
-                                     f"(tiny, set12, bsd68, cbsd68, bsds500)")
+                raise ParameterError(
+                    f"--data {text}: no such folder, and not a known set (tiny, set12, bsd68, cbsd68, bsds500)"
+                )
         if (path / "images" / "test").is_dir():  # BSDS500 layout: benchmark on its test split
             path = path / "images" / "test"
             name = "bsds500-test"
@@ -150,7 +162,7 @@ def resolve_dataset(data: str, *, limit: int | None = None, gray: bool = False) 
         ds = Dataset(name, refs, str(path), identity, f"{len(refs)} images in {path}")
     ds.total = len(ds.images)
     if limit is not None and limit < ds.total:
-        ds.images = ds.images[:int(limit)]
+        ds.images = ds.images[: int(limit)]
         ds.notes.append(f"--limit {limit}: the first {limit} of {ds.total} images (sorted by name)")
     if gray and ds.identity is not None and ds.identity not in ("set12", "bsd68"):
         ds.notes.append(f"--gray: converted to luma, so published {ds.identity} numbers do not apply")

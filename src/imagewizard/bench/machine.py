@@ -45,9 +45,16 @@ def _version(dist: str) -> str | None:
 def machine_info() -> dict:
     """CPU, cores, RAM, OS, date and the versions of the libraries that set the speed."""
     versions = {}
-    for label, dist in (("imagewizard", "imagewizard"), ("numpy", "numpy"), ("scipy", "scipy"),
-                        ("scikit-image", "scikit-image"), ("opencv", "opencv-contrib-python-headless"),
-                        ("torch", "torch"), ("bm3d", "bm3d"), ("PyWavelets", "PyWavelets")):
+    for label, dist in (
+        ("imagewizard", "imagewizard"),
+        ("numpy", "numpy"),
+        ("scipy", "scipy"),
+        ("scikit-image", "scikit-image"),
+        ("opencv", "opencv-contrib-python-headless"),
+        ("torch", "torch"),
+        ("bm3d", "bm3d"),
+        ("PyWavelets", "PyWavelets"),
+    ):
         v = _version(dist)
         if v:
             versions[label] = v
@@ -68,5 +75,7 @@ def machine_line(info: dict) -> str:
     """One line for a report header."""
     ram = f", {info['ram_gib']:g} GiB RAM" if info.get("ram_gib") else ""
     vers = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items())
-    return (f"{info['cpu']} ({info['cores']} usable cores{ram}); {info['os']}, Python {info['python']}; "
-            f"{vers}; {info['date']}")
+    return (
+        f"{info['cpu']} ({info['cores']} usable cores{ram}); {info['os']}, Python {info['python']}; "
+        f"{vers}; {info['date']}"
+    )

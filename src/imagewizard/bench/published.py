@@ -14,7 +14,15 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["PublishedRow", "load_published", "published_rows", "gaussian_sigma_only", "caveats", "protocol_note", "source_legend"]
+__all__ = [
+    "PublishedRow",
+    "load_published",
+    "published_rows",
+    "gaussian_sigma_only",
+    "caveats",
+    "protocol_note",
+    "source_legend",
+]
 
 
 @dataclass(frozen=True)
@@ -48,9 +56,18 @@ def _rows() -> list[PublishedRow]:
         cite = "; ".join(sources[s] for s in entry["sources"])
         for sig, value in entry["psnr"].items():
             ssim = entry.get("ssim", {}).get(sig)
-            out.append(PublishedRow(entry["dataset"], float(sig), entry["method"], float(value),
-                                    None if ssim is None else float(ssim), cite, entry.get("note", ""),
-                                    tuple(entry["sources"])))
+            out.append(
+                PublishedRow(
+                    entry["dataset"],
+                    float(sig),
+                    entry["method"],
+                    float(value),
+                    None if ssim is None else float(ssim),
+                    cite,
+                    entry.get("note", ""),
+                    tuple(entry["sources"]),
+                )
+            )
     return out
 
 

@@ -16,7 +16,16 @@ from typing import Any
 import numpy as np
 
 from imagewizard.bench.published import caveats, protocol_note, published_rows, source_legend
-from imagewizard.bench.summary import TABLE_HEAD, csv_text, fmt, markdown_table, published_as_rows, ranked, summarize, table_cells
+from imagewizard.bench.summary import (
+    TABLE_HEAD,
+    csv_text,
+    fmt,
+    markdown_table,
+    published_as_rows,
+    ranked,
+    summarize,
+    table_cells,
+)
 from imagewizard.io import atomic_write
 from imagewizard.bench.worker import BASELINE, crop_path
 from imagewizard.core import html as H
@@ -52,14 +61,19 @@ def write_outputs(plan, records: list[dict[str, Any]], machine: dict[str, Any], 
 
 # --------------------------------------------------------------------------- shared text
 
+
 def protocol_text(protocol: str) -> str:
     if protocol == "float":
-        return ("float: noise is added to the 8-bit clean image in float and the result is not clipped or rounded "
-                "(the protocol of the published Set12/BSD68/CBSD68 tables); scores on the [0, 1] scale, which "
-                "is PSNR at peak 255 for 8-bit data")
-    return ("uint8: the degraded input is clipped to [0, 1] and rounded to 8-bit levels, like a real file "
-            "(published tables do not clip; expect them to be a little higher, about 0.15 dB on BSD68 at "
-            "sigma 25); scores on the [0, 1] scale, which is PSNR at peak 255 for 8-bit data")
+        return (
+            "float: noise is added to the 8-bit clean image in float and the result is not clipped or rounded "
+            "(the protocol of the published Set12/BSD68/CBSD68 tables); scores on the [0, 1] scale, which "
+            "is PSNR at peak 255 for 8-bit data"
+        )
+    return (
+        "uint8: the degraded input is clipped to [0, 1] and rounded to 8-bit levels, like a real file "
+        "(published tables do not clip; expect them to be a little higher, about 0.15 dB on BSD68 at "
+        "sigma 25); scores on the [0, 1] scale, which is PSNR at peak 255 for 8-bit data"
+    )
 
 
 def header_facts(plan, machine: dict[str, Any], records: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -67,25 +81,37 @@ def header_facts(plan, machine: dict[str, Any], records: list[dict[str, Any]]) -
 
     c, ds = plan.config, plan.dataset
     threads = sorted({r.get("threads") for r in records if r.get("threads")})
-    workers = ("in the calling process" if c.workers == 0 else
-               f"{c.workers} worker process{'es' if c.workers != 1 else ''}"
-               + (f", {'/'.join(map(str, threads))} thread(s) each" if threads else ""))
-    sigma = ("blind: methods that take a noise level estimated it from the degraded image (--blind)" if c.blind
-             else "non-blind: methods that take a noise level were given the true Gaussian sigma of the "
-                  "degradation (as in the published tables); 'sigma' column: true / estimated (no Gaussian "
-                  "sigma to give) / default (method's own) / none (method takes none)")
+    workers = (
+        "in the calling process"
+        if c.workers == 0
+        else f"{c.workers} worker process{'es' if c.workers != 1 else ''}"
+        + (f", {'/'.join(map(str, threads))} thread(s) each" if threads else "")
+    )
+    sigma = (
+        "blind: methods that take a noise level estimated it from the degraded image (--blind)"
+        if c.blind
+        else "non-blind: methods that take a noise level were given the true Gaussian sigma of the "
+        "degradation (as in the published tables); 'sigma' column: true / estimated (no Gaussian "
+        "sigma to give) / default (method's own) / none (method takes none)"
+    )
     facts = [
         ("Task", plan.task),
         ("Data", f"{ds.description}; {len(ds.images)} image(s) benchmarked"),
         ("Protocol", protocol_text(c.protocol)),
         ("Noise level", sigma),
-        ("Seed", f"{c.seed} (each image's noise seed derives from the seed, the image name and the degradation, "
-                 "so results do not depend on the number of workers)"),
+        (
+            "Seed",
+            f"{c.seed} (each image's noise seed derives from the seed, the image name and the degradation, "
+            "so results do not depend on the number of workers)",
+        ),
         ("Workers", workers),
-        ("Measures", "PSNR/SSIM/MSE of the whole image against the clean one (mean ± sample std over images); "
-                     "s / image: wall time of the method call after a warm-up call; MP/s: megapixels per "
-                     "second; peak MB: largest growth of the worker's resident memory during one call "
-                     "(all libraries, PyTorch and OpenCV included)"),
+        (
+            "Measures",
+            "PSNR/SSIM/MSE of the whole image against the clean one (mean ± sample std over images); "
+            "s / image: wall time of the method call after a warm-up call; MP/s: megapixels per "
+            "second; peak MB: largest growth of the worker's resident memory during one call "
+            "(all libraries, PyTorch and OpenCV included)",
+        ),
         ("Machine", machine_line(machine)),
     ]
     if c.command:
@@ -104,8 +130,10 @@ def _steps(records: list[dict[str, Any]], spec: str) -> str:
 
 def _published_caption(plan, spec_sigma: float | None) -> str:
     ds = plan.dataset
-    bits = [f"Published PSNR on the full {ds.name} set at sigma {spec_sigma:g}, as reported by each source "
-            f"(float protocol, their own noise realisations; differences under about 0.1 dB are noise)."]
+    bits = [
+        f"Published PSNR on the full {ds.name} set at sigma {spec_sigma:g}, as reported by each source "
+        f"(float protocol, their own noise realisations; differences under about 0.1 dB are noise)."
+    ]
     if len(ds.images) < ds.total:
         bits.append(f"Our numbers are on {len(ds.images)} of {ds.total} images, so not directly comparable.")
     if plan.config.protocol != "float":
@@ -116,14 +144,17 @@ def _published_caption(plan, spec_sigma: float | None) -> str:
 def _published_note(plan, d) -> str | None:
     """Why no published rows are shown for degradation ``d`` (None when some are)."""
     if plan.dataset.identity is None:
-        return (f"No published numbers for {plan.dataset.name}: the tables cover Set12, BSD68 and CBSD68 "
-                "(and Kodak24, McMaster, Urban100) only.")
+        return (
+            f"No published numbers for {plan.dataset.name}: the tables cover Set12, BSD68 and CBSD68 "
+            "(and Kodak24, McMaster, Urban100) only."
+        )
     if d.published_sigma is None:
         return "No published numbers: the tables are for additive Gaussian noise alone."
     return None
 
 
 # --------------------------------------------------------------------------- markdown
+
 
 def markdown_report(plan, rows, published, machine, records) -> str:
     c = plan.config
@@ -138,9 +169,14 @@ def markdown_report(plan, rows, published, machine, records) -> str:
         if c.published:
             prow = published.get(d.spec) or []
             if prow:
-                lines += [_published_caption(plan, d.published_sigma), "",
-                          markdown_table(PUBLISHED_HEAD, [[p.method, f"{p.psnr:.2f}", fmt(p.ssim, ".4f"),
-                                                           p.short_source] for p in prow]), ""]
+                lines += [
+                    _published_caption(plan, d.published_sigma),
+                    "",
+                    markdown_table(
+                        PUBLISHED_HEAD, [[p.method, f"{p.psnr:.2f}", fmt(p.ssim, ".4f"), p.short_source] for p in prow]
+                    ),
+                    "",
+                ]
             else:
                 lines += [_published_note(plan, d) or "No published numbers for this sigma.", ""]
     if c.published:
@@ -153,12 +189,16 @@ def markdown_report(plan, rows, published, machine, records) -> str:
 
 # --------------------------------------------------------------------------- figures
 
+
 def scatter_png(plan, rows, spec: str) -> bytes | None:
     """PSNR versus seconds per image (log axis) for one degradation; None when nothing was timed."""
     from imagewizard.analysis.plots import _pyplot, figure_png_bytes
 
-    pts = [r for r in rows if r["degradation"] == spec and r["kind"] == "method"
-           and r["psnr_mean"] is not None and r["seconds_mean"]]
+    pts = [
+        r
+        for r in rows
+        if r["degradation"] == spec and r["kind"] == "method" and r["psnr_mean"] is not None and r["seconds_mean"]
+    ]
     if not pts:
         return None
     plt = _pyplot()
@@ -171,8 +211,15 @@ def scatter_png(plan, rows, spec: str) -> bytes | None:
     base = next((r for r in rows if r["degradation"] == spec and r["kind"] == "input"), None)
     if base is not None and base["psnr_mean"] is not None:
         ax.axhline(base["psnr_mean"], color="0.5", ls="--", lw=1)
-        ax.text(0.01, base["psnr_mean"], " degraded input", transform=ax.get_yaxis_transform(), va="bottom",
-                fontsize=8, color="0.35")
+        ax.text(
+            0.01,
+            base["psnr_mean"],
+            " degraded input",
+            transform=ax.get_yaxis_transform(),
+            va="bottom",
+            fontsize=8,
+            color="0.35",
+        )
     ax.set_xscale("log")
     lo, hi = xs.min(), xs.max()
     ax.set_xlim(lo / 2, hi * 3)
@@ -192,8 +239,10 @@ def crops_png(plan, records, spec: str, image: str, out: Path) -> bytes | None:
     if not clean_p.exists() or BASELINE not in by_method:
         return None
     items = [(np.load(clean_p), "clean")]
-    methods = sorted((m for m in plan.methods if m in by_method and by_method[m].get("psnr") is not None),
-                     key=lambda m: -by_method[m]["psnr"])
+    methods = sorted(
+        (m for m in plan.methods if m in by_method and by_method[m].get("psnr") is not None),
+        key=lambda m: -by_method[m]["psnr"],
+    )
     for m in [BASELINE, *methods]:
         p = crop_path(out, spec, image, m)
         if not p.exists():
@@ -219,15 +268,20 @@ def html_report(plan, rows, published, machine, records, out: Path) -> str:
     for k, v in header_facts(plan, machine, records):
         parts.append(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v.strip('`'))}</dd>")
     parts.append("</dl>")
-    crop_images = [r.name for r in plan.dataset.images[:c.crops]]
+    crop_images = [r.name for r in plan.dataset.images[: c.crops]]
     for d in plan.degradations:
         parts.append(f"<h2>{html.escape(d.spec)}</h2>")
         steps = _steps(records, d.spec)
         if steps:
             parts.append(f"<p class='caption'>Degradation: {html.escape(steps)}.</p>")
         ordered = ranked([r for r in rows if r["degradation"] == d.spec])
-        parts.append(_html_table(TABLE_HEAD, [table_cells(r) for r in ordered],
-                                 ["input" if r["kind"] == "input" else "" for r in ordered]))
+        parts.append(
+            _html_table(
+                TABLE_HEAD,
+                [table_cells(r) for r in ordered],
+                ["input" if r["kind"] == "input" else "" for r in ordered],
+            )
+        )
         if c.published:
             prow = published.get(d.spec) or []
             if prow:
@@ -235,22 +289,29 @@ def html_report(plan, rows, published, machine, records, out: Path) -> str:
                 body = [[p.method, f"{p.psnr:.2f}", fmt(p.ssim, ".4f"), p.short_source] for p in prow]
                 parts.append(_html_table(PUBLISHED_HEAD, body, ["published"] * len(body), {3: "src"}))
             else:
-                parts.append(f"<p class='caption'>{html.escape(_published_note(plan, d) or 'No published numbers for this sigma.')}</p>")
+                parts.append(
+                    f"<p class='caption'>{html.escape(_published_note(plan, d) or 'No published numbers for this sigma.')}</p>"
+                )
         png = scatter_png(plan, rows, d.spec)
         if png:
             parts.append("<h3>Quality versus time</h3>" + _img_tag(png, f"PSNR versus time, {d.spec}"))
         crops = [(img, crops_png(plan, records, d.spec, img, out)) for img in crop_images]
         crops = [(img, p) for img, p in crops if p]
         if crops:
-            parts.append("<h3>Crops</h3><p class='caption'>The most detailed square of each image; titles give "
-                         "the whole image's PSNR and SSIM. Degraded inputs are shown clipped to [0, 1].</p>")
+            parts.append(
+                "<h3>Crops</h3><p class='caption'>The most detailed square of each image; titles give "
+                "the whole image's PSNR and SSIM. Degraded inputs are shown clipped to [0, 1].</p>"
+            )
             for img, p in crops:
                 parts.append(f"<p><b>{html.escape(img)}</b></p>" + _img_tag(p, f"crops of {img}, {d.spec}"))
     if c.published:
         legend = source_legend([p for rows_ in published.values() for p in rows_])
         parts.append("<h2>About the published numbers</h2><p class='caption'>" + html.escape(protocol_note()) + "</p>")
         if legend:
-            parts.append("<p>Sources:</p><ul>" + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
-                                                          for k, v in legend) + "</ul>")
+            parts.append(
+                "<p>Sources:</p><ul>"
+                + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in legend)
+                + "</ul>"
+            )
         parts.append("<p>Caveats:</p><ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in caveats()) + "</ul>")
     return H.page(title, parts)

@@ -28,8 +28,17 @@ from imagewizard.bench.store import Key, ResultStore, record_key
 from imagewizard.physics.degrade import PROTOCOLS  # one definition of the protocols, with the degradations
 from imagewizard.bench.worker import BASELINE, Job, Settings, run_job, slug
 
-__all__ = ["BenchConfig", "Degradation", "Plan", "BenchResult", "BenchError", "plan_bench", "run_bench",
-           "PROTOCOLS", "SAVE_FORMATS"]
+__all__ = [
+    "BenchConfig",
+    "Degradation",
+    "Plan",
+    "BenchResult",
+    "BenchError",
+    "plan_bench",
+    "run_bench",
+    "PROTOCOLS",
+    "SAVE_FORMATS",
+]
 
 SAVE_FORMATS = ("png", "npy")
 RUN_FILE = "run.json"
@@ -110,6 +119,7 @@ class BenchResult:
 
 # --------------------------------------------------------------------------- planning
 
+
 def _true_sigma(kw: dict[str, Any]) -> float | None:
     """The Gaussian noise level when every noise step is zero-mean Gaussian (combined in quadrature)."""
     from imagewizard.physics.degrade import NOISES
@@ -139,8 +149,10 @@ def _degradations(texts: Sequence[str]) -> list[Degradation]:
     for text in texts:
         kw = parse_degrade_spec(text)
         if kw.get("downscale"):
-            raise ParameterError(f"--degrade {text}: downscaling changes the image size, so it cannot be scored "
-                                 "against the clean image here")
+            raise ParameterError(
+                f"--degrade {text}: downscaling changes the image size, so it cannot be scored "
+                "against the clean image here"
+            )
         spec = format_degrade_spec(**kw)
         if spec == "none":
             raise ParameterError(f"--degrade {text}: degrades nothing")
@@ -159,8 +171,10 @@ def _infer_task(degs: list[Degradation]) -> str:
 
     tasks = {task_for_degradation(d.kw) for d in degs}
     if len(tasks) > 1:
-        raise ParameterError(f"the --degrade specs call for different tasks ({', '.join(sorted(tasks))}); "
-                             "pass --task or run them separately")
+        raise ParameterError(
+            f"the --degrade specs call for different tasks ({', '.join(sorted(tasks))}); "
+            "pass --task or run them separately"
+        )
     return tasks.pop()
 
 
@@ -180,11 +194,13 @@ def _lookup(task: str, name: str):
         return registry.get(task, name)
     found = [m for m in registry.methods() if m.name == name]
     if not found:
-        raise ParameterError(f"--methods: unknown method '{name}' (known: "
-                             f"{', '.join(sorted({m.name for m in registry.methods()}))})")
+        raise ParameterError(
+            f"--methods: unknown method '{name}' (known: {', '.join(sorted({m.name for m in registry.methods()}))})"
+        )
     if len(found) > 1:
-        raise ParameterError(f"--methods: '{name}' is a method of several tasks "
-                             f"({', '.join(m.task for m in found)}); pass --task")
+        raise ParameterError(
+            f"--methods: '{name}' is a method of several tasks ({', '.join(m.task for m in found)}); pass --task"
+        )
     return found[0]
 
 
@@ -212,8 +228,9 @@ def _method_variant(item: str) -> tuple[str, dict[str, str]]:
     return name.strip(), params
 
 
-def _select_methods(task: str, requested: str | Sequence[str], exclude: Sequence[str],
-                    degs: list[Degradation], notes: list[str]):
+def _select_methods(
+    task: str, requested: str | Sequence[str], exclude: Sequence[str], degs: list[Degradation], notes: list[str]
+):
     from imagewizard.core import registry
 
     names = _split_list(requested)
@@ -238,8 +255,9 @@ def _select_methods(task: str, requested: str | Sequence[str], exclude: Sequence
         if skipped:
             notes.append("not run: " + "; ".join(skipped))
         if not chosen:
-            raise ParameterError(f"--methods all: no {task} method can run here" +
-                                 (f" ({'; '.join(skipped)})" if skipped else ""))
+            raise ParameterError(
+                f"--methods all: no {task} method can run here" + (f" ({'; '.join(skipped)})" if skipped else "")
+            )
         return chosen
     if "all" in [n.lower() for n in names]:
         raise ParameterError("--methods: 'all' cannot be combined with method names")
@@ -254,8 +272,10 @@ def _select_methods(task: str, requested: str | Sequence[str], exclude: Sequence
             raise ParameterError(f"--methods: '{n}' needs a reference image, which a benchmark does not have")
         for need in m.needs:
             if need in has and not has[need]:
-                raise ParameterError(f"--methods: '{n}' needs a {need}, but no --degrade spec makes one "
-                                     f"(add {'blur=KERNEL' if need == 'kernel' else 'mask=MASK'})")
+                raise ParameterError(
+                    f"--methods: '{n}' needs a {need}, but no --degrade spec makes one "
+                    f"(add {'blur=KERNEL' if need == 'kernel' else 'mask=MASK'})"
+                )
         if params:  # the same checks as the plain method, then a row of its own
             bound = m.bind(params)  # one-line error on an unknown or out-of-range parameter
             params = {k.replace("-", "_"): bound[k.replace("-", "_")] for k in params}
@@ -285,20 +305,29 @@ def plan_bench(config: BenchConfig) -> Plan:
     methods = _select_methods(task, c.methods, c.exclude, degs, notes)
     ds = resolve_dataset(c.data, limit=c.limit, gray=c.gray)
     notes = ds.notes + notes
-    settings = Settings(task=task, protocol=c.protocol, seed=int(c.seed), blind=bool(c.blind), gray=bool(c.gray),
-                        dataset=ds.name, out_dir=str(Path(c.out)), save_images=bool(c.save_images),
-                        save_format=c.save_format)
+    settings = Settings(
+        task=task,
+        protocol=c.protocol,
+        seed=int(c.seed),
+        blind=bool(c.blind),
+        gray=bool(c.gray),
+        dataset=ds.name,
+        out_dir=str(Path(c.out)),
+        save_images=bool(c.save_images),
+        save_format=c.save_format,
+    )
     jobs: list[Job] = []
     gray_only = [m for m in methods if m.color == "gray"]
     colour_skips = 0
-    crop_images = {r.name for r in ds.images[:c.crops]}
+    crop_images = {r.name for r in ds.images[: c.crops]}
     for ref in ds.images:
         colour = None
         for d in degs:
             for name in [BASELINE, *(m.name for m in methods)]:
                 m = next((x for x in methods if x.name == name), None)
-                if m is not None and (m.needs & {"kernel"} and not d.kw.get("blur") or
-                                      m.needs & {"mask"} and not d.kw.get("mask")):
+                if m is not None and (
+                    m.needs & {"kernel"} and not d.kw.get("blur") or m.needs & {"mask"} and not d.kw.get("mask")
+                ):
                     continue
                 if m is not None and m.color == "gray":
                     if colour is None:
@@ -306,13 +335,26 @@ def plan_bench(config: BenchConfig) -> Plan:
                     if colour:
                         colour_skips += 1
                         continue
-                jobs.append(Job(ref.name, ref.source, d.spec, d.kw, name, d.sigma_true, settings,
-                                crops=ref.name in crop_images, task=m.task if m is not None else task,
-                                params=dict(m.params) if isinstance(m, _Variant) else {},
-                                runs=m.method.name if isinstance(m, _Variant) else ""))
+                jobs.append(
+                    Job(
+                        ref.name,
+                        ref.source,
+                        d.spec,
+                        d.kw,
+                        name,
+                        d.sigma_true,
+                        settings,
+                        crops=ref.name in crop_images,
+                        task=m.task if m is not None else task,
+                        params=dict(m.params) if isinstance(m, _Variant) else {},
+                        runs=m.method.name if isinstance(m, _Variant) else "",
+                    )
+                )
     if colour_skips:
-        notes.append(f"{', '.join(m.name for m in gray_only)} work on gray images only: skipped on colour images "
-                     f"({colour_skips} jobs; --gray converts)")
+        notes.append(
+            f"{', '.join(m.name for m in gray_only)} work on gray images only: skipped on colour images "
+            f"({colour_skips} jobs; --gray converts)"
+        )
     return Plan(c, ds, task, degs, [m.name for m in methods], jobs, settings, notes)
 
 
@@ -324,10 +366,18 @@ def _is_colour(ref, gray: bool) -> bool:
 
 # --------------------------------------------------------------------------- output folder
 
+
 def _run_identity(plan: Plan) -> dict[str, Any]:
     c = plan.config
-    return {"dataset": plan.dataset.name, "data_root": plan.dataset.root, "task": plan.task,
-            "protocol": c.protocol, "seed": int(c.seed), "blind": bool(c.blind), "gray": bool(c.gray)}
+    return {
+        "dataset": plan.dataset.name,
+        "data_root": plan.dataset.root,
+        "task": plan.task,
+        "protocol": c.protocol,
+        "seed": int(c.seed),
+        "blind": bool(c.blind),
+        "gray": bool(c.gray),
+    }
 
 
 def _prepare_out(plan: Plan, machine: dict[str, Any]) -> Path:
@@ -349,22 +399,42 @@ def _prepare_out(plan: Plan, machine: dict[str, Any]) -> Path:
             old = {}
         for k in _RUN_IDENTITY:
             if k in old and old[k] != ident[k]:
-                raise ParameterError(f"--out {out}: holds a run with {k}={old[k]} (this run: {ident[k]}); "
-                                     "choose another --out or add --fresh to start over")
-    atomic_write(run_file, json.dumps({**ident, "command": plan.config.command, "machine": machine}, indent=2) + "\n",
-                 what="benchmark run record")
+                raise ParameterError(
+                    f"--out {out}: holds a run with {k}={old[k]} (this run: {ident[k]}); "
+                    "choose another --out or add --fresh to start over"
+                )
+    atomic_write(
+        run_file,
+        json.dumps({**ident, "command": plan.config.command, "machine": machine}, indent=2) + "\n",
+        what="benchmark run record",
+    )
     return out
 
 
 # --------------------------------------------------------------------------- execution
 
-def _progress(console, enabled: bool):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
 
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
-                    disable=not enabled, transient=False)
+def _progress(console, enabled: bool):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+        transient=False,
+    )
 
 
 def _execute(todo: list[Job], workers: int, store: ResultStore, console, progress: bool) -> None:
@@ -377,13 +447,16 @@ def _execute(todo: list[Job], workers: int, store: ResultStore, console, progres
             bar.update(task_id, advance=1, description=label[:40])
 
         def lost(job: Job, reason: str) -> dict[str, Any]:
-            raise BenchError(f"{reason} around {job.method} on {job.image} [{job.degradation}]; finished "
-                             "records are kept, run again to resume")
+            raise BenchError(
+                f"{reason} around {job.method} on {job.image} [{job.degradation}]; finished "
+                "records are kept, run again to resume"
+            )
 
         from imagewizard.run.jobs import run_jobs
 
-        run_jobs(run_job, todo, done, backend="serial" if workers == 0 else "process", workers=max(workers, 1),
-                 lost=lost)
+        run_jobs(
+            run_job, todo, done, backend="serial" if workers == 0 else "process", workers=max(workers, 1), lost=lost
+        )
 
 
 def run_bench(config: BenchConfig, *, console=None, progress: bool = True) -> BenchResult:
@@ -413,9 +486,11 @@ def run_bench(config: BenchConfig, *, console=None, progress: bool = True) -> Be
     todo = [j for j in plan.jobs if (j.image, j.degradation, j.method) not in existing]
     if console is not None:
         reused = len(wanted) - len(todo)
-        console.print(f"{len(plan.jobs)} jobs: {plan.dataset.name} ({len(plan.dataset.images)} images) x "
-                      f"{len(plan.degradations)} degradations x {len(plan.methods)} methods + input"
-                      + (f"; {reused} already in {store.path}, {len(todo)} to run" if reused else ""))
+        console.print(
+            f"{len(plan.jobs)} jobs: {plan.dataset.name} ({len(plan.dataset.images)} images) x "
+            f"{len(plan.degradations)} degradations x {len(plan.methods)} methods + input"
+            + (f"; {reused} already in {store.path}, {len(todo)} to run" if reused else "")
+        )
         if store.dropped:
             console.print(f"dropped {store.dropped} unreadable line(s) from {store.path} (an interrupted write)")
     try:

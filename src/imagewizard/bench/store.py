@@ -20,8 +20,6 @@ Key = tuple[str, str, str]
 __all__ = ["Key", "file_mode", "record_key", "ResultStore", "read_records"]
 
 
-
-
 def record_key(record: dict[str, Any]) -> Key:
     return (record["image"], record["degradation"], record["method"])
 

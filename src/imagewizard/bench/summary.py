@@ -19,10 +19,30 @@ from imagewizard.bench.published import PublishedRow
 #: Metrics aggregated with mean and standard deviation.
 AGG_FIELDS = ("psnr", "ssim", "mse", "seconds", "mp_per_s", "peak_mem_mb")
 
-CSV_COLUMNS = ["dataset", "protocol", "degradation", "method", "kind", "n", "errors", "sigma_mode",
-               "psnr_mean", "psnr_std", "ssim_mean", "ssim_std", "mse_mean", "mse_std",
-               "seconds_mean", "seconds_std", "mp_per_s_mean", "mp_per_s_std",
-               "peak_mem_mb_mean", "peak_mem_mb_std", "peak_mem_mb_max", "source"]
+CSV_COLUMNS = [
+    "dataset",
+    "protocol",
+    "degradation",
+    "method",
+    "kind",
+    "n",
+    "errors",
+    "sigma_mode",
+    "psnr_mean",
+    "psnr_std",
+    "ssim_mean",
+    "ssim_std",
+    "mse_mean",
+    "mse_std",
+    "seconds_mean",
+    "seconds_std",
+    "mp_per_s_mean",
+    "mp_per_s_std",
+    "peak_mem_mb_mean",
+    "peak_mem_mb_std",
+    "peak_mem_mb_max",
+    "source",
+]
 
 
 def _stats(values: list[float]) -> tuple[float | None, float | None]:
@@ -47,9 +67,13 @@ def summarize(records: Iterable[dict[str, Any]], order: Sequence[tuple[str, str]
     for deg, method in order:
         recs = groups.get((deg, method), [])
         ok = [r for r in recs if not r.get("error")]
-        row: dict[str, Any] = {"degradation": deg, "method": method,
-                               "kind": "input" if method == "input" else "method",
-                               "n": len(ok), "errors": len(recs) - len(ok)}
+        row: dict[str, Any] = {
+            "degradation": deg,
+            "method": method,
+            "kind": "input" if method == "input" else "method",
+            "n": len(ok),
+            "errors": len(recs) - len(ok),
+        }
         modes = sorted({r.get("sigma_mode") for r in recs if r.get("sigma_mode")})
         row["sigma_mode"] = "/".join(modes)
         for f in AGG_FIELDS:
@@ -67,10 +91,21 @@ def published_as_rows(degradation: str, rows: Sequence[PublishedRow]) -> list[di
     out = []
     for p in rows:
         row = {c: None for c in CSV_COLUMNS}
-        row.update({"dataset": p.dataset, "protocol": "float", "degradation": degradation, "method": p.method,
-                    "kind": "published", "n": None,
-                    "errors": None, "sigma_mode": "true", "psnr_mean": p.psnr, "ssim_mean": p.ssim,
-                    "source": p.source + (f" ({p.note})" if p.note else "")})
+        row.update(
+            {
+                "dataset": p.dataset,
+                "protocol": "float",
+                "degradation": degradation,
+                "method": p.method,
+                "kind": "published",
+                "n": None,
+                "errors": None,
+                "sigma_mode": "true",
+                "psnr_mean": p.psnr,
+                "ssim_mean": p.ssim,
+                "source": p.source + (f" ({p.note})" if p.note else ""),
+            }
+        )
         out.append(row)
     return out
 
@@ -80,8 +115,9 @@ def csv_text(rows: Sequence[dict[str, Any]]) -> str:
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: ("" if r.get(k) is None else (repr(r[k]) if isinstance(r[k], float) else r[k]))
-                    for k in CSV_COLUMNS})
+        w.writerow(
+            {k: ("" if r.get(k) is None else (repr(r[k]) if isinstance(r[k], float) else r[k])) for k in CSV_COLUMNS}
+        )
     return buf.getvalue()
 
 
@@ -114,9 +150,17 @@ def table_cells(r: dict[str, Any]) -> list[str]:
         name = "(degraded input)"
     else:
         name = r["method"] + (f" [{r['errors']} failed: {r['error_text']}]" if r.get("errors") else "")
-    return [name, r.get("sigma_mode") or "", pm(r["psnr_mean"], r["psnr_std"], ".2f"),
-            pm(r["ssim_mean"], r["ssim_std"], ".4f"), fmt(r["mse_mean"], ".2e"), fmt(r["seconds_mean"], ".3g"),
-            fmt(r["mp_per_s_mean"], ".3g"), fmt(r["peak_mem_mb_max"], ".3g"), str(r["n"])]
+    return [
+        name,
+        r.get("sigma_mode") or "",
+        pm(r["psnr_mean"], r["psnr_std"], ".2f"),
+        pm(r["ssim_mean"], r["ssim_std"], ".4f"),
+        fmt(r["mse_mean"], ".2e"),
+        fmt(r["seconds_mean"], ".3g"),
+        fmt(r["mp_per_s_mean"], ".3g"),
+        fmt(r["peak_mem_mb_max"], ".3g"),
+        str(r["n"]),
+    ]
 
 
 CONSOLE_HEAD = ["method", "sigma", "PSNR", "SSIM", "s/img", "MP/s", "peak MB", "n"]
@@ -125,9 +169,16 @@ CONSOLE_HEAD = ["method", "sigma", "PSNR", "SSIM", "s/img", "MP/s", "peak MB", "
 def console_cells(r: dict[str, Any]) -> list[str]:
     """A narrower row for terminals: means only."""
     name = "(input)" if r["kind"] == "input" else r["method"] + (f" [{r['errors']} failed]" if r.get("errors") else "")
-    return [name, r.get("sigma_mode") or "", fmt(r["psnr_mean"], ".2f"), fmt(r["ssim_mean"], ".4f"),
-            fmt(r["seconds_mean"], ".3g"), fmt(r["mp_per_s_mean"], ".3g"), fmt(r["peak_mem_mb_max"], ".3g"),
-            str(r["n"])]
+    return [
+        name,
+        r.get("sigma_mode") or "",
+        fmt(r["psnr_mean"], ".2f"),
+        fmt(r["ssim_mean"], ".4f"),
+        fmt(r["seconds_mean"], ".3g"),
+        fmt(r["mp_per_s_mean"], ".3g"),
+        fmt(r["peak_mem_mb_max"], ".3g"),
+        str(r["n"]),
+    ]
 
 
 def markdown_table(head: Sequence[str], body: Iterable[Sequence[str]]) -> str:

@@ -47,7 +47,6 @@ BASELINE = "input"
 _WARM: set[tuple[str, str, int]] = set()
 
 
-
 @dataclass
 class Settings:
     """What every job of a run shares."""
@@ -81,6 +80,7 @@ class Job:
 
 # --------------------------------------------------------------------------- file names
 
+
 def slug(text: str) -> str:
     """A file-name-safe form of a spec or name: ``'blur=motion:15,30+gaussian:2'`` -> ``'blur_motion_15_30_gaussian_2'``."""
     s = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.")
@@ -104,6 +104,7 @@ def crop_path(out_dir: str | Path, degradation: str, image: str, what: str) -> P
 
 
 # --------------------------------------------------------------------------- threads and memory
+
 
 def _status_kb(field_name: str) -> int | None:
     try:
@@ -236,9 +237,11 @@ def _warm_up(job: Job, method, image, sigma_arg, res) -> None:
         return
     _WARM.add(key)
     side = min(64, image.shape[0], image.shape[1])
-    small = type(res)(image=np.ascontiguousarray(image[:side, :side]),
-                      mask=None if res.mask is None else np.ascontiguousarray(res.mask[:side, :side]),
-                      kernel=res.kernel)
+    small = type(res)(
+        image=np.ascontiguousarray(image[:side, :side]),
+        mask=None if res.mask is None else np.ascontiguousarray(res.mask[:side, :side]),
+        kernel=res.kernel,
+    )
     try:
         _call(job, method, small.image, sigma_arg, small)
     except Exception:  # the timed call reports the failure
@@ -256,10 +259,20 @@ def run_job(job: Job) -> dict[str, Any]:
     res = degrade(clean, **job.degrade_kw, seed=seed, protocol=st.protocol)
     h, w = clean.shape[:2]
     record: dict[str, Any] = {
-        "image": job.image, "degradation": job.degradation, "method": job.method, "task": job.task or st.task,
-        "dataset": st.dataset, "protocol": st.protocol, "seed": st.seed, "noise_seed": seed, "blind": st.blind,
-        "height": h, "width": w, "channels": 1 if clean.ndim == 2 else clean.shape[2],
-        "megapixels": h * w / 1e6, "sigma_true": job.sigma_true,
+        "image": job.image,
+        "degradation": job.degradation,
+        "method": job.method,
+        "task": job.task or st.task,
+        "dataset": st.dataset,
+        "protocol": st.protocol,
+        "seed": st.seed,
+        "noise_seed": seed,
+        "blind": st.blind,
+        "height": h,
+        "width": w,
+        "channels": 1 if clean.ndim == 2 else clean.shape[2],
+        "megapixels": h * w / 1e6,
+        "sigma_true": job.sigma_true,
     }
     from imagewizard.core.task import task_or_generic
 
@@ -267,8 +280,18 @@ def run_job(job: Job) -> dict[str, Any]:
     out = None
     if job.method == BASELINE:
         out = res.image
-        record.update({"sigma_mode": "none", "sigma_used": None, "seconds": None, "mp_per_s": None,
-                       "peak_mem_mb": None, "mem_measure": None, "threads": worker_threads(), "steps": res.steps})
+        record.update(
+            {
+                "sigma_mode": "none",
+                "sigma_used": None,
+                "seconds": None,
+                "mp_per_s": None,
+                "peak_mem_mb": None,
+                "mem_measure": None,
+                "threads": worker_threads(),
+                "steps": res.steps,
+            }
+        )
     else:
         m = registry.get(job.task or st.task, job.runs or job.method)
         sigma_arg, mode = _sigma_plan(m, job.sigma_true, st.blind)
@@ -282,13 +305,29 @@ def run_job(job: Job) -> dict[str, Any]:
                 out, sigma_used = _call(job, m, res.image, sigma_arg, res)
                 seconds = time.perf_counter() - t0
         except Exception as exc:
-            record.update({"error": _one_line(exc), "sigma_used": None, "seconds": None, "mp_per_s": None,
-                           "peak_mem_mb": None, "mem_measure": probe.kind, "threads": worker_threads(),
-                           **{k: None for k in task.metrics}})
+            record.update(
+                {
+                    "error": _one_line(exc),
+                    "sigma_used": None,
+                    "seconds": None,
+                    "mp_per_s": None,
+                    "peak_mem_mb": None,
+                    "mem_measure": probe.kind,
+                    "threads": worker_threads(),
+                    **{k: None for k in task.metrics},
+                }
+            )
             return record
-        record.update({"sigma_used": sigma_used, "seconds": seconds,
-                       "mp_per_s": h * w / 1e6 / max(seconds, 1e-9), "peak_mem_mb": round(probe.mb, 3),
-                       "mem_measure": probe.kind, "threads": worker_threads()})
+        record.update(
+            {
+                "sigma_used": sigma_used,
+                "seconds": seconds,
+                "mp_per_s": h * w / 1e6 / max(seconds, 1e-9),
+                "peak_mem_mb": round(probe.mb, 3),
+                "mem_measure": probe.kind,
+                "threads": worker_threads(),
+            }
+        )
     scores = task.scorer()(clean, out)  # the task's declared scoring
     record.update({k: _finite(v) for k, v in scores.items()})
     if scores["psnr"] == math.inf:

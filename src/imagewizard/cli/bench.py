@@ -34,31 +34,63 @@ from it), summary.csv, summary.md, report.html (self-contained), run.json; with 
 
 
 def bench_command(
-    data: str = typer.Option(..., "--data", "-d", help="image folder (searched recursively; a BSDS500 folder means "
-                             "its test images), or a set: tiny (built in), set12, bsd68, cbsd68, bsds500 "
-                             "(from $IMAGEWIZARD_DATA/testsets or ./data/testsets)"),
-    degrade: List[str] = typer.Option(..., "--degrade", "-D", help="degradation spec, repeatable: gaussian:25, "
-                                      "salt-pepper:0.1, blur=motion:15,30+gaussian:2, mask=text, jpeg=30"),
-    methods: str = typer.Option("all", "--methods", "-m", help="comma-separated method names, or all "
-                                "(every installed method of the task); name:key=value[:key=value] runs a "
-                                "method with fixed parameters as its own row, e.g. unet:ensemble=8"),
-    task: Optional[str] = typer.Option(None, "--task", "-t", help="denoise, deblur, inpaint, enhance, "
-                                       "or any (methods of every task; for mixed degradations) (default: from the "
-                                       "degradation: mask -> inpaint, blur -> deblur, else denoise)"),
-    protocol: str = typer.Option("float", "--protocol", help="float: noise added in float, not clipped (published "
-                                 "tables); uint8: clipped and rounded like a real file"),
+    data: str = typer.Option(
+        ...,
+        "--data",
+        "-d",
+        help="image folder (searched recursively; a BSDS500 folder means "
+        "its test images), or a set: tiny (built in), set12, bsd68, cbsd68, bsds500 "
+        "(from $IMAGEWIZARD_DATA/testsets or ./data/testsets)",
+    ),
+    degrade: List[str] = typer.Option(
+        ...,
+        "--degrade",
+        "-D",
+        help="degradation spec, repeatable: gaussian:25, "
+        "salt-pepper:0.1, blur=motion:15,30+gaussian:2, mask=text, jpeg=30",
+    ),
+    methods: str = typer.Option(
+        "all",
+        "--methods",
+        "-m",
+        help="comma-separated method names, or all "
+        "(every installed method of the task); name:key=value[:key=value] runs a "
+        "method with fixed parameters as its own row, e.g. unet:ensemble=8",
+    ),
+    task: Optional[str] = typer.Option(
+        None,
+        "--task",
+        "-t",
+        help="denoise, deblur, inpaint, enhance, "
+        "or any (methods of every task; for mixed degradations) (default: from the "
+        "degradation: mask -> inpaint, blur -> deblur, else denoise)",
+    ),
+    protocol: str = typer.Option(
+        "float",
+        "--protocol",
+        help="float: noise added in float, not clipped (published tables); uint8: clipped and rounded like a real file",
+    ),
     seed: int = typer.Option(0, "--seed", min=0, help="random seed (each image's noise derives from it)"),
     out: Path = typer.Option(Path("bench-output"), "--out", "-o", help="output folder"),
     workers: int = typer.Option(1, "--workers", "-j", min=0, help="worker processes (0: run in this process)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N images (sorted by name)"),
     gray: bool = typer.Option(False, "--gray", help="convert colour images to gray (luma)"),
-    blind: bool = typer.Option(False, "--blind", help="methods estimate the noise level instead of getting the true sigma"),
-    published: bool = typer.Option(False, "--published", help="show published PSNR of known methods for this set "
-                                   "and sigma (Set12/BSD68/CBSD68, Gaussian noise), with sources"),
+    blind: bool = typer.Option(
+        False, "--blind", help="methods estimate the noise level instead of getting the true sigma"
+    ),
+    published: bool = typer.Option(
+        False,
+        "--published",
+        help="show published PSNR of known methods for this set "
+        "and sigma (Set12/BSD68/CBSD68, Gaussian noise), with sources",
+    ),
     save_images: bool = typer.Option(False, "--save-images", help="also write the clean, degraded and restored images"),
-    save_format: str = typer.Option("png", "--save-format", help="restored images: png (16-bit) or npy (exact float32)"),
-    exclude: Optional[str] = typer.Option(None, "--exclude", help="comma-separated method names or tags to leave out "
-                                          "of 'all' (e.g. slow,learned)"),
+    save_format: str = typer.Option(
+        "png", "--save-format", help="restored images: png (16-bit) or npy (exact float32)"
+    ),
+    exclude: Optional[str] = typer.Option(
+        None, "--exclude", help="comma-separated method names or tags to leave out of 'all' (e.g. slow,learned)"
+    ),
     crops: int = typer.Option(3, "--crops", min=0, help="images shown as side-by-side crops in report.html"),
     fresh: bool = typer.Option(False, "--fresh", help="discard earlier results in --out instead of resuming"),
 ) -> None:
@@ -69,17 +101,34 @@ def bench_command(
     from imagewizard.bench.summary import CONSOLE_HEAD, console_cells, ranked
 
     console = Console(highlight=False, soft_wrap=True)
-    cfg = BenchConfig(data=data, degradations=list(degrade), methods=methods, task=task, protocol=protocol,
-                      seed=seed, out=out, workers=workers, limit=limit, gray=gray, blind=blind, published=published,
-                      save_images=save_images, save_format=save_format, exclude=exclude or (), crops=crops,
-                      fresh=fresh)
+    cfg = BenchConfig(
+        data=data,
+        degradations=list(degrade),
+        methods=methods,
+        task=task,
+        protocol=protocol,
+        seed=seed,
+        out=out,
+        workers=workers,
+        limit=limit,
+        gray=gray,
+        blind=blind,
+        published=published,
+        save_images=save_images,
+        save_format=save_format,
+        exclude=exclude or (),
+        crops=crops,
+        fresh=fresh,
+    )
     cfg.command = command_line(cfg)
     res = run_bench(cfg, console=console)
     from rich.table import Table
 
     for d in res.plan.degradations:
-        table = Table(title=f"{d.spec} ({res.plan.config.protocol} protocol, {len(res.plan.dataset.images)} images)",
-                      header_style="bold")
+        table = Table(
+            title=f"{d.spec} ({res.plan.config.protocol} protocol, {len(res.plan.dataset.images)} images)",
+            header_style="bold",
+        )
         for i, h in enumerate(CONSOLE_HEAD):
             table.add_column(h, justify="left" if i < 2 else "right", no_wrap=i == 0)
         for r in ranked([r for r in res.rows if r["degradation"] == d.spec]):
@@ -90,8 +139,10 @@ def bench_command(
         console.print(table)
     for note in res.plan.notes:
         console.print(f"note: {note}")
-    console.print(f"wrote {res.files['results']}, {res.files['summary_csv'].name}, {res.files['summary_md'].name}, "
-                  f"{res.files['report'].name} in {res.out}" + (f" (reused {res.reused} records)" if res.reused else ""))
+    console.print(
+        f"wrote {res.files['results']}, {res.files['summary_csv'].name}, {res.files['summary_md'].name}, "
+        f"{res.files['report'].name} in {res.out}" + (f" (reused {res.reused} records)" if res.reused else "")
+    )
 
 
 def command_line(cfg) -> str:

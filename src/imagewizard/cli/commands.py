@@ -22,7 +22,7 @@ from imagewizard import __version__
 app = typer.Typer(
     name="imagewizard",
     help="ImageWizard: repair, enhance and measure images.\n\nRun `imagewizard demo` for a tour; "
-         "`imagewizard methods` lists every method with its parameters.",
+    "`imagewizard methods` lists every method with its parameters.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="markdown",
@@ -51,6 +51,7 @@ def _root(
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _read(path: Path):
     from imagewizard.io import read
@@ -108,20 +109,34 @@ def _report(console, record: dict[str, Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(record, default=float))
         return
-    msg = (f"{record['task']}: {record['method']} on {record['input']} "
-           f"in {record['seconds']:.2f} s ({record['megapixels_per_second']:.2f} MP/s)")
+    msg = (
+        f"{record['task']}: {record['method']} on {record['input']} "
+        f"in {record['seconds']:.2f} s ({record['megapixels_per_second']:.2f} MP/s)"
+    )
     if record.get("sigma") is not None:
         msg += f", sigma {record['sigma']:.2f}" + (" (estimated)" if record.get("sigma_estimated") else "")
     console.print(msg)
     if "before" in record:
         b, a = record["before"], record["after"]
-        console.print(f"  vs reference: PSNR {b['psnr']:.2f} -> {a['psnr']:.2f} dB, "
-                      f"SSIM {b['ssim']:.4f} -> {a['ssim']:.4f}, MSE {b['mse']:.6f} -> {a['mse']:.6f}")
+        console.print(
+            f"  vs reference: PSNR {b['psnr']:.2f} -> {a['psnr']:.2f} dB, "
+            f"SSIM {b['ssim']:.4f} -> {a['ssim']:.4f}, MSE {b['mse']:.6f} -> {a['mse']:.6f}"
+        )
     console.print(f"  wrote {record['output']}")
 
 
-def _run_task(task: str, input: Path, output: Path, method: str, sigma: Optional[str], params: List[str] | None,
-              overwrite: bool, ref: Optional[Path], as_json: bool, **extra: Any) -> None:
+def _run_task(
+    task: str,
+    input: Path,
+    output: Path,
+    method: str,
+    sigma: Optional[str],
+    params: List[str] | None,
+    overwrite: bool,
+    ref: Optional[Path],
+    as_json: bool,
+    **extra: Any,
+) -> None:
     from imagewizard.core import registry
     from imagewizard.api import apply, sigma_for
     from imagewizard.core.arrays import split_alpha
@@ -145,17 +160,27 @@ def _run_task(task: str, input: Path, output: Path, method: str, sigma: Optional
             raise ParameterError(f"method '{m.name}' does not use --{what}; drop it")
     _check_output(output, input, overwrite)
     img, meta = _read(input)
-    estimated = m.sigma != "none" and (sigma is None or str(sigma).lower() == "auto") and not (
-        m.sigma == "optional" and sigma is None)
+    estimated = (
+        m.sigma != "none"
+        and (sigma is None or str(sigma).lower() == "auto")
+        and not (m.sigma == "optional" and sigma is None)
+    )
     sigma_value = sigma_for(m, split_alpha(img)[0], sigma)
     t0 = time.perf_counter()
     out = apply(task, img, method, sigma=sigma_value, **extra, **kv)
     seconds = time.perf_counter() - t0
     path = _write(output, out, meta, overwrite)
-    record: dict[str, Any] = {"task": task, "method": method, "input": str(input), "output": str(path),
-                              "params": m.bind(kv), "sigma": sigma_value, "sigma_estimated": estimated,
-                              "seconds": seconds,
-                              "megapixels_per_second": img.shape[0] * img.shape[1] / 1e6 / max(seconds, 1e-9)}
+    record: dict[str, Any] = {
+        "task": task,
+        "method": method,
+        "input": str(input),
+        "output": str(path),
+        "params": m.bind(kv),
+        "sigma": sigma_value,
+        "sigma_estimated": estimated,
+        "seconds": seconds,
+        "megapixels_per_second": img.shape[0] * img.shape[1] / 1e6 / max(seconds, 1e-9),
+    }
     if ref is not None:
         from imagewizard.analysis.metrics import compare
 
@@ -188,8 +213,11 @@ def _task_command(task) -> Any:
     def opt(name: str, default: Any, annotation: Any) -> inspect.Parameter:
         return P(name, P.KEYWORD_ONLY, default=default, annotation=annotation)
 
-    params = [opt("input", typer.Argument(..., help="input image"), Path), opt("params", _PARAMS, Optional[List[str]]),
-              opt("output", _OUT, Path)]
+    params = [
+        opt("input", typer.Argument(..., help="input image"), Path),
+        opt("params", _PARAMS, Optional[List[str]]),
+        opt("output", _OUT, Path),
+    ]
     inputs = []
     for i in task.inputs:
         flags = [i.cli_flag] + ([i.cli_short] if i.cli_short else [])
@@ -205,8 +233,18 @@ def _task_command(task) -> Any:
 
     def command(**kw: Any) -> None:
         extra = {i.name: kw[i.name] for i in task.inputs}
-        _run_task(task.name, kw["input"], kw["output"], kw["method"], kw.get("sigma"), kw["params"], kw["overwrite"],
-                  kw["ref"], kw["as_json"], **extra)
+        _run_task(
+            task.name,
+            kw["input"],
+            kw["output"],
+            kw["method"],
+            kw.get("sigma"),
+            kw["params"],
+            kw["overwrite"],
+            kw["ref"],
+            kw["as_json"],
+            **extra,
+        )
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__name__ = task.name.replace("-", "_")
@@ -241,7 +279,8 @@ def _mount_task_commands() -> None:
 _mount_task_commands()
 
 
-@app.command(epilog="""
+@app.command(
+    epilog="""
 Examples:
 
     imagewizard enhance photo.jpg -o better.jpg                 # the wizard decides (see --dry-run)
@@ -251,16 +290,23 @@ Examples:
     imagewizard enhance photo.jpg -o better.jpg --save-plan plan.yaml   # replay with: imagewizard run plan.yaml
 
     imagewizard enhance dull.png -o better.png --method clahe clip_limit=3
-""")
-def enhance(input: Path = typer.Argument(..., help="input image"), params: Optional[List[str]] = _PARAMS,
-            output: Path = _OUT,
-            method: Optional[str] = typer.Option(None, "--method", "-m",
-                                                 help="enhance method (listed below); none: the wizard decides"),
-            reference: Optional[Path] = typer.Option(None, "--reference", help="reference image (histogram matching)"),
-            dry_run: bool = typer.Option(False, "--dry-run", help="wizard: print the plan only"),
-            explain: bool = typer.Option(False, "--explain", help="wizard: also print the measurements"),
-            save_plan: Optional[Path] = typer.Option(None, "--save-plan", help="wizard: write the plan (YAML/JSON)"),
-            ref: Optional[Path] = _REF, overwrite: bool = _OVERWRITE, as_json: bool = _JSON) -> None:
+"""
+)
+def enhance(
+    input: Path = typer.Argument(..., help="input image"),
+    params: Optional[List[str]] = _PARAMS,
+    output: Path = _OUT,
+    method: Optional[str] = typer.Option(
+        None, "--method", "-m", help="enhance method (listed below); none: the wizard decides"
+    ),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="reference image (histogram matching)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="wizard: print the plan only"),
+    explain: bool = typer.Option(False, "--explain", help="wizard: also print the measurements"),
+    save_plan: Optional[Path] = typer.Option(None, "--save-plan", help="wizard: write the plan (YAML/JSON)"),
+    ref: Optional[Path] = _REF,
+    overwrite: bool = _OVERWRITE,
+    as_json: bool = _JSON,
+) -> None:
     """Improve an image: with no --method the wizard analyses it, plans the steps and runs them."""
     from imagewizard.core.errors import ParameterError
 
@@ -271,12 +317,29 @@ def enhance(input: Path = typer.Argument(..., help="input image"), params: Optio
         return
     if params:
         raise ParameterError("method parameters need --method; the wizard chooses its own")
-    _run_wizard(input, output, dry_run=dry_run, explain=explain, save_plan=save_plan, ref=ref, overwrite=overwrite,
-                as_json=as_json)
+    _run_wizard(
+        input,
+        output,
+        dry_run=dry_run,
+        explain=explain,
+        save_plan=save_plan,
+        ref=ref,
+        overwrite=overwrite,
+        as_json=as_json,
+    )
 
 
-def _run_wizard(input: Path, output: Path, *, dry_run: bool, explain: bool, save_plan: Optional[Path],
-                ref: Optional[Path], overwrite: bool, as_json: bool) -> None:
+def _run_wizard(
+    input: Path,
+    output: Path,
+    *,
+    dry_run: bool,
+    explain: bool,
+    save_plan: Optional[Path],
+    ref: Optional[Path],
+    overwrite: bool,
+    as_json: bool,
+) -> None:
     from imagewizard.core.arrays import split_alpha
     from imagewizard.run.wizard import plan
 
@@ -293,8 +356,12 @@ def _run_wizard(input: Path, output: Path, *, dry_run: bool, explain: bool, save
         _check_output(output, input, overwrite)
     img, meta = _read(input)
     decided = plan(split_alpha(img)[0])
-    record: dict[str, Any] = {"input": str(input), "plan": decided.pipeline.to_dict() if decided.pipeline else None,
-                              "reasons": decided.reasons, "not_done": decided.skipped}
+    record: dict[str, Any] = {
+        "input": str(input),
+        "plan": decided.pipeline.to_dict() if decided.pipeline else None,
+        "reasons": decided.reasons,
+        "not_done": decided.skipped,
+    }
     if explain:
         record["measurements"] = decided.analysis
     if save_plan is not None and decided.pipeline is not None:
@@ -310,8 +377,11 @@ def _run_wizard(input: Path, output: Path, *, dry_run: bool, explain: bool, save
         for line in decided.skipped:
             console.print(f"  - {line}", highlight=False, markup=False)
         if explain:
-            console.print("measurements: " + ", ".join(f"{k}={_fmt(v)}" for k, v in decided.analysis.items()
-                                                       if not isinstance(v, (dict, list))), highlight=False)
+            console.print(
+                "measurements: "
+                + ", ".join(f"{k}={_fmt(v)}" for k, v in decided.analysis.items() if not isinstance(v, (dict, list))),
+                highlight=False,
+            )
         if save_plan is not None and decided.pipeline is not None:
             console.print(f"wrote plan {record['plan_file']}", highlight=False)
     if not dry_run:
@@ -327,8 +397,11 @@ def _run_wizard(input: Path, output: Path, *, dry_run: bool, explain: bool, save
         if not as_json:
             if ref is not None:
                 b, a = record["before"], record["after"]
-                console.print(f"  vs reference: PSNR {b['psnr']:.2f} -> {a['psnr']:.2f} dB, "
-                              f"SSIM {b['ssim']:.4f} -> {a['ssim']:.4f}", highlight=False)
+                console.print(
+                    f"  vs reference: PSNR {b['psnr']:.2f} -> {a['psnr']:.2f} dB, "
+                    f"SSIM {b['ssim']:.4f} -> {a['ssim']:.4f}",
+                    highlight=False,
+                )
             console.print(f"wrote {record['output']}  ({record['seconds']:.2f} s)", highlight=False)
     if as_json:
         typer.echo(json.dumps(record, default=_json_default))
@@ -341,6 +414,7 @@ def _task_commands() -> tuple[str, ...]:
 
 
 # --------------------------------------------------------------------------- methods
+
 
 @app.command(epilog="Example: `imagewizard tasks --json`")
 def tasks(as_json: bool = typer.Option(False, "--json", help="print the declarations as JSON")) -> None:
@@ -360,16 +434,23 @@ def tasks(as_json: bool = typer.Option(False, "--json", help="print the declarat
     for d in rows:
         inputs = ", ".join(i["cli"] for i in d["inputs"]) or "none"
         console.print(f"[bold]{d['name']}[/bold]: {d['summary']}", highlight=False)
-        console.print(f"  takes: the image{' and ' + inputs if d['inputs'] else ''}"
-                      f"{'; a noise level (--sigma, 0..255)' if d['sigma'] else ''}; returns: {d['output']}; "
-                      f"scored by {', '.join(d['metrics'])}", highlight=False)
-        console.print(f"  methods ({len(d['methods'])}, default {d['default_method']}): {', '.join(d['methods'])}",
-                      highlight=False)
+        console.print(
+            f"  takes: the image{' and ' + inputs if d['inputs'] else ''}"
+            f"{'; a noise level (--sigma, 0..255)' if d['sigma'] else ''}; returns: {d['output']}; "
+            f"scored by {', '.join(d['metrics'])}",
+            highlight=False,
+        )
+        console.print(
+            f"  methods ({len(d['methods'])}, default {d['default_method']}): {', '.join(d['methods'])}",
+            highlight=False,
+        )
 
 
 @app.command()
-def methods(task: Optional[str] = typer.Option(None, "--task", "-t", help="only this task"),
-            as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+def methods(
+    task: Optional[str] = typer.Option(None, "--task", "-t", help="only this task"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
     """List the registered methods with their parameters."""
     from imagewizard.core import registry
     from imagewizard.core.errors import ParameterError
@@ -396,9 +477,14 @@ def methods(task: Optional[str] = typer.Option(None, "--task", "-t", help="only 
 
 
 @app.command()
-def models(as_json: bool = typer.Option(False, "--json", help="print the full model cards as JSON"),
-           archs: bool = typer.Option(False, "--archs", help="list the architectures `imagewizard train denoiser "
-                                      "--arch` can build, with their default settings")) -> None:
+def models(
+    as_json: bool = typer.Option(False, "--json", help="print the full model cards as JSON"),
+    archs: bool = typer.Option(
+        False,
+        "--archs",
+        help="list the architectures `imagewizard train denoiser --arch` can build, with their default settings",
+    ),
+) -> None:
     """List the trained models in the zoo (package weights and $IMAGEWIZARD_WEIGHTS) with their cards."""
     from imagewizard.models import zoo
 
@@ -418,8 +504,9 @@ def models(as_json: bool = typer.Option(False, "--json", help="print the full mo
     console = _console()
     if not cards:
         where = ", ".join(str(d) for d in zoo.weight_dirs())
-        console.print(f"no trained models found (looked in {where}); train one with `imagewizard train denoiser`",
-                      highlight=False)
+        console.print(
+            f"no trained models found (looked in {where}); train one with `imagewizard train denoiser`", highlight=False
+        )
         return
     from rich.markup import escape
     from rich.table import Table
@@ -432,8 +519,17 @@ def models(as_json: bool = typer.Option(False, "--json", help="print the full mo
     for c in cards:
         sig, val = c.get("sigma_range"), c.get("validation") or {}
         psnrs = "/".join(f"{val[k]:.2f}" for k in ("psnr_s15", "psnr_s25", "psnr_s50") if k in val) or "?"
-        cells = (c["name"], c.get("method", c.get("arch", "?")), c.get("arch", "?"), c.get("channels", "?"), f"{sig[0]:g}-{sig[1]:g}" if sig else "?",
-                 f"{c['bytes'] / 1e6:.1f}", c.get("steps", "?"), c.get("wall_time_hours", "?"), psnrs)
+        cells = (
+            c["name"],
+            c.get("method", c.get("arch", "?")),
+            c.get("arch", "?"),
+            c.get("channels", "?"),
+            f"{sig[0]:g}-{sig[1]:g}" if sig else "?",
+            f"{c['bytes'] / 1e6:.1f}",
+            c.get("steps", "?"),
+            c.get("wall_time_hours", "?"),
+            psnrs,
+        )
         table.add_row(*(escape(str(x)) for x in cells))
     console.print(table)
     _print_generators(console)
@@ -457,9 +553,15 @@ def _print_generators(console) -> None:
         card_path = path.with_suffix(".json")
         c = json.loads(card_path.read_text()) if card_path.is_file() else {}
         score = (c.get("quality") or {}).get("digit_classifier_score") or {}
-        cells = (name, arch, (c.get("data") or {}).get("name", "?"), f"{path.stat().st_size / 1e6:.1f}",
-                 c.get("steps", "?"), f"{c['wall_seconds'] / 60:.1f}" if "wall_seconds" in c else "?",
-                 f"{score['confident']:.1%} confident" if "confident" in score else "?")
+        cells = (
+            name,
+            arch,
+            (c.get("data") or {}).get("name", "?"),
+            f"{path.stat().st_size / 1e6:.1f}",
+            c.get("steps", "?"),
+            f"{c['wall_seconds'] / 60:.1f}" if "wall_seconds" in c else "?",
+            f"{score['confident']:.1%} confident" if "confident" in score else "?",
+        )
         table.add_row(*(escape(str(x)) for x in cells))
     if table.row_count:
         console.print(table)
@@ -467,7 +569,9 @@ def _print_generators(console) -> None:
 
 # --------------------------------------------------------------------------- degrade
 
-@app.command(epilog="""
+
+@app.command(
+    epilog="""
 Examples:
 
     imagewizard degrade clean.png -o noisy.png --noise gaussian:25 --seed 0
@@ -477,21 +581,30 @@ Examples:
     imagewizard degrade clean.png -o noisy.npy --noise gaussian:25 --float   # unclipped (benchmark protocol)
 
     imagewizard degrade clean.png -o damaged.png --mask text   # also writes damaged-mask.png
-""")
+"""
+)
 def degrade(
     input: Path = typer.Argument(..., help="clean input image"),
     output: Path = _OUT,
-    noise: Optional[List[str]] = typer.Option(None, "--noise", "-n", help="noise spec, repeatable: gaussian:25, "
-                                              "salt-pepper:0.1,0.5, speckle:0.2, poisson:30"),
-    blur: Optional[str] = typer.Option(None, "--blur", "-b", help="blur kernel spec or file: gaussian:2, motion:15,30, disk:4, box:5"),
+    noise: Optional[List[str]] = typer.Option(
+        None, "--noise", "-n", help="noise spec, repeatable: gaussian:25, salt-pepper:0.1,0.5, speckle:0.2, poisson:30"
+    ),
+    blur: Optional[str] = typer.Option(
+        None, "--blur", "-b", help="blur kernel spec or file: gaussian:2, motion:15,30, disk:4, box:5"
+    ),
     mask: Optional[str] = typer.Option(None, "--mask", help="damage: pixels:0.5, lines:8,5, box:0.25, text[:WORDS]"),
     jpeg: Optional[int] = typer.Option(None, "--jpeg", help="JPEG quality 1..100"),
     downscale: Optional[int] = typer.Option(None, "--downscale", help="bicubic downscale factor 2, 3 or 4"),
-    contrast: Optional[float] = typer.Option(None, "--contrast", help="contrast factor in (0, 1]: tones pulled "
-                                              "toward mid-grey (haze, flat scan)"),
+    contrast: Optional[float] = typer.Option(
+        None, "--contrast", help="contrast factor in (0, 1]: tones pulled toward mid-grey (haze, flat scan)"
+    ),
     seed: int = typer.Option(0, "--seed", help="random seed"),
-    as_float: bool = typer.Option(False, "--float", help="keep the result unclipped in float (write .npy or .tif); "
-                                  "default: clipped and quantized to 8-bit levels like a real file"),
+    as_float: bool = typer.Option(
+        False,
+        "--float",
+        help="keep the result unclipped in float (write .npy or .tif); "
+        "default: clipped and quantized to 8-bit levels like a real file",
+    ),
     overwrite: bool = _OVERWRITE,
 ) -> None:
     """Damage an image in a controlled, seeded way (to test restoration)."""
@@ -502,8 +615,9 @@ def degrade(
     if as_float and output.suffix.lower() not in (".npy", ".tif", ".tiff"):
         raise ParameterError(f"{output}: --float keeps values outside [0, 1]; write to .npy or .tif")
     if not (noise or blur or mask or jpeg or downscale or contrast):
-        raise ParameterError("nothing to do: give at least one of --noise, --blur, --mask, --jpeg, --downscale, "
-                             "--contrast")
+        raise ParameterError(
+            "nothing to do: give at least one of --noise, --blur, --mask, --jpeg, --downscale, --contrast"
+        )
     if downscale is not None and downscale not in (2, 3, 4):
         raise ParameterError(f"--downscale must be 2, 3 or 4, got {downscale}")
     if jpeg is not None and not 1 <= jpeg <= 100:
@@ -518,12 +632,29 @@ def degrade(
     if blur:
         check_output(kernel_path, what="kernel file")
     img, meta = _read(input)
-    res = run_degrade(img, noise=noise or (), blur=blur, mask=mask, jpeg=jpeg, downscale=downscale, contrast=contrast,
-                      seed=seed, protocol="float" if as_float else "uint8")
+    res = run_degrade(
+        img,
+        noise=noise or (),
+        blur=blur,
+        mask=mask,
+        jpeg=jpeg,
+        downscale=downscale,
+        contrast=contrast,
+        seed=seed,
+        protocol="float" if as_float else "uint8",
+    )
     like = meta if res.image.shape[:2] == img.shape[:2] else None
-    path = _write(output, res.image, like, overwrite, **({"bit_depth": 32} if as_float and output.suffix.lower() != ".npy" else {}))
+    path = _write(
+        output,
+        res.image,
+        like,
+        overwrite,
+        **({"bit_depth": 32} if as_float and output.suffix.lower() != ".npy" else {}),
+    )
     console = _console()
-    console.print(f"degraded {input}: " + "; ".join(res.steps) + f" (seed {seed}, {'float' if as_float else 'uint8'} protocol)")
+    console.print(
+        f"degraded {input}: " + "; ".join(res.steps) + f" (seed {seed}, {'float' if as_float else 'uint8'} protocol)"
+    )
     console.print(f"  wrote {path}")
     if res.mask is not None:
         mpath = _write(mask_path, res.mask.astype("float32"), None, False)
@@ -537,12 +668,15 @@ def degrade(
 
 # --------------------------------------------------------------------------- measure
 
+
 @app.command()
-def metrics(ref: Path = typer.Argument(..., help="reference (clean) image"),
-            img: Path = typer.Argument(..., help="image to score"),
-            crop: int = typer.Option(0, "--crop", help="ignore this many border pixels"),
-            y_channel: bool = typer.Option(False, "--y", help="score the luminance (Y of YCbCr) only"),
-            as_json: bool = typer.Option(False, "--json", help="print JSON with keys psnr, ssim, mse, mae")) -> None:
+def metrics(
+    ref: Path = typer.Argument(..., help="reference (clean) image"),
+    img: Path = typer.Argument(..., help="image to score"),
+    crop: int = typer.Option(0, "--crop", help="ignore this many border pixels"),
+    y_channel: bool = typer.Option(False, "--y", help="score the luminance (Y of YCbCr) only"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON with keys psnr, ssim, mse, mae"),
+) -> None:
     """PSNR, SSIM, MSE and MAE of IMG against REF (images scaled to [0, 1], so 8-bit data gives the usual dB)."""
     from imagewizard.core.arrays import split_alpha
     from imagewizard.analysis.metrics import compare
@@ -561,8 +695,9 @@ def metrics(ref: Path = typer.Argument(..., help="reference (clean) image"),
 
 
 @app.command()
-def info(img: Path = typer.Argument(..., help="image file"),
-         as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+def info(
+    img: Path = typer.Argument(..., help="image file"), as_json: bool = typer.Option(False, "--json", help="print JSON")
+) -> None:
     """Size, mode, bit depth, metadata, histogram statistics, noise level and contrast of an image."""
     from imagewizard.analysis.estimate import analyze
 
@@ -599,8 +734,9 @@ def _fmt(v: Any) -> str:
 
 
 @app.command("estimate-noise")
-def estimate_noise(img: Path = typer.Argument(..., help="image file"),
-                   as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+def estimate_noise(
+    img: Path = typer.Argument(..., help="image file"), as_json: bool = typer.Option(False, "--json", help="print JSON")
+) -> None:
     """Estimate the noise level (sigma on 0..255) and, where it can tell, the noise type."""
     from imagewizard.core.arrays import split_alpha
     from imagewizard.analysis.estimate import noise_sigma, noise_type
@@ -619,9 +755,11 @@ def estimate_noise(img: Path = typer.Argument(..., help="image file"),
 
 
 @app.command()
-def histogram(img: Path = typer.Argument(..., help="image file"),
-              output: Path = typer.Option(..., "--output", "-o", help="plot file (.png, .pdf, .svg)"),
-              bins: int = typer.Option(256, "--bins", min=2, max=65536, help="number of bins")) -> None:
+def histogram(
+    img: Path = typer.Argument(..., help="image file"),
+    output: Path = typer.Option(..., "--output", "-o", help="plot file (.png, .pdf, .svg)"),
+    bins: int = typer.Option(256, "--bins", min=2, max=65536, help="number of bins"),
+) -> None:
     """Plot the histogram with its cumulative distribution (per channel for colour)."""
     from imagewizard.analysis.plots import check_plot_path, histogram_figure, save_figure
 
@@ -632,11 +770,13 @@ def histogram(img: Path = typer.Argument(..., help="image file"),
 
 
 @app.command()
-def compare(images: List[Path] = typer.Argument(..., help="images to show side by side"),
-            output: Path = typer.Option(..., "--output", "-o", help="grid image (.png)"),
-            ref: Optional[Path] = typer.Option(None, "--ref", help="reference: PSNR/SSIM under each image"),
-            titles: Optional[str] = typer.Option(None, "--titles", help="comma-separated titles (default: file names)"),
-            columns: Optional[int] = typer.Option(None, "--columns", min=1, help="images per row")) -> None:
+def compare(
+    images: List[Path] = typer.Argument(..., help="images to show side by side"),
+    output: Path = typer.Option(..., "--output", "-o", help="grid image (.png)"),
+    ref: Optional[Path] = typer.Option(None, "--ref", help="reference: PSNR/SSIM under each image"),
+    titles: Optional[str] = typer.Option(None, "--titles", help="comma-separated titles (default: file names)"),
+    columns: Optional[int] = typer.Option(None, "--columns", min=1, help="images per row"),
+) -> None:
     """A side-by-side grid with titles and, given a reference, PSNR/SSIM under each image."""
     from imagewizard.core.arrays import split_alpha
     from imagewizard.core.errors import ParameterError
@@ -669,14 +809,22 @@ A pipeline file (YAML or JSON) lists steps, each a registered method:
 """
 
 
-@app.command("run", epilog=_PIPELINE_EPILOG + """
+@app.command(
+    "run",
+    epilog=_PIPELINE_EPILOG
+    + """
 Example:
 
     imagewizard run cleanup.yaml scan.png -o scan-clean.png
-""")
-def run_pipeline(pipeline: Path = typer.Argument(..., help="pipeline file (.yaml, .yml or .json)"),
-                 input: Path = typer.Argument(..., help="input image"),
-                 output: Path = _OUT, overwrite: bool = _OVERWRITE, as_json: bool = _JSON) -> None:
+""",
+)
+def run_pipeline(
+    pipeline: Path = typer.Argument(..., help="pipeline file (.yaml, .yml or .json)"),
+    input: Path = typer.Argument(..., help="input image"),
+    output: Path = _OUT,
+    overwrite: bool = _OVERWRITE,
+    as_json: bool = _JSON,
+) -> None:
     """Run a pipeline of registered methods on one image."""
     from imagewizard.run.pipeline import Pipeline
 
@@ -698,7 +846,9 @@ def run_pipeline(pipeline: Path = typer.Argument(..., help="pipeline file (.yaml
     console.print(f"wrote {path}  ({seconds:.2f} s)", highlight=False)
 
 
-@app.command(epilog=_PIPELINE_EPILOG + """
+@app.command(
+    epilog=_PIPELINE_EPILOG
+    + """
 Examples:
 
     imagewizard batch photos/ better/ --workers 2          # the wizard plans and repairs each photo
@@ -713,21 +863,28 @@ Examples:
 
 Images whose output exists are skipped, so running the same command again resumes after a
 crash or Ctrl-C; failed images are logged in OUT_DIR/imagewizard-batch.jsonl and retried.
-""")
-def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
-          out_dir: Path = typer.Argument(..., help="output folder (mirrors the input tree)"),
-          pipeline: Optional[Path] = typer.Option(None, "--pipeline", "-p", help="pipeline file to run"),
-          method: Optional[str] = typer.Option(None, "--method", "-m", help="a single method to run instead"),
-          task: Optional[str] = typer.Option(None, "--task", help="the method's task, if its name is ambiguous"),
-          sigma: Optional[str] = _SIGMA,
-          params: Optional[List[str]] = typer.Argument(None, help="method parameters as name=value (with --method)",
-                                                       show_default=False),
-          workers: int = typer.Option(1, "--workers", "-w", min=1, help="worker processes"),
-          cluster: Optional[str] = typer.Option(None, "--cluster", help="run on a Dask cluster: tcp://HOST:8786 "
-                                                "(a running scheduler; workers must see both folders) or local:N"),
-          recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="descend into sub-folders"),
-          pattern: Optional[str] = typer.Option(None, "--pattern", help="only files matching this glob"),
-          as_json: bool = typer.Option(False, "--json", help="print the summary as JSON")) -> None:
+"""
+)
+def batch(
+    in_dir: Path = typer.Argument(..., help="folder of input images"),
+    out_dir: Path = typer.Argument(..., help="output folder (mirrors the input tree)"),
+    pipeline: Optional[Path] = typer.Option(None, "--pipeline", "-p", help="pipeline file to run"),
+    method: Optional[str] = typer.Option(None, "--method", "-m", help="a single method to run instead"),
+    task: Optional[str] = typer.Option(None, "--task", help="the method's task, if its name is ambiguous"),
+    sigma: Optional[str] = _SIGMA,
+    params: Optional[List[str]] = typer.Argument(
+        None, help="method parameters as name=value (with --method)", show_default=False
+    ),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="worker processes"),
+    cluster: Optional[str] = typer.Option(
+        None,
+        "--cluster",
+        help="run on a Dask cluster: tcp://HOST:8786 (a running scheduler; workers must see both folders) or local:N",
+    ),
+    recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="descend into sub-folders"),
+    pattern: Optional[str] = typer.Option(None, "--pattern", help="only files matching this glob"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
     """Run the wizard, a pipeline or one method over a folder of images, resumably.
 
     With neither --pipeline nor --method the wizard analyses each image and runs the plan it needs;
@@ -741,7 +898,9 @@ def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
     from imagewizard.run.pipeline import Pipeline, single_step
 
     if pipeline is not None and method is not None:
-        raise ParameterError("give exactly one of --pipeline and --method, or neither (the wizard then plans each image)")
+        raise ParameterError(
+            "give exactly one of --pipeline and --method, or neither (the wizard then plans each image)"
+        )
     if cluster is not None and workers != 1:
         raise ParameterError("give --workers or --cluster, not both (a cluster has its own workers)")
     if cluster is not None:
@@ -758,15 +917,21 @@ def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
         if params or sigma is not None or task is not None:
             raise ParameterError("method parameters, --sigma and --task need --method; the wizard chooses its own")
         p = None
-    for s in (p.steps if p is not None else []):  # an unavailable method fails now, not once per image
+    for s in p.steps if p is not None else []:  # an unavailable method fails now, not once per image
         registry.get(s.task, s.method).check_available()
     todo, done = plan_jobs(in_dir, out_dir, recursive=recursive, pattern=pattern)
     console = _console()
     err_console = _console(stderr=True)
     # a bar is for a person at a terminal; in a log it is noise
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
-                  disable=as_json or not err_console.is_terminal) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=as_json or not err_console.is_terminal,
+    ) as bar:
         tid = bar.add_task(f"batch ({len(done)} already done)", total=len(todo))
 
         def tick(rec: dict[str, Any], finished: int, total: int) -> None:
@@ -774,24 +939,34 @@ def batch(in_dir: Path = typer.Argument(..., help="folder of input images"),
             if rec["status"] != "ok":
                 bar.console.print(f"failed: {rec['error']}", highlight=False, markup=False)
 
-        summary = run_batch(in_dir, out_dir, p, workers=workers, recursive=recursive, pattern=pattern,
-                            cluster=cluster, progress=tick)
+        summary = run_batch(
+            in_dir, out_dir, p, workers=workers, recursive=recursive, pattern=pattern, cluster=cluster, progress=tick
+        )
     if as_json:
         typer.echo(json.dumps(summary))
     else:
-        console.print(f"{summary['ok']} done, {summary['error']} failed, {summary['skipped']} skipped (already done) "
-                      f"of {summary['total']} in {summary['seconds']:.1f} s; log: {summary['log']}", highlight=False)
+        console.print(
+            f"{summary['ok']} done, {summary['error']} failed, {summary['skipped']} skipped (already done) "
+            f"of {summary['total']} in {summary['seconds']:.1f} s; log: {summary['log']}",
+            highlight=False,
+        )
     if summary["error"]:
-        typer.echo(f"error: {summary['error']} of {summary['total']} images failed (each named above; "
-                   f"run the command again to retry them)", err=True)
+        typer.echo(
+            f"error: {summary['error']} of {summary['total']} images failed (each named above; "
+            f"run the command again to retry them)",
+            err=True,
+        )
         raise typer.Exit(1)
 
 
 # --------------------------------------------------------------------------- demo and training
 
+
 @app.command()
-def demo(output: Path = typer.Option(Path("demo-output"), "--output", "-o", help="folder for the results"),
-         quick: bool = typer.Option(False, "--quick", help="smaller image and only the fast methods")) -> None:
+def demo(
+    output: Path = typer.Option(Path("demo-output"), "--output", "-o", help="folder for the results"),
+    quick: bool = typer.Option(False, "--quick", help="smaller image and only the fast methods"),
+) -> None:
     """Degrade a bundled sample image several ways, restore it with every method, and write a report."""
     from imagewizard.demo import run_demo
 
@@ -813,6 +988,7 @@ _mount_subcommands()
 
 
 # --------------------------------------------------------------------------- entry point
+
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: one-line errors, exit 1 (2 for usage errors)."""
@@ -848,7 +1024,9 @@ def main(argv: list[str] | None = None) -> int:
     except click_exc.UsageError as exc:
         if verbose:
             raise
-        hint = f" (see 'imagewizard {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.info_name != "imagewizard" else ""
+        hint = (
+            f" (see 'imagewizard {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.info_name != "imagewizard" else ""
+        )
         typer.echo(f"error: {exc.format_message()}{hint}", err=True)
         return 2
     except ImageWizardError as exc:
@@ -875,8 +1053,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line unless --verbose, and no internal names
         if verbose:
             raise
-        typer.echo(f"error: internal error ({internal_summary(exc)}); run again with --verbose for the "
-                   f"traceback and report it", err=True)
+        typer.echo(
+            f"error: internal error ({internal_summary(exc)}); run again with --verbose for the "
+            f"traceback and report it",
+            err=True,
+        )
         return 1
     return 0
 

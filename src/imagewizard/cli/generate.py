@@ -19,8 +19,9 @@ from imagewizard.core.errors import ParameterError
 MAX_SAMPLES = 1024
 
 
-def generate(model: str, n: int, out: Path, seed: int = 0, steps: int | None = None,
-             weights: str | None = None) -> None:
+def generate(
+    model: str, n: int, out: Path, seed: int = 0, steps: int | None = None, weights: str | None = None
+) -> None:
     """Sample ``n`` images and write them as one grid PNG.
 
     Parameters
@@ -60,13 +61,22 @@ def generate(model: str, n: int, out: Path, seed: int = 0, steps: int | None = N
     mosaic = grid(images)
     write_png(out, mosaic)
     extra = f", {int(steps or 50)} DDIM steps" if arch == "ddpm" else ""
-    typer.echo(f"wrote {out}: {n} samples from {path.stem} ({arch}{extra}, seed {seed}), "
-               f"{mosaic.shape[1]}x{mosaic.shape[0]} grid in {time.time() - t0:.1f} s")
+    typer.echo(
+        f"wrote {out}: {n} samples from {path.stem} ({arch}{extra}, seed {seed}), "
+        f"{mosaic.shape[1]}x{mosaic.shape[0]} grid in {time.time() - t0:.1f} s"
+    )
 
 
-def train_generator_cmd(model: str, data: Path | None = None, steps: int | None = None, batch: int | None = None,
-                        lr: float | None = None, seed: int = 0, out: Path | None = None,
-                        minutes: float | None = None) -> dict:
+def train_generator_cmd(
+    model: str,
+    data: Path | None = None,
+    steps: int | None = None,
+    batch: int | None = None,
+    lr: float | None = None,
+    seed: int = 0,
+    out: Path | None = None,
+    minutes: float | None = None,
+) -> dict:
     """Train a generative model (see :func:`imagewizard.models.train_generative.train_generator`).
 
     Parameters
@@ -95,8 +105,17 @@ def train_generator_cmd(model: str, data: Path | None = None, steps: int | None 
     arch = resolve(model)
     if data is not None and not Path(data).is_file():
         raise ParameterError(f"{data}: MNIST IDX file not found")
-    result = train_generator(arch, data=data, steps=steps, batch=batch, lr=lr, seed=seed,
-                             out=out or Path(f"runs/gen-{arch}"), minutes=minutes, log=typer.echo)
+    result = train_generator(
+        arch,
+        data=data,
+        steps=steps,
+        batch=batch,
+        lr=lr,
+        seed=seed,
+        out=out or Path(f"runs/gen-{arch}"),
+        minutes=minutes,
+        log=typer.echo,
+    )
     result.pop("history", None)
     return result
 
@@ -104,7 +123,9 @@ def train_generator_cmd(model: str, data: Path | None = None, steps: int | None 
 def mount(app: typer.Typer, train_app: typer.Typer) -> None:
     """Add ``generate`` to ``app`` and ``generator`` to ``train_app``."""
 
-    @app.command("generate", epilog="""
+    @app.command(
+        "generate",
+        epilog="""
 Examples:
 
     imagewizard generate --model diffusion -n 16 -o grid.png
@@ -112,25 +133,31 @@ Examples:
     imagewizard generate --model gan -n 64 --seed 3 -o gan.png
 
     imagewizard generate --model diffusion --steps 20 --weights runs/gen-ddpm/model.safetensors -o fast.png
-""")
+""",
+    )
     def _generate(
         model: str = typer.Option("diffusion", "--model", "-m", help="diffusion, vae or gan"),
         n: int = typer.Option(16, "-n", help="number of samples (1..1024)"),
         out: Path = typer.Option(Path("samples.png"), "--out", "-o", help="grid PNG to write"),
         seed: int = typer.Option(0, help="random seed of the samples"),
         steps: int = typer.Option(50, help="DDIM sampling steps (diffusion only)"),
-        weights: Optional[str] = typer.Option(None, help="a .safetensors file from 'train generator' (default: shipped)"),
+        weights: Optional[str] = typer.Option(
+            None, help="a .safetensors file from 'train generator' (default: shipped)"
+        ),
     ) -> None:
         """Sample new images from a generative model trained on digits (DDIM diffusion, VAE or DCGAN)."""
         generate(model, n, out, seed, steps, weights)
 
-    @train_app.command("generator", epilog="""
+    @train_app.command(
+        "generator",
+        epilog="""
 Examples:
 
     imagewizard train generator --model diffusion --steps 2000 --out runs/gen-ddpm
 
     imagewizard train generator --model gan --data train-images-idx3-ubyte.gz --minutes 30
-""")
+""",
+    )
     def _generator(
         model: str = typer.Option("diffusion", "--model", "-m", help="diffusion, vae or gan (dcgan)"),
         data: Optional[Path] = typer.Option(None, help="MNIST IDX images file (default: sklearn 8x8 digits)"),

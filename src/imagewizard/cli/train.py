@@ -9,8 +9,9 @@ import typer
 
 from imagewizard.models.train import LOSSES
 
-train_app = typer.Typer(help="Train learned models on a folder of images.", no_args_is_help=True,
-                        rich_markup_mode="markdown")
+train_app = typer.Typer(
+    help="Train learned models on a folder of images.", no_args_is_help=True, rich_markup_mode="markdown"
+)
 
 
 @train_app.callback()
@@ -18,7 +19,9 @@ def _train() -> None:
     """Train learned models on a folder of images."""
 
 
-@train_app.command("denoiser", epilog="""
+@train_app.command(
+    "denoiser",
+    epilog="""
 Examples:
 
     imagewizard train denoiser --arch unet --data data/bsds500/images \\
@@ -35,12 +38,17 @@ Examples:
 
     imagewizard train denoiser --arch unet --init unet-gray --gan --l1-weight 100 --channels 1 \\
         --data data/bsds500/images --exclude data/testsets/CBSD68 --lr 1e-4 --steps 1200 --out runs/gan-gray
-""")
+""",
+)
 def denoiser(
     arch: str = typer.Option("unet", help="architecture (see `imagewizard models --archs`)"),
-    arch_config: Optional[List[str]] = typer.Option(None, "--arch-config", help="architecture setting as KEY=VALUE, "
-                                                    "repeatable, e.g. --arch-config depth=12 --arch-config "
-                                                    "features=48 (defaults: imagewizard models --archs)"),
+    arch_config: Optional[List[str]] = typer.Option(
+        None,
+        "--arch-config",
+        help="architecture setting as KEY=VALUE, "
+        "repeatable, e.g. --arch-config depth=12 --arch-config "
+        "features=48 (defaults: imagewizard models --archs)",
+    ),
     data: Optional[Path] = typer.Option(None, help="folder of training images (searched recursively)"),
     exclude: Optional[Path] = typer.Option(None, help="folder of images never to train on (matched by file name)"),
     channels: int = typer.Option(3, help="1 = gray, 3 = colour"),
@@ -57,23 +65,43 @@ def denoiser(
     seed: int = typer.Option(0, help="random seed (runs are deterministic given it)"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: all)"),
     device: Optional[str] = typer.Option(None, help="auto (CUDA when torch sees a GPU; the default), cpu or cuda[:N]"),
-    init: Optional[str] = typer.Option(None, help="start from these trained weights (zoo name or .safetensors "
-                                       "of the same architecture), e.g. a GAN generator from unet-gray"),
-    gan: bool = typer.Option(False, "--gan", help="train as a conditional GAN (pix2pix): PatchGAN discriminator, "
-                             "loss = adversarial + --l1-weight x pixel loss"),
+    init: Optional[str] = typer.Option(
+        None,
+        help="start from these trained weights (zoo name or .safetensors "
+        "of the same architecture), e.g. a GAN generator from unet-gray",
+    ),
+    gan: bool = typer.Option(
+        False,
+        "--gan",
+        help="train as a conditional GAN (pix2pix): PatchGAN discriminator, "
+        "loss = adversarial + --l1-weight x pixel loss",
+    ),
     l1_weight: float = typer.Option(100.0, help="weight of the pixel loss against the adversarial loss (--gan)"),
-    clip_fraction: float = typer.Option(0.0, help="share of batches whose noisy input is clipped to [0, 1] and "
-                                        "rounded to 8 bits, as a saved file holds it (the model is told the "
-                                        "true sigma); 0 = float noise only"),
-    mix: Optional[str] = typer.Option(None, help="training sources and weights, e.g. folder=0.6,photos=0.25,"
-                                      "dead-leaves=0.15 (folder: --data; photos: package photos, see "
-                                      "docs/training-data.md; dead-leaves: procedural); default: the folder only"),
-    colour_aug: float = typer.Option(0.0, help="probability of a random colour change (channel order, hue, "
-                                     "saturation, exposure, gamma) on a photograph patch (needs --mix)"),
-    val_set: str = typer.Option("folder", help="validate on: folder (a held-out split of --data) or photos "
-                                "(the held-out package photos; the folder is then trained on whole)"),
-    val_protocols: str = typer.Option("float", help="validation protocols, comma-separated: float, uint8; "
-                                      "the best checkpoint is chosen on their mean"),
+    clip_fraction: float = typer.Option(
+        0.0,
+        help="share of batches whose noisy input is clipped to [0, 1] and "
+        "rounded to 8 bits, as a saved file holds it (the model is told the "
+        "true sigma); 0 = float noise only",
+    ),
+    mix: Optional[str] = typer.Option(
+        None,
+        help="training sources and weights, e.g. folder=0.6,photos=0.25,"
+        "dead-leaves=0.15 (folder: --data; photos: package photos, see "
+        "docs/training-data.md; dead-leaves: procedural); default: the folder only",
+    ),
+    colour_aug: float = typer.Option(
+        0.0,
+        help="probability of a random colour change (channel order, hue, "
+        "saturation, exposure, gamma) on a photograph patch (needs --mix)",
+    ),
+    val_set: str = typer.Option(
+        "folder",
+        help="validate on: folder (a held-out split of --data) or photos "
+        "(the held-out package photos; the folder is then trained on whole)",
+    ),
+    val_protocols: str = typer.Option(
+        "float", help="validation protocols, comma-separated: float, uint8; the best checkpoint is chosen on their mean"
+    ),
     resume: Optional[Path] = typer.Option(None, help="run folder or checkpoint to resume exactly"),
     out: Optional[Path] = typer.Option(None, help="run folder (checkpoints, log, best weights)"),
 ) -> None:
@@ -82,27 +110,60 @@ def denoiser(
     from imagewizard.models.train import TrainConfig, command_line, train_denoiser
 
     if resume is not None:
-        overrides = {"steps": steps, "minutes": minutes, "lr": lr, "val_every": val_every, "threads": threads, "device": device,
-                     "out": str(out) if out else None}
+        overrides = {
+            "steps": steps,
+            "minutes": minutes,
+            "lr": lr,
+            "val_every": val_every,
+            "threads": threads,
+            "device": device,
+            "out": str(out) if out else None,
+        }
         result = train_denoiser(TrainConfig(), resume=resume, overrides=overrides)
     else:
         if data is None:
             raise typer.BadParameter("--data is required (unless --resume)")
-        cfg = TrainConfig(arch=arch, arch_config=_parse_arch_config(arch_config or []), data=str(data), exclude=str(exclude) if exclude else None, channels=channels,
-                          sigma=parse_sigma_range(sigma), patch=patch, batch=batch, steps=steps or 10000,
-                          minutes=minutes, lr=lr or 4e-4, schedule=schedule, loss=loss, ema=ema,
-                          val_every=val_every or 1000, seed=seed, threads=threads or 0, device=device or "auto", init=init, gan=gan,
-                          l1_weight=l1_weight, clip_fraction=clip_fraction, mix=parse_mix(mix),
-                          colour_aug=colour_aug, val_set=val_set,
-                          val_protocols=tuple(p.strip() for p in val_protocols.split(",") if p.strip()),
-                          out=str(out or f"runs/{arch}"), command=command_line())
+        cfg = TrainConfig(
+            arch=arch,
+            arch_config=_parse_arch_config(arch_config or []),
+            data=str(data),
+            exclude=str(exclude) if exclude else None,
+            channels=channels,
+            sigma=parse_sigma_range(sigma),
+            patch=patch,
+            batch=batch,
+            steps=steps or 10000,
+            minutes=minutes,
+            lr=lr or 4e-4,
+            schedule=schedule,
+            loss=loss,
+            ema=ema,
+            val_every=val_every or 1000,
+            seed=seed,
+            threads=threads or 0,
+            device=device or "auto",
+            init=init,
+            gan=gan,
+            l1_weight=l1_weight,
+            clip_fraction=clip_fraction,
+            mix=parse_mix(mix),
+            colour_aug=colour_aug,
+            val_set=val_set,
+            val_protocols=tuple(p.strip() for p in val_protocols.split(",") if p.strip()),
+            out=str(out or f"runs/{arch}"),
+            command=command_line(),
+        )
         result = train_denoiser(cfg)
     best = result["best"]
-    typer.echo(f"trained {result['step']}/{result['steps']} steps ({result['hours']:.2f} h); "
-               f"best validation PSNR {best['psnr']:.3f} dB at step {best['step']}; run folder {result['out']}")
+    typer.echo(
+        f"trained {result['step']}/{result['steps']} steps ({result['hours']:.2f} h); "
+        f"best validation PSNR {best['psnr']:.3f} dB at step {best['step']}; run folder {result['out']}"
+    )
 
 
-@train_app.command("diffusion", epilog="""
+@train_app.command(
+    "diffusion",
+    epilog="""
 Examples:
 
     # fine-tune the flagship U-Net as a DDPM noise predictor (restoration part of the schedule)
@@ -111,28 +172,41 @@ Examples:
 
     # fine-tune a diffusers-format UNet (a local folder; a hub id such as google/ddpm-celeba-hq when online)
     imagewizard train diffusion --init ./ddpm-celeba-hq --vgg19 vgg19.pth --data photos/ --out runs/ddpm-ft
-""")
+""",
+)
 def diffusion(
-    init: Optional[str] = typer.Option(None, help="start from: a zoo U-Net denoiser (e.g. unet-gray), or a "
-                                       "diffusers UNet folder / hub id; none = train our U-Net from scratch"),
-    arch_config: Optional[List[str]] = typer.Option(None, "--arch-config", help="diffusion-unet setting KEY=VALUE "
-                                                    "(from scratch only)"),
+    init: Optional[str] = typer.Option(
+        None,
+        help="start from: a zoo U-Net denoiser (e.g. unet-gray), or a "
+        "diffusers UNet folder / hub id; none = train our U-Net from scratch",
+    ),
+    arch_config: Optional[List[str]] = typer.Option(
+        None, "--arch-config", help="diffusion-unet setting KEY=VALUE (from scratch only)"
+    ),
     data: Optional[Path] = typer.Option(None, help="folder of training images (searched recursively)"),
     exclude: Optional[Path] = typer.Option(None, help="folder of images never to train on (matched by file name)"),
     channels: int = typer.Option(1, help="1 = gray, 3 = colour"),
-    sigma: str = typer.Option("0-75", help="noise levels to restore (0..255 scale): training draws steps up to "
-                              "the one matching the top level"),
-    full_schedule: bool = typer.Option(False, "--full-schedule", help="train on every step of the schedule "
-                                       "(needed to generate from pure noise; restoration uses only the low steps)"),
+    sigma: str = typer.Option(
+        "0-75", help="noise levels to restore (0..255 scale): training draws steps up to the one matching the top level"
+    ),
+    full_schedule: bool = typer.Option(
+        False,
+        "--full-schedule",
+        help="train on every step of the schedule "
+        "(needed to generate from pure noise; restoration uses only the low steps)",
+    ),
     patch: int = typer.Option(128, help="patch side in pixels"),
     batch: int = typer.Option(8, help="patches per step"),
     steps: Optional[int] = typer.Option(None, help="schedule length in steps (default 2000)"),
     minutes: Optional[float] = typer.Option(None, help="stop this invocation after this many minutes (resume later)"),
     lr: float = typer.Option(1e-5, help="peak learning rate (AdamW)"),
     perceptual: float = typer.Option(0.1, help="weight of the perceptual loss on the predicted clean image"),
-    vgg19: Optional[str] = typer.Option(None, help="VGG19 weights (torchvision state-dict layout, .pth or "
-                                        ".safetensors) for the perceptual loss; default $IMAGEWIZARD_VGG19, else "
-                                        "multi-scale SSIM + gradient loss (recorded in the card)"),
+    vgg19: Optional[str] = typer.Option(
+        None,
+        help="VGG19 weights (torchvision state-dict layout, .pth or "
+        ".safetensors) for the perceptual loss; default $IMAGEWIZARD_VGG19, else "
+        "multi-scale SSIM + gradient loss (recorded in the card)",
+    ),
     ema: float = typer.Option(0.999, help="EMA decay of the weights (0 = off)"),
     val_every: Optional[int] = typer.Option(None, help="validate every N steps (default 500)"),
     seed: int = typer.Option(0, help="random seed"),
@@ -146,8 +220,14 @@ def diffusion(
     from imagewizard.models.train import TrainConfig, command_line, train_denoiser
 
     if resume is not None:
-        overrides = {"steps": steps, "minutes": minutes, "val_every": val_every, "threads": threads, "device": device,
-                     "out": str(out) if out else None}
+        overrides = {
+            "steps": steps,
+            "minutes": minutes,
+            "val_every": val_every,
+            "threads": threads,
+            "device": device,
+            "out": str(out) if out else None,
+        }
         result = train_denoiser(TrainConfig(), resume=resume, overrides=overrides)
     else:
         if data is None:
@@ -155,17 +235,38 @@ def diffusion(
         arch = "diffusion-unet"
         if init and _is_diffusers(init):
             arch = "diffusers-unet"
-        cfg = TrainConfig(arch=arch, arch_config=_parse_arch_config(arch_config or []), data=str(data),
-                          exclude=str(exclude) if exclude else None, channels=channels,
-                          sigma=parse_sigma_range(sigma), patch=patch, batch=batch, steps=steps or 2000,
-                          minutes=minutes, lr=lr, loss="mse", ema=ema, val_every=val_every or 500, seed=seed,
-                          threads=threads or 0, device=device or "auto", init=init, objective="diffusion", perceptual=perceptual,
-                          vgg19=vgg19, full_schedule=full_schedule, out=str(out or "runs/diffusion"),
-                          command=command_line())
+        cfg = TrainConfig(
+            arch=arch,
+            arch_config=_parse_arch_config(arch_config or []),
+            data=str(data),
+            exclude=str(exclude) if exclude else None,
+            channels=channels,
+            sigma=parse_sigma_range(sigma),
+            patch=patch,
+            batch=batch,
+            steps=steps or 2000,
+            minutes=minutes,
+            lr=lr,
+            loss="mse",
+            ema=ema,
+            val_every=val_every or 500,
+            seed=seed,
+            threads=threads or 0,
+            device=device or "auto",
+            init=init,
+            objective="diffusion",
+            perceptual=perceptual,
+            vgg19=vgg19,
+            full_schedule=full_schedule,
+            out=str(out or "runs/diffusion"),
+            command=command_line(),
+        )
         result = train_denoiser(cfg)
     best = result["best"]
-    typer.echo(f"trained {result['step']}/{result['steps']} steps ({result['hours']:.2f} h); best one-step "
-               f"validation PSNR {best['psnr']:.3f} dB at step {best['step']}; run folder {result['out']}")
+    typer.echo(
+        f"trained {result['step']}/{result['steps']} steps ({result['hours']:.2f} h); best one-step "
+        f"validation PSNR {best['psnr']:.3f} dB at step {best['step']}; run folder {result['out']}"
+    )
 
 
 def _is_diffusers(init: str) -> bool:

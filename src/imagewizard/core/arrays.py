@@ -59,8 +59,10 @@ def as_float_image(img, *, name: str = "image", allow_alpha: bool = False) -> np
     if not np.isfinite(img).all():
         raise ParameterError(f"{name} contains NaN or infinite values")
     if img.size and float(np.abs(img).max()) > FLOAT_LIMIT:
-        raise ParameterError(f"{name} holds values up to {float(np.abs(img).max()):.3g}: not image intensities "
-                             f"(float images are in [0, 1], unclipped noise a little beyond)")
+        raise ParameterError(
+            f"{name} holds values up to {float(np.abs(img).max()):.3g}: not image intensities "
+            f"(float images are in [0, 1], unclipped noise a little beyond)"
+        )
     return img
 
 
@@ -92,9 +94,7 @@ def per_channel(func: Callable[[np.ndarray], np.ndarray], img: np.ndarray) -> np
 
 
 # BT.601 full-range YCbCr, the convention of JPEG and of super-resolution papers' "Y channel".
-_RGB2YCC = np.array([[0.299, 0.587, 0.114],
-                     [-0.168736, -0.331264, 0.5],
-                     [0.5, -0.418688, -0.081312]], dtype=np.float64)
+_RGB2YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=np.float64)
 
 
 def rgb_to_ycbcr(img: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ def plain_reason(exc: BaseException, default: str = "no details given", limit: i
     text = plain_text(str(exc))
     if not text:
         return default
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ImageWizardError(Exception):

@@ -30,8 +30,10 @@ escape = html.escape
 
 def page(title: str, parts: Iterable[str], *, css: str = CSS) -> str:
     """A whole page: ``title`` as its title and first heading, then ``parts`` (HTML, already escaped)."""
-    head = (f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' "
-            f"content='width=device-width,initial-scale=1'><title>{escape(title)}</title><style>{css}</style></head><body>")
+    head = (
+        f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' "
+        f"content='width=device-width,initial-scale=1'><title>{escape(title)}</title><style>{css}</style></head><body>"
+    )
     return "\n".join([head, f"<h1>{escape(title)}</h1>", *parts, "</body></html>"])
 
 
@@ -40,8 +42,12 @@ def img_tag(png: bytes, alt: str) -> str:
     return f"<img alt='{escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
 
 
-def table(head: Sequence[str], body: Iterable[Sequence[object]], classes: Sequence[str] | None = None,
-          col_class: dict[int, str] | None = None) -> str:
+def table(
+    head: Sequence[str],
+    body: Iterable[Sequence[object]],
+    classes: Sequence[str] | None = None,
+    col_class: dict[int, str] | None = None,
+) -> str:
     """A table; cells are escaped; ``classes`` gives each body row a class, ``col_class`` a column's cells one."""
     col_class = col_class or {}
 

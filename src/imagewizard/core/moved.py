@@ -17,16 +17,33 @@ import warnings
 
 #: old dotted path below ``imagewizard.`` -> new one; the longest matching prefix wins
 MOVED = {
-    "errors": "core.errors", "arrays": "core.arrays", "registry": "core.registry", "quiet": "core.quiet",
+    "errors": "core.errors",
+    "arrays": "core.arrays",
+    "registry": "core.registry",
+    "quiet": "core.quiet",
     "files": "io.files",
-    "degrade": "physics.degrade", "kernels": "physics.kernels",
-    "estimate": "analysis.estimate", "metrics": "analysis.metrics", "plots": "analysis.plots",
-    "pipeline": "run.pipeline", "wizard": "run.wizard", "tiling": "run.tiling",
-    "batch": "run.batch", "cluster": "run.cluster",
-    "nn.cli": "cli.train", "gen.cli": "cli.generate", "bench.cli": "cli.bench",
-    "gen.dcgan": "models.archs.dcgan", "gen.ddpm": "models.archs.ddpm", "gen.vae": "models.archs.digits_vae",
-    "gen.data": "models.digits", "gen.train": "models.train_generative", "gen.zoo": "models.generators",
-    "gen": "models.generators", "nn": "models", "methods": "tasks",
+    "degrade": "physics.degrade",
+    "kernels": "physics.kernels",
+    "estimate": "analysis.estimate",
+    "metrics": "analysis.metrics",
+    "plots": "analysis.plots",
+    "pipeline": "run.pipeline",
+    "wizard": "run.wizard",
+    "tiling": "run.tiling",
+    "batch": "run.batch",
+    "cluster": "run.cluster",
+    "nn.cli": "cli.train",
+    "gen.cli": "cli.generate",
+    "bench.cli": "cli.bench",
+    "gen.dcgan": "models.archs.dcgan",
+    "gen.ddpm": "models.archs.ddpm",
+    "gen.vae": "models.archs.digits_vae",
+    "gen.data": "models.digits",
+    "gen.train": "models.train_generative",
+    "gen.zoo": "models.generators",
+    "gen": "models.generators",
+    "nn": "models",
+    "methods": "tasks",
 }
 
 
@@ -34,10 +51,10 @@ def new_name(fullname: str) -> str | None:
     """``'imagewizard.nn.zoo'`` -> ``'imagewizard.models.zoo'``; None for names that did not move."""
     if not fullname.startswith("imagewizard."):
         return None
-    rest = fullname[len("imagewizard."):]
+    rest = fullname[len("imagewizard.") :]
     for old in sorted(MOVED, key=len, reverse=True):
         if rest == old or rest.startswith(old + "."):
-            return "imagewizard." + MOVED[old] + rest[len(old):]
+            return "imagewizard." + MOVED[old] + rest[len(old) :]
     return None
 
 

@@ -120,9 +120,7 @@ class Param:
             else:
                 value = self.type(value)
         except (TypeError, ValueError):
-            raise ParameterError(
-                f"parameter '{label}' must be {_article(self.type.__name__)}, got {value!r}"
-            ) from None
+            raise ParameterError(f"parameter '{label}' must be {_article(self.type.__name__)}, got {value!r}") from None
         if self.choices is not None and value not in self.choices:
             raise ParameterError(
                 f"parameter '{label}' must be one of {', '.join(map(str, self.choices))}; got {value!r}"
@@ -135,8 +133,12 @@ class Param:
 
     def describe(self) -> dict:
         """A JSON-friendly description."""
-        d: dict[str, Any] = {"name": self.name, "type": self.type.__name__,
-                             "default": "auto" if self.auto else self.default, "help": self.help}
+        d: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type.__name__,
+            "default": "auto" if self.auto else self.default,
+            "help": self.help,
+        }
         if self.low is not None or self.high is not None:
             d["range"] = [self.low, self.high]
         if self.choices is not None:
@@ -271,12 +273,14 @@ class Method:
         h, w = int(shape[0]), int(shape[1]) if len(shape) > 1 else 1
         if min(h, w) < self.min_size:
             n = self.min_size
-            raise ParameterError(f"method '{self.name}' needs an image of at least {n}x{n} pixels; "
-                                 f"this one is {w}x{h} (width x height)")
+            raise ParameterError(
+                f"method '{self.name}' needs an image of at least {n}x{n} pixels; this one is {w}x{h} (width x height)"
+            )
 
 
 _REGISTRY: dict[tuple[str, str], Method] = {}
 _LOADED = False
+
 
 def register(
     task: str,
@@ -310,8 +314,9 @@ def register(
     # a method of an undeclared task (a quick experiment) may use any input some task declares
     allowed = set(declared.input_names) if declared else {i.name for t in _TASKS.values() for i in t.inputs}
     if not (needs | accepts) <= allowed:
-        raise ValueError(f"{task}/{name}: needs and accepts must name inputs of task {task} "
-                         f"({', '.join(sorted(allowed)) or 'none'})")
+        raise ValueError(
+            f"{task}/{name}: needs and accepts must name inputs of task {task} ({', '.join(sorted(allowed)) or 'none'})"
+        )
     params = tuple(params)
     if len({p.name for p in params}) != len(params):
         raise ValueError(f"{task}/{name}: duplicate parameter names")
@@ -324,10 +329,24 @@ def register(
         key = (task, name)
         if key in _REGISTRY and _REGISTRY[key].func is not func:
             raise ValueError(f"method {task}/{name} is registered twice")
-        _REGISTRY[key] = Method(name=name, task=task, func=func, summary=summary, params=params,
-                                color=color, sigma=sigma, needs=needs, accepts=accepts, requires=tuple(requires),
-                                extra=extra, note=note, tags=tuple(tags), check=check, halo=halo,
-                                min_size=int(min_size))
+        _REGISTRY[key] = Method(
+            name=name,
+            task=task,
+            func=func,
+            summary=summary,
+            params=params,
+            color=color,
+            sigma=sigma,
+            needs=needs,
+            accepts=accepts,
+            requires=tuple(requires),
+            extra=extra,
+            note=note,
+            tags=tuple(tags),
+            check=check,
+            halo=halo,
+            min_size=int(min_size),
+        )
         return func
 
     return deco
@@ -448,8 +467,9 @@ def parse_spec(text: str) -> tuple[str, list[str], dict[str, str]]:
     return name, positional, keywords
 
 
-def bind_args(params: Iterable[Param], positional: list[Any], keywords: dict[str, Any], *,
-              where: str) -> dict[str, Any]:
+def bind_args(
+    params: Iterable[Param], positional: list[Any], keywords: dict[str, Any], *, where: str
+) -> dict[str, Any]:
     """Bind positional then keyword values to ``params``, validating each; defaults fill the rest."""
     params = list(params)
     if len(positional) > len(params):

@@ -169,11 +169,18 @@ class Task:
 
     def as_dict(self) -> dict[str, Any]:
         """The declaration as plain data (``imagewizard tasks --json``, the web app's forms)."""
-        return {"name": self.name, "summary": self.summary, "output": self.output, "writer": self.writer,
-                "sigma": self.sigma, "metrics": list(self.metrics), "default_method": self.default_method,
-                "made_by": self.made_by, "example": self.example,
-                "inputs": [{"name": i.name, "summary": i.summary, "file": i.files, "cli": i.cli_flag}
-                           for i in self.inputs]}
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "output": self.output,
+            "writer": self.writer,
+            "sigma": self.sigma,
+            "metrics": list(self.metrics),
+            "default_method": self.default_method,
+            "made_by": self.made_by,
+            "example": self.example,
+            "inputs": [{"name": i.name, "summary": i.summary, "file": i.files, "cli": i.cli_flag} for i in self.inputs],
+        }
 
 
 _TASKS: dict[str, Task] = {}

@@ -58,8 +58,16 @@ MAX_PIXELS_ENV = "IMAGEWIZARD_MAX_PIXELS"
 #: intensities (HDR radiance in [0, 1] units stays far below it) and would overflow the statistics.
 from imagewizard.core.arrays import FLOAT_LIMIT as FLOAT_LIMIT  # noqa: E402 - one rule for files and arrays
 
-_EXT_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
-               ".bmp": "BMP", ".webp": "WEBP", ".npy": "NPY"}
+_EXT_FORMAT = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+    ".webp": "WEBP",
+    ".npy": "NPY",
+}
 # bit depths each format can store; the first is the default
 _FORMAT_DEPTHS = {"PNG": (8, 16), "TIFF": (8, 16, 32), "JPEG": (8,), "BMP": (8,), "WEBP": (8,), "NPY": (32,)}
 _ALPHA_FORMATS = {"PNG", "TIFF", "WEBP", "NPY"}
@@ -216,8 +224,10 @@ def _finish(d: _Decoded, p: Path, fmt: str, size: int, gray: bool) -> tuple[np.n
             raise ImageReadError(f"cannot read {p}: it contains NaN or infinite values")
         peak = float(np.abs(a).max()) if a.size else 0.0
         if peak > FLOAT_LIMIT:
-            raise ImageReadError(f"cannot read {p}: float values up to {peak:.3g} are not image intensities "
-                                 f"(expected about 0 to 1; at most {FLOAT_LIMIT:g} is accepted)")
+            raise ImageReadError(
+                f"cannot read {p}: float values up to {peak:.3g} are not image intensities "
+                f"(expected about 0 to 1; at most {FLOAT_LIMIT:g} is accepted)"
+            )
     else:
         a = a.astype(np.float32)
         a /= np.float32(d.scale)
@@ -228,10 +238,23 @@ def _finish(d: _Decoded, p: Path, fmt: str, size: int, gray: bool) -> tuple[np.n
     img = a[:, :, 0] if channels == 1 else a
     if gray:
         img = to_gray(img)
-    info = ImageInfo(path=p, format=fmt, width=img.shape[1], height=img.shape[0], mode=d.mode,
-                     bit_depth=d.bit_depth, channels=channels, has_alpha=alpha is not None, alpha=alpha,
-                     exif=d.exif, icc_profile=d.icc or None, orientation=d.orientation, dpi=d.dpi,
-                     frames=d.frames, file_size=size)
+    info = ImageInfo(
+        path=p,
+        format=fmt,
+        width=img.shape[1],
+        height=img.shape[0],
+        mode=d.mode,
+        bit_depth=d.bit_depth,
+        channels=channels,
+        has_alpha=alpha is not None,
+        alpha=alpha,
+        exif=d.exif,
+        icc_profile=d.icc or None,
+        orientation=d.orientation,
+        dpi=d.dpi,
+        frames=d.frames,
+        file_size=size,
+    )
     return np.ascontiguousarray(img, dtype=np.float32), info
 
 
@@ -270,7 +293,8 @@ def _check_size(p: Path, width: int, height: int, limit: int) -> None:
     if width * height > limit:
         raise ImageReadError(
             f"cannot read {p}: {width}x{height} = {width * height:,} pixels exceeds the limit of {limit:,} "
-            f"(decompression-bomb guard; raise it with max_pixels or {MAX_PIXELS_ENV})")
+            f"(decompression-bomb guard; raise it with max_pixels or {MAX_PIXELS_ENV})"
+        )
 
 
 def _sniff(head: bytes) -> str | None:
@@ -290,8 +314,13 @@ def _sniff(head: bytes) -> str | None:
 
 
 def _sniff_other(head: bytes) -> str | None:
-    for magic, name in ((b"GIF8", "GIF"), (b"\x00\x00\x00\x0cjP", "JPEG 2000"), (b"8BPS", "Photoshop PSD"),
-                        (b"%PDF", "PDF"), (b"\x00\x00\x01\x00", "ICO")):
+    for magic, name in (
+        (b"GIF8", "GIF"),
+        (b"\x00\x00\x00\x0cjP", "JPEG 2000"),
+        (b"8BPS", "Photoshop PSD"),
+        (b"%PDF", "PDF"),
+        (b"\x00\x00\x01\x00", "ICO"),
+    ):
         if head.startswith(magic):
             return name
     if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif"):
@@ -346,7 +375,8 @@ def _decode_pillow(fh: BinaryIO, p: Path, limit: int, fmt: str, tiff_bits: int |
         if tiff_bits and tiff_bits > 8 and not (mode.startswith("I;16") or mode == "F"):
             raise ImageReadError(
                 f"cannot read {p}: {tiff_bits}-bit colour TIFF with this compression needs the "
-                f"'imagecodecs' package (pip install imagecodecs)")
+                f"'imagecodecs' package (pip install imagecodecs)"
+            )
         arr, has_alpha, scale, depth = _pillow_pixels(im, p)
     return _Decoded(arr, has_alpha, scale, depth, mode, frames=frames, **meta)
 
@@ -442,8 +472,9 @@ def _decode_npy(fh: BinaryIO, p: Path, limit: int) -> _Decoded:
     shape, _fortran, dtype = read_header[version](fh)
     ok_shape = len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4))
     if not ok_shape:
-        raise ImageReadError(f"cannot read {p}: array of shape {shape} is not an image "
-                             f"(expected HxW, HxWx1, HxWx3 or HxWx4)")
+        raise ImageReadError(
+            f"cannot read {p}: array of shape {shape} is not an image (expected HxW, HxWx1, HxWx3 or HxWx4)"
+        )
     if dtype.kind not in "fub" or dtype.itemsize > 8 or (dtype.kind == "u" and dtype.itemsize > 2):
         raise ImageReadError(f"cannot read {p}: unsupported array dtype {dtype} (use float, uint8, uint16 or bool)")
     _check_size(p, shape[1], shape[0], limit)
@@ -495,22 +526,38 @@ def _decode_tiff(fh: BinaryIO, p: Path, limit: int) -> _Decoded:
     fh.seek(0)
     exif = _tiff_exif(fh)
     orientation = int(orientation) if orientation in range(1, 9) else None
-    return _Decoded(a, has_alpha, scale, depth, mode, exif=exif, orientation=orientation,
-                    icc=bytes(icc) if icc is not None else None, dpi=dpi, frames=frames)
+    return _Decoded(
+        a,
+        has_alpha,
+        scale,
+        depth,
+        mode,
+        exif=exif,
+        orientation=orientation,
+        icc=bytes(icc) if icc is not None else None,
+        dpi=dpi,
+        frames=frames,
+    )
 
 
 def _tiff_pixels(page, p: Path) -> tuple[np.ndarray, bool, float | None, int, str]:
     from tifffile import PHOTOMETRIC
 
     photometric = PHOTOMETRIC(page.photometric)
-    if photometric not in (PHOTOMETRIC.MINISBLACK, PHOTOMETRIC.MINISWHITE, PHOTOMETRIC.RGB, PHOTOMETRIC.PALETTE,
-                           PHOTOMETRIC.YCBCR):
+    if photometric not in (
+        PHOTOMETRIC.MINISBLACK,
+        PHOTOMETRIC.MINISWHITE,
+        PHOTOMETRIC.RGB,
+        PHOTOMETRIC.PALETTE,
+        PHOTOMETRIC.YCBCR,
+    ):
         name = "CMYK" if photometric.name == "SEPARATED" else photometric.name
         hint = " (convert it to RGB with a colour-managed tool first)" if name in ("CMYK", "CIELAB") else ""
         raise ImageReadError(f"cannot read {p}: unsupported TIFF colour space {name}{hint}")
     if page.subfiletype & 1:  # FILETYPE.REDUCEDIMAGE, e.g. the preview in front of a DNG's raw data
-        raise ImageReadError(f"cannot read {p}: the first TIFF page is a reduced-size preview "
-                             f"(camera raw files are not supported)")
+        raise ImageReadError(
+            f"cannot read {p}: the first TIFF page is a reduced-size preview (camera raw files are not supported)"
+        )
     if page.dtype is None:
         raise NotImplementedError(f"tifffile cannot decode {page.bitspersample}-bit samples")
     spp, bits, kind = page.samplesperpixel, page.bitspersample, np.dtype(page.dtype).kind
@@ -522,11 +569,14 @@ def _tiff_pixels(page, p: Path) -> tuple[np.ndarray, bool, float | None, int, st
         raise NotImplementedError("YCbCr TIFF is decoded by Pillow")
     colour = 3 if photometric == PHOTOMETRIC.RGB else 1
     if len(extras) > 1 and not (len(extras) == 2 and any(e in (1, 2) for e in extras) and spp == colour + 2):
-        raise ImageReadError(f"cannot read {p}: TIFF with {spp} channels per pixel ({colour} colour + "
-                             f"{len(extras)} extra) is not supported (multispectral or layered data)")
+        raise ImageReadError(
+            f"cannot read {p}: TIFF with {spp} channels per pixel ({colour} colour + "
+            f"{len(extras)} extra) is not supported (multispectral or layered data)"
+        )
     if spp - colour != len(extras) or spp < colour:
-        raise ImageReadError(f"cannot read {p}: TIFF with {spp} samples per pixel as {photometric.name} "
-                             f"is not supported")
+        raise ImageReadError(
+            f"cannot read {p}: TIFF with {spp} samples per pixel as {photometric.name} is not supported"
+        )
     a = page.asarray()
     axes = page.axes
     if "S" in axes and axes.index("S") == 0:  # planar configuration
@@ -555,7 +605,7 @@ def _tiff_pixels(page, p: Path) -> tuple[np.ndarray, bool, float | None, int, st
             raise ImageReadError(f"cannot read {p}: float TIFF with inverted (min-is-white) gray is not supported")
         base = ("L" if colour == 1 else "RGB") + ("A" if has_alpha else "")
         return a, has_alpha, None, 32, "F" if base == "L" else base + ";F"
-    maxval = float(2 ** bits - 1)
+    maxval = float(2**bits - 1)
     if photometric == PHOTOMETRIC.MINISWHITE:
         a = a.copy()
         a[:, :, 0] = maxval - a[:, :, 0]
@@ -729,8 +779,15 @@ def _exif_highlights(exif: bytes | None) -> dict[str, str]:
 # --------------------------------------------------------------------------- writing
 
 
-def write(path, img, *, like: ImageInfo | None = None, bit_depth: int | None = None, quality: int = 95,
-          overwrite: bool = False) -> Path:
+def write(
+    path,
+    img,
+    *,
+    like: ImageInfo | None = None,
+    bit_depth: int | None = None,
+    quality: int = 95,
+    overwrite: bool = False,
+) -> Path:
     """Write an image atomically; the format comes from the extension.
 
     Parameters
@@ -775,8 +832,9 @@ def write(path, img, *, like: ImageInfo | None = None, bit_depth: int | None = N
         alpha = like.alpha
     depth = _resolve_depth(fmt, bit_depth, like, src_dtype)
     if like is not None and like.path is not None and not overwrite and _same_file(p, Path(like.path)):
-        raise ImageWriteError(f"refusing to overwrite the input file {p}; choose another output path "
-                              f"or pass overwrite=True (--overwrite)")
+        raise ImageWriteError(
+            f"refusing to overwrite the input file {p}; choose another output path or pass overwrite=True (--overwrite)"
+        )
     check_output(p, what="image", replace=like.path if (overwrite and like is not None) else None)
     try:
         data = _ENCODERS[fmt](colour, alpha if fmt in _ALPHA_FORMATS else None, depth, quality, like)
@@ -874,8 +932,15 @@ def _encode_jpeg(colour, alpha, depth, quality, like) -> bytes:
     a = _pixels(colour, None, 8)
     # 4:2:0 chroma subsampling visibly smears coloured detail; skip it when quality is asked for
     subsampling = 0 if quality >= 90 else None
-    return _encode_pillow("JPEG", a, quality=int(quality), subsampling=subsampling, exif=_exif_for(like),
-                          icc_profile=_icc_for(like, a.shape[2]), dpi=like.dpi if like else None)
+    return _encode_pillow(
+        "JPEG",
+        a,
+        quality=int(quality),
+        subsampling=subsampling,
+        exif=_exif_for(like),
+        icc_profile=_icc_for(like, a.shape[2]),
+        dpi=like.dpi if like else None,
+    )
 
 
 def _encode_bmp(colour, alpha, depth, quality, like) -> bytes:
@@ -887,9 +952,16 @@ def _encode_webp(colour, alpha, depth, quality, like) -> bytes:
         colour = np.repeat(colour[:, :, None], 3, axis=2)
     a = _pixels(colour, alpha, 8)
     exif = _exif_for(like)
-    return _encode_pillow("WEBP", a, quality=int(quality), lossless=quality == 100, method=4,
-                          exact=True,  # keep colours under transparent pixels: alpha is carried untouched
-                          exif=exif[len(_EXIF_PREFIX):] if exif else None, icc_profile=_icc_for(like, 3))
+    return _encode_pillow(
+        "WEBP",
+        a,
+        quality=int(quality),
+        lossless=quality == 100,
+        method=4,
+        exact=True,  # keep colours under transparent pixels: alpha is carried untouched
+        exif=exif[len(_EXIF_PREFIX) :] if exif else None,
+        icc_profile=_icc_for(like, 3),
+    )
 
 
 def _encode_png(colour, alpha, depth, quality, like) -> bytes:
@@ -917,7 +989,7 @@ def _encode_png(colour, alpha, depth, quality, like) -> bytes:
         ppm = [max(1, round(v / 0.0254)) for v in dpi]
         chunks.append((b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1)))
     if exif:
-        chunks.append((b"eXIf", exif[len(_EXIF_PREFIX):]))
+        chunks.append((b"eXIf", exif[len(_EXIF_PREFIX) :]))
     return _png_insert_chunks(png, chunks)
 
 
@@ -929,8 +1001,8 @@ def _png_chunks(png: bytes) -> Iterator[tuple[bytes, bytes]]:
     """(type, data) of each chunk after the signature; stops at a truncated chunk."""
     pos = 8
     while pos + 12 <= len(png):
-        (n,) = struct.unpack(">I", png[pos:pos + 4])
-        yield png[pos + 4:pos + 8], png[pos + 8:pos + 8 + n]
+        (n,) = struct.unpack(">I", png[pos : pos + 4])
+        yield png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + n]
         pos += 12 + n
 
 
@@ -953,8 +1025,12 @@ def _png_encode_raw(a: np.ndarray) -> bytes:
     h, w = a.shape[:2]
     rows = a.astype(">u2").reshape(h, -1).view(np.uint8)
     raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 4, 0, 0, 0))
-            + _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 4, 0, 0, 0))
+        + _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), 6))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def _encode_tiff(colour, alpha, depth, quality, like) -> bytes:
@@ -1031,9 +1107,11 @@ def _tiff_attach_subifds(tiff: bytes, subifds: dict[int, dict]) -> bytes:
     buf = bytearray(tiff)
     (ifd0,) = struct.unpack_from("<I", buf, 4)
     (n,) = struct.unpack_from("<H", buf, ifd0)
-    entries = {struct.unpack_from("<H", buf, ifd0 + 2 + 12 * i)[0]: bytes(buf[ifd0 + 2 + 12 * i:ifd0 + 14 + 12 * i])
-               for i in range(n)}
-    next_ifd = bytes(buf[ifd0 + 2 + 12 * n:ifd0 + 6 + 12 * n])
+    entries = {
+        struct.unpack_from("<H", buf, ifd0 + 2 + 12 * i)[0]: bytes(buf[ifd0 + 2 + 12 * i : ifd0 + 14 + 12 * i])
+        for i in range(n)
+    }
+    next_ifd = bytes(buf[ifd0 + 2 + 12 * n : ifd0 + 6 + 12 * n])
     for tag, values in subifds.items():
         ifd = ImageFileDirectory_v2(ifh=b"II*\x00\x08\x00\x00\x00", group=tag)
         for k, v in values.items():
@@ -1059,8 +1137,15 @@ def _encode_npy(colour, alpha, depth, quality, like) -> bytes:
     return buf.getvalue()
 
 
-_ENCODERS = {"PNG": _encode_png, "JPEG": _encode_jpeg, "TIFF": _encode_tiff, "BMP": _encode_bmp,
-             "WEBP": _encode_webp, "NPY": _encode_npy}
+_ENCODERS = {
+    "PNG": _encode_png,
+    "JPEG": _encode_jpeg,
+    "TIFF": _encode_tiff,
+    "BMP": _encode_bmp,
+    "WEBP": _encode_webp,
+    "NPY": _encode_npy,
+}
+
 
 def atomic_write(p: Path, data: bytes, *, what: str = "output", replace=None) -> Path:
     """Write through the guard (:func:`imagewizard.io.files.atomic_write`): atomic, never over an input."""

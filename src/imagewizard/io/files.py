@@ -134,8 +134,13 @@ def max_bytes() -> int:
     return value
 
 
-_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a directory"),
+)
 
 
 def _kind(mode: int) -> str:
@@ -176,11 +181,15 @@ def open_input(path: str | os.PathLike, *, what: str = "file", limit: int | None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ImageReadError(f"cannot read {p}: it is {_kind(st.st_mode)}, not "
-                                 + (f"{_a(what)} file" if not what.endswith("file") else "a regular file"))
+            raise ImageReadError(
+                f"cannot read {p}: it is {_kind(st.st_mode)}, not "
+                + (f"{_a(what)} file" if not what.endswith("file") else "a regular file")
+            )
         if st.st_size > limit:
-            raise ImageReadError(f"cannot read {p}: {st.st_size:,} bytes exceeds the {what} size limit of "
-                                 f"{limit:,} (raise it with {MAX_BYTES_ENV})")
+            raise ImageReadError(
+                f"cannot read {p}: {st.st_size:,} bytes exceeds the {what} size limit of "
+                f"{limit:,} (raise it with {MAX_BYTES_ENV})"
+            )
         flags = fcntl.fcntl(fd, fcntl.F_GETFL)
         fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
         fh = os.fdopen(fd, "rb")
@@ -246,8 +255,9 @@ def _os_reason(e: OSError, what: str = "file") -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def check_output(path: str | os.PathLike, *, what: str = "output", replace: str | os.PathLike | None = None,
-                 folder: bool = False) -> Path:
+def check_output(
+    path: str | os.PathLike, *, what: str = "output", replace: str | os.PathLike | None = None, folder: bool = False
+) -> Path:
     """Refuse an output path before any work: an input of the command, a bad name, a blocked folder.
 
     Parameters
@@ -270,8 +280,10 @@ def check_output(path: str | os.PathLike, *, what: str = "output", replace: str 
         raise ImageWriteError(f"cannot write {what} {str(p)!r}: not a file name")
     for part in p.parts:
         if len(os.fsencode(part)) > NAME_MAX:
-            raise ImageWriteError(f"cannot write {what} {_short(p)}: file name too long "
-                                  f"({len(os.fsencode(part))} bytes; the limit is {NAME_MAX})")
+            raise ImageWriteError(
+                f"cannot write {what} {_short(p)}: file name too long "
+                f"({len(os.fsencode(part))} bytes; the limit is {NAME_MAX})"
+            )
     if "\x00" in str(p):
         raise ImageWriteError(f"cannot write {what}: the path contains a NUL character")
     if folder and p.exists() and not p.is_dir():
@@ -335,8 +347,9 @@ def file_mode() -> int:
     return 0o666 & ~_UMASK
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | str, *, what: str = "output",
-                 replace: str | os.PathLike | None = None) -> Path:
+def atomic_write(
+    path: str | os.PathLike, data: bytes | str, *, what: str = "output", replace: str | os.PathLike | None = None
+) -> Path:
     """Write ``data`` to ``path`` through the guard: all of it or nothing, never over an input.
 
     The data go to a temporary file beside ``path`` (flushed to disk), which is then renamed over
@@ -389,8 +402,9 @@ def atomic_path(path: str | os.PathLike, *, what: str = "output", suffix: str | 
     p = check_output(path, what=what)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name[:40]}.",
-                                   suffix=(suffix if suffix is not None else p.suffix) or ".iw-tmp")
+        fd, tmp = tempfile.mkstemp(
+            dir=p.parent, prefix=f".{p.name[:40]}.", suffix=(suffix if suffix is not None else p.suffix) or ".iw-tmp"
+        )
         os.close(fd)
     except FileExistsError:
         raise ImageWriteError(f"cannot write {what} {p}: {p.parent} exists and is not a folder") from None

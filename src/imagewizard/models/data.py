@@ -111,7 +111,7 @@ class PatchSampler:
             im = self.images[i]
             y = rng.integers(0, im.shape[0] - self.patch + 1)
             x = rng.integers(0, im.shape[1] - self.patch + 1)
-            crop = dihedral(im[y:y + self.patch, x:x + self.patch], int(rng.integers(0, 8)))
+            crop = dihedral(im[y : y + self.patch, x : x + self.patch], int(rng.integers(0, 8)))
             out[b] = crop.transpose(2, 0, 1).astype(np.float32) / 255.0
         return out
 
@@ -161,8 +161,17 @@ def to_channels(rgb: np.ndarray, channels: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- procedural images
 
-def dead_leaves(size: int, rng: np.random.Generator, *, channels: int = 3, rmin: float = 2.0,
-                rmax: float | None = None, texture: float = 0.3, max_shapes: int = 4000) -> np.ndarray:
+
+def dead_leaves(
+    size: int,
+    rng: np.random.Generator,
+    *,
+    channels: int = 3,
+    rmin: float = 2.0,
+    rmax: float | None = None,
+    texture: float = 0.3,
+    max_shapes: int = 4000,
+) -> np.ndarray:
     """A dead-leaves image: random occluding discs and rectangles with power-law sizes.
 
     Shapes fall one behind the other (drawn front to back, each covering only what is still
@@ -198,7 +207,7 @@ def dead_leaves(size: int, rng: np.random.Generator, *, channels: int = 3, rmin:
     img = np.zeros((n, n, channels), np.float32)
     bare = np.ones((n, n), bool)
     left = n * n
-    a, b = r_lo ** -2.0, r_hi ** -2.0  # inverse CDF of p(r) ~ r^-3 on [r_lo, r_hi]
+    a, b = r_lo**-2.0, r_hi**-2.0  # inverse CDF of p(r) ~ r^-3 on [r_lo, r_hi]
     for _ in range(max_shapes):
         r = float((a - rng.random() * (a - b)) ** -0.5)
         cy, cx = rng.uniform(-r, n + r, size=2)
@@ -258,6 +267,7 @@ class DeadLeavesSampler:
 
 # --------------------------------------------------------------------------- colour augmentation
 
+
 def colour_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Random colour change of one (C, H, W) patch in [0, 1]: channel order, hue, saturation, exposure, gamma.
 
@@ -277,8 +287,13 @@ def colour_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         chroma = y - gray
         k = np.full(3, 1 / np.sqrt(3.0), np.float32)
         # Rodrigues' rotation about k; chroma is orthogonal to k, so the k (k . v) term vanishes.
-        cross = np.stack([k[1] * chroma[2] - k[2] * chroma[1], k[2] * chroma[0] - k[0] * chroma[2],
-                          k[0] * chroma[1] - k[1] * chroma[0]])
+        cross = np.stack(
+            [
+                k[1] * chroma[2] - k[2] * chroma[1],
+                k[2] * chroma[0] - k[0] * chroma[2],
+                k[0] * chroma[1] - k[1] * chroma[0],
+            ]
+        )
         y = gray + sat * (np.float32(np.cos(theta)) * chroma + np.float32(np.sin(theta)) * cross)
     gain = np.float32(np.exp(rng.uniform(np.log(0.7), np.log(1.4))))
     gamma = np.float32(np.exp(rng.uniform(np.log(0.7), np.log(1.4))))

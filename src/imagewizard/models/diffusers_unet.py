@@ -49,8 +49,9 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 
     url = urlparse(constants.ENDPOINT)
     try:
-        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)),
-                                 timeout=timeout).close()
+        socket.create_connection(
+            (url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=timeout
+        ).close()
         return True
     except OSError:
         return False
@@ -65,7 +66,7 @@ def _quiet_kwargs() -> dict:
 
 def _looks_like_path(s: str) -> bool:
     # Hub ids are "name" or "org/name"; anything else that does not exist is a missing directory.
-    return (s.startswith((".", "/", "~", "\\")) or s.count("/") > 1 or "\\" in s or os.path.isabs(s))
+    return s.startswith((".", "/", "~", "\\")) or s.count("/") > 1 or "\\" in s or os.path.isabs(s)
 
 
 def _read_json(path: Path) -> dict | None:
@@ -121,8 +122,7 @@ def load_diffusers_unet(path_or_id: str, *, subfolder: str | None = None) -> "Di
         if cls != "UNet2DModel":
             raise ParameterError(f"{unet_dir} holds a {cls}; only unconditional UNet2DModel (DDPM-style) is supported")
         try:
-            unet = UNet2DModel.from_pretrained(str(p), subfolder=subfolder, local_files_only=True,
-                                           **_quiet_kwargs())
+            unet = UNet2DModel.from_pretrained(str(p), subfolder=subfolder, local_files_only=True, **_quiet_kwargs())
         except Exception as e:  # noqa: BLE001 - diffusers raises many types for bad files
             raise ParameterError(f"could not load the diffusers UNet from {unet_dir}: {_one_line(e)}") from None
         sched = None
@@ -139,15 +139,18 @@ def load_diffusers_unet(path_or_id: str, *, subfolder: str | None = None) -> "Di
         warnings.simplefilter("ignore")  # deprecation chatter from inside diffusers/huggingface_hub
         try:
             try:
-                unet = UNet2DModel.from_pretrained(path_or_id, subfolder=subfolder or "unet",
-                                                   local_files_only=offline, **_quiet_kwargs())
+                unet = UNet2DModel.from_pretrained(
+                    path_or_id, subfolder=subfolder or "unet", local_files_only=offline, **_quiet_kwargs()
+                )
             except Exception:  # noqa: BLE001 - repos with the UNet at the top level
                 if subfolder is not None:
                     raise
                 unet = UNet2DModel.from_pretrained(path_or_id, local_files_only=offline, **_quiet_kwargs())
         except Exception as e:  # noqa: BLE001
-            raise ParameterError(f"could not load diffusers model {path_or_id!r} from the hub "
-                                 f"({_one_line(e)}); without network access only local directories work") from None
+            raise ParameterError(
+                f"could not load diffusers model {path_or_id!r} from the hub "
+                f"({_one_line(e)}); without network access only local directories work"
+            ) from None
         try:
             sched = dict(DDPMScheduler.load_config(path_or_id, subfolder="scheduler", local_files_only=offline))
         except Exception:  # noqa: BLE001 - a UNet without a scheduler is still usable
@@ -236,8 +239,12 @@ def save_diffusers_unet(model: DiffusersEps, out_dir: str | Path, card: dict[str
         cfg = model.scheduler_config
         sched = DDPMScheduler.from_config(cfg) if cfg else DDPMScheduler()
         sched.save_config(str(tmp / "scheduler"))
-        index = {"_class_name": "DDPMPipeline", "_diffusers_version": diffusers.__version__,
-                 "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]}
+        index = {
+            "_class_name": "DDPMPipeline",
+            "_diffusers_version": diffusers.__version__,
+            "scheduler": ["diffusers", "DDPMScheduler"],
+            "unet": ["diffusers", "UNet2DModel"],
+        }
         (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
         (tmp / "card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     return out
@@ -253,7 +260,13 @@ def tiny_unet(sample_size: int = 16, in_channels: int = 3):
     """
     from diffusers import UNet2DModel
 
-    return UNet2DModel(sample_size=sample_size, in_channels=in_channels, out_channels=in_channels,
-                       block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4,
-                       down_block_types=("DownBlock2D", "DownBlock2D"),
-                       up_block_types=("UpBlock2D", "UpBlock2D"))
+    return UNet2DModel(
+        sample_size=sample_size,
+        in_channels=in_channels,
+        out_channels=in_channels,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        norm_num_groups=4,
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+    )

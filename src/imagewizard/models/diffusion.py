@@ -61,17 +61,29 @@ def step_for_sigma(alphas_cumprod: torch.Tensor, sigma: float, candidates=None) 
 class EpsUNet(nn.Module):
     """Noise predictor ``eps(x_t, t)`` built on the noise-level-conditioned U-Net (x0-preconditioned)."""
 
-    def __init__(self, in_channels: int = 1, channels: tuple[int, ...] = (64, 128, 256, 384), blocks: int = 1,
-                 shuffle: int = 2, num_train_timesteps: int = 1000, beta_start: float = 1e-4,
-                 beta_end: float = 0.02, beta_schedule: str = "linear"):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        channels: tuple[int, ...] = (64, 128, 256, 384),
+        blocks: int = 1,
+        shuffle: int = 2,
+        num_train_timesteps: int = 1000,
+        beta_start: float = 1e-4,
+        beta_end: float = 0.02,
+        beta_schedule: str = "linear",
+    ):
         super().__init__()
         from imagewizard.models.archs.unet import UNetDenoiser
 
         self.denoiser = UNetDenoiser(in_channels, channels, blocks, shuffle)
         self.in_channels = in_channels
         self.multiple, self.receptive_margin = self.denoiser.multiple, self.denoiser.receptive_margin
-        self.scheduler_config = {"num_train_timesteps": num_train_timesteps, "beta_start": beta_start,
-                                 "beta_end": beta_end, "beta_schedule": beta_schedule}
+        self.scheduler_config = {
+            "num_train_timesteps": num_train_timesteps,
+            "beta_start": beta_start,
+            "beta_end": beta_end,
+            "beta_schedule": beta_schedule,
+        }
         abar = ddpm_scheduler(self.scheduler_config).alphas_cumprod.float()
         self.register_buffer("alphas_cumprod", abar, persistent=False)
 
@@ -158,8 +170,16 @@ class DiffusionRestorer(nn.Module):
         return ((sample + 1) / 2)[..., :h, :w]
 
 
-def diffusion_loss(model: nn.Module, clean: torch.Tensor, scheduler, rng: np.random.Generator, *, t_max: int,
-                   perceptual=None, perceptual_weight: float = 0.0) -> torch.Tensor:
+def diffusion_loss(
+    model: nn.Module,
+    clean: torch.Tensor,
+    scheduler,
+    rng: np.random.Generator,
+    *,
+    t_max: int,
+    perceptual=None,
+    perceptual_weight: float = 0.0,
+) -> torch.Tensor:
     """DDPM objective on a batch of clean [0, 1] images: MSE between the added and the predicted noise at a
     random step in [0, t_max], plus ``perceptual_weight`` x a perceptual loss on the implied x0."""
     n = clean.shape[0]

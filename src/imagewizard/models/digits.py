@@ -70,7 +70,9 @@ def load_mnist(path: str | Path, labels: str | Path | None = None, limit: int | 
         raise ParameterError(f"{path}: implausible image size {rows}x{cols} in the header")
     need = 16 + int(n) * int(rows) * int(cols)
     if len(raw) < need:
-        raise ParameterError(f"{path}: truncated: header says {n} images of {rows}x{cols} ({need} bytes), file has {len(raw)}")
+        raise ParameterError(
+            f"{path}: truncated: header says {n} images of {rows}x{cols} ({need} bytes), file has {len(raw)}"
+        )
     count = int(n) if limit is None else min(int(n), int(limit))
     images = np.frombuffer(raw, dtype=np.uint8, count=count * rows * cols, offset=16).reshape(count, rows, cols).copy()
     if labels is None:

@@ -28,7 +28,7 @@ class SelfEnsemble(nn.Module):
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         total = None
-        for turns, mirror in TRANSFORMS[:self.copies]:
+        for turns, mirror in TRANSFORMS[: self.copies]:
             t = torch.flip(x, (-1,)) if mirror else x
             y = self.model(torch.rot90(t, turns, (-2, -1)), sigma)
             y = torch.rot90(y, -turns, (-2, -1))

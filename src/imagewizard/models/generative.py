@@ -36,7 +36,9 @@ class PosteriorMean(nn.Module):
         return self.draws(x, sigma).mean(0)
 
 
-def vae_samples(img: np.ndarray, sigma: float, *, samples: int = 8, seed: int = 0, weights: str = "vae-gray") -> np.ndarray:
+def vae_samples(
+    img: np.ndarray, sigma: float, *, samples: int = 8, seed: int = 0, weights: str = "vae-gray"
+) -> np.ndarray:
     """Every posterior sample of the VAE restoration of a gray image: array (samples, H, W).
 
     Examples

@@ -71,7 +71,7 @@ def grid(images, pad: int = 2):
     out = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad), dtype=np.float32)
     for i, im in enumerate(x):
         r, c = divmod(i, cols)
-        out[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = im
+        out[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = im
     return (out * 255 + 0.5).astype(np.uint8)
 
 

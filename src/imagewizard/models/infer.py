@@ -28,7 +28,7 @@ def available_memory() -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return 2 * 1024 ** 3
+    return 2 * 1024**3
 
 
 DEVICES_HELP = "where the network runs: auto (CUDA when torch sees a GPU, else CPU), cpu, or cuda[:N]"
@@ -48,8 +48,10 @@ def resolve_device(device: str | None = "auto"):
         return torch.device("cpu")
     if text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
         if not torch.cuda.is_available():
-            raise ParameterError(f"device={device}: torch sees no CUDA GPU here (torch {torch.__version__}; "
-                                 f"install a CUDA build of torch, or use device=cpu)")
+            raise ParameterError(
+                f"device={device}: torch sees no CUDA GPU here (torch {torch.__version__}; "
+                f"install a CUDA build of torch, or use device=cpu)"
+            )
         index = int(text[5:]) if ":" in text else 0
         if index >= torch.cuda.device_count():
             raise ParameterError(f"device={device}: only {torch.cuda.device_count()} CUDA device(s) visible")
@@ -89,15 +91,23 @@ def auto_tile(margin: int, multiple: int, budget: int | None = None, device=None
     """Core tile side so that one padded tile fits in ``budget`` bytes (default: 1/4 of the device's free
     memory, at most 1 GB on the CPU and 4 GB on a GPU)."""
     if budget is None:
-        cap = 4 * 1024 ** 3 if device is not None and device.type == "cuda" else 1024 ** 3
+        cap = 4 * 1024**3 if device is not None and device.type == "cuda" else 1024**3
         budget = min(device_memory(device) // 4, cap)
     side = int(math.sqrt(max(budget, 1) / BYTES_PER_PIXEL)) - 2 * margin
     side = max(side // multiple * multiple, multiple * 4)
     return min(side, 2048)
 
 
-def run_tiled(model, img: np.ndarray, sigma: float, *, tile: int = 0, margin: int | None = None,
-              threads: int | None = None, device: str = "auto") -> np.ndarray:
+def run_tiled(
+    model,
+    img: np.ndarray,
+    sigma: float,
+    *,
+    tile: int = 0,
+    margin: int | None = None,
+    threads: int | None = None,
+    device: str = "auto",
+) -> np.ndarray:
     """Apply a ``(x, sigma)`` network to an HxW or HxWxC float32 image, tile by tile.
 
     Parameters
@@ -147,13 +157,14 @@ def run_tiled(model, img: np.ndarray, sigma: float, *, tile: int = 0, margin: in
                     yb, xb = min(y1 + margin, h), min(x1 + margin, w)
                     t = torch.from_numpy(np.ascontiguousarray(x[:, :, ya:yb, xa:xb])).to(dev)
                     r = model(t.contiguous(memory_format=torch.channels_last), s).cpu().numpy()
-                    out[:, :, y0:y1, x0:x1] = r[:, :, y0 - ya:y1 - ya, x0 - xa:x1 - xa]
+                    out[:, :, y0:y1, x0:x1] = r[:, :, y0 - ya : y1 - ya, x0 - xa : x1 - xa]
     res = out[0, 0] if img.ndim == 2 else out[0].transpose(1, 2, 0)
     return np.ascontiguousarray(res)
 
 
-def run_patches(model, img: np.ndarray, sigma: float, *, stride: int | None = None, batch: int = 1024,
-                device: str = "auto") -> np.ndarray:
+def run_patches(
+    model, img: np.ndarray, sigma: float, *, stride: int | None = None, batch: int = 1024, device: str = "auto"
+) -> np.ndarray:
     """Apply a fixed-size patch model (``model.patch`` x ``model.patch``) to overlapping patches and average.
 
     For the fully connected autoencoder: every pixel is covered by several patches (stride
@@ -184,12 +195,14 @@ def run_patches(model, img: np.ndarray, sigma: float, *, stride: int | None = No
         s = torch.tensor([sigma / 255.0]).to(dev)
         with torch.inference_mode():
             for i in range(0, len(coords), batch):
-                chunk = coords[i:i + batch]
-                t = torch.from_numpy(np.stack([x[y:y + p, x0:x0 + p] for y, x0 in chunk])[:, None].astype(np.float32))
+                chunk = coords[i : i + batch]
+                t = torch.from_numpy(
+                    np.stack([x[y : y + p, x0 : x0 + p] for y, x0 in chunk])[:, None].astype(np.float32)
+                )
                 r = model(t.to(dev), s.expand(len(chunk))).cpu().numpy()[:, 0]
                 for (y, x0), patch in zip(chunk, r):
-                    acc[y:y + p, x0:x0 + p] += patch
-                    cnt[y:y + p, x0:x0 + p] += 1
+                    acc[y : y + p, x0 : x0 + p] += patch
+                    cnt[y : y + p, x0 : x0 + p] += 1
         outs.append((acc / cnt)[:h, :w].astype(np.float32))
     return outs[0] if img.ndim == 2 else np.stack(outs, axis=2)
 

@@ -8,16 +8,34 @@ from imagewizard.core.registry import Param, register
 from imagewizard.models import zoo
 
 _COMMON = (
-    Param("tile", int, 0, "core tile side in pixels (bounded memory for large images); 0 = chosen from free memory",
-          low=0, high=16384),
-    Param("weights", str, "", "zoo name or .safetensors file; default: the gray or colour model by the image's channels"),
+    Param(
+        "tile",
+        int,
+        0,
+        "core tile side in pixels (bounded memory for large images); 0 = chosen from free memory",
+        low=0,
+        high=16384,
+    ),
+    Param(
+        "weights", str, "", "zoo name or .safetensors file; default: the gray or colour model by the image's channels"
+    ),
     Param("threads", int, 0, "CPU threads for inference; 0 = all available", low=0, high=256),
     Param("device", str, None, "where the network runs: auto (CUDA when torch sees a GPU, else CPU), cpu, cuda[:N]"),
 )
 
 
-def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: str = "", blind: bool = False,
-                      params: tuple[Param, ...] = (), wrap=None, tags: tuple[str, ...] = ()) -> None:
+def _learned_denoiser(
+    name: str,
+    summary: str,
+    *,
+    gray: str,
+    color: str,
+    note: str = "",
+    blind: bool = False,
+    params: tuple[Param, ...] = (),
+    wrap=None,
+    tags: tuple[str, ...] = (),
+) -> None:
     """Declare a learned denoiser whose weights are ``gray``/``color`` in the zoo.
 
     ``blind``: the network has no noise-level input (DnCNN-B style), so the method takes no sigma.
@@ -26,8 +44,16 @@ def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: s
     """
     extra_names = tuple(p.name for p in params)
 
-    def run(img: np.ndarray, *, sigma: float = 0.0, tile: int = 0, weights: str = "", threads: int = 0,
-            device: str | None = None, **extra) -> np.ndarray:
+    def run(
+        img: np.ndarray,
+        *,
+        sigma: float = 0.0,
+        tile: int = 0,
+        weights: str = "",
+        threads: int = 0,
+        device: str | None = None,
+        **extra,
+    ) -> np.ndarray:
         from imagewizard.models.infer import default_threads, on_device, predict, resolve_device
 
         dev = resolve_device(device)  # an unusable device is refused before the weights load
@@ -44,8 +70,9 @@ def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: s
         want = 3 if img.ndim == 3 else 1
         got = getattr(model, "in_channels", want)
         if want == 3 and got == 1:  # gray weights on a colour image: one pass per opponent channel
-            return _gray_model_on_color(model, img, sigma, tile=tile, threads=threads or default_threads(),
-                                        device=device)
+            return _gray_model_on_color(
+                model, img, sigma, tile=tile, threads=threads or default_threads(), device=device
+            )
         if got != want:
             from imagewizard.core.errors import ParameterError
 
@@ -53,13 +80,23 @@ def _learned_denoiser(name: str, summary: str, *, gray: str, color: str, note: s
         return predict(model, img, sigma, tile=tile, threads=threads or default_threads(), device=device)
 
     run.__name__ = name.replace("-", "_")
-    run.__doc__ = (f"{summary}\n\nColour images use the colour weights (joint RGB), or gray weights on each "
-                   "opponent colour channel (when only those are installed, or when given as ``weights``); "
-                   "gray images the gray weights.")
-    register("denoise", name, summary, params=(*params, *_COMMON), sigma="none" if blind else "auto",
-             color="native", requires=("torch",),
-             check=lambda: None if zoo.find(gray) or zoo.find(color) else zoo.missing_reason(gray, color),
-             note=note, tags=("learned", *tags))(run)
+    run.__doc__ = (
+        f"{summary}\n\nColour images use the colour weights (joint RGB), or gray weights on each "
+        "opponent colour channel (when only those are installed, or when given as ``weights``); "
+        "gray images the gray weights."
+    )
+    register(
+        "denoise",
+        name,
+        summary,
+        params=(*params, *_COMMON),
+        sigma="none" if blind else "auto",
+        color="native",
+        requires=("torch",),
+        check=lambda: None if zoo.find(gray) or zoo.find(color) else zoo.missing_reason(gray, color),
+        note=note,
+        tags=("learned", *tags),
+    )(run)
 
 
 def _check_card_method(card: dict, name: str, weights: str) -> None:
@@ -70,8 +107,7 @@ def _check_card_method(card: dict, name: str, weights: str) -> None:
 
     owner = card.get("method") or card.get("arch")
     if owner and owner != name and owner in {m.name for m in registry.methods("denoise")}:
-        raise ParameterError(f"weights '{weights}' belong to method '{owner}', not '{name}': "
-                             f"use --method {owner}")
+        raise ParameterError(f"weights '{weights}' belong to method '{owner}', not '{name}': use --method {owner}")
 
 
 # Opponent channels mapped onto [0, 1] as (channel * scale + offset): luminance (R+G+B)/sqrt(3) spans
@@ -80,8 +116,9 @@ _OPP_SCALE = np.array([1 / np.sqrt(3), 1 / np.sqrt(2), np.sqrt(6) / 4])
 _OPP_OFFSET = np.array([0.0, 0.5, 0.5])
 
 
-def _gray_model_on_color(model, img: np.ndarray, sigma: float, *, tile: int, threads: int,
-                         device: str = "auto") -> np.ndarray:
+def _gray_model_on_color(
+    model, img: np.ndarray, sigma: float, *, tile: int, threads: int, device: str = "auto"
+) -> np.ndarray:
     """Denoise a colour image with a gray model, channel by channel in the orthonormal opponent space.
 
     The rotation keeps i.i.d. Gaussian noise i.i.d. with the same sigma, so each channel is a gray
@@ -107,15 +144,30 @@ def _ensemble_wrap(model, *, ensemble: int = 1):
 
 
 _learned_denoiser(
-    "unet", "Flagship CNN: multi-scale residual U-Net with a noise-level map; sigma 0..75, blind with sigma=auto.",
-    gray="unet-gray", color="unet-color",
-    params=(Param("ensemble", int, 1, "average over this many flipped/rotated copies (8: +0.1 to +0.3 dB for 8x "
-                  "the time)", low=1, high=8),),
-    wrap=_ensemble_wrap)
+    "unet",
+    "Flagship CNN: multi-scale residual U-Net with a noise-level map; sigma 0..75, blind with sigma=auto.",
+    gray="unet-gray",
+    color="unet-color",
+    params=(
+        Param(
+            "ensemble",
+            int,
+            1,
+            "average over this many flipped/rotated copies (8: +0.1 to +0.3 dB for 8x the time)",
+            low=1,
+            high=8,
+        ),
+    ),
+    wrap=_ensemble_wrap,
+)
 _learned_denoiser(
-    "dncnn", "DnCNN: residual CNN with batch norm, blind over sigma 0..55 (no noise level needed).",
-    gray="dncnn-gray", color="dncnn-color", blind=True,
-    note="a small DnCNN (12 layers, 48 features) on a short CPU budget: see its model card")
+    "dncnn",
+    "DnCNN: residual CNN with batch norm, blind over sigma 0..55 (no noise level needed).",
+    gray="dncnn-gray",
+    color="dncnn-color",
+    blind=True,
+    note="a small DnCNN (12 layers, 48 features) on a short CPU budget: see its model card",
+)
 
 
 def _vae_wrap(model, *, samples: int = 0, seed: int = 0):
@@ -130,33 +182,71 @@ def _diffusion_wrap(model, *, steps: int = 1, eta: float = 0.0, seed: int = 0):
     return DiffusionRestorer(model, steps=steps, eta=eta, seed=seed)
 
 
-_SEED = Param("seed", int, 0, "seed of the random draws (results are reproducible)", low=0, high=2 ** 31 - 1)
+_SEED = Param("seed", int, 0, "seed of the random draws (results are reproducible)", low=0, high=2**31 - 1)
 _learned_denoiser(
-    "vae", "Variational autoencoder: degraded image -> Gaussian latent -> clean image (latent mean, or N samples).",
-    gray="vae-gray", color="vae-color", tags=("generative",),
-    params=(Param("samples", int, 0, "0: decode the latent mean; N: mean of N decoded posterior samples",
-                  low=0, high=64), _SEED),
-    wrap=_vae_wrap)
+    "vae",
+    "Variational autoencoder: degraded image -> Gaussian latent -> clean image (latent mean, or N samples).",
+    gray="vae-gray",
+    color="vae-color",
+    tags=("generative",),
+    params=(
+        Param("samples", int, 0, "0: decode the latent mean; N: mean of N decoded posterior samples", low=0, high=64),
+        _SEED,
+    ),
+    wrap=_vae_wrap,
+)
 _learned_denoiser(
-    "gan", "Conditional GAN (pix2pix): U-Net generator trained with a PatchGAN critic plus L1.",
-    gray="gan-gray", color="gan-color", tags=("generative",))
+    "gan",
+    "Conditional GAN (pix2pix): U-Net generator trained with a PatchGAN critic plus L1.",
+    gray="gan-gray",
+    color="gan-color",
+    tags=("generative",),
+)
 _learned_denoiser(
-    "diffusion", "Diffusion model (DDPM-trained, DDIM-sampled) started at the step matching sigma; steps=1 is one-shot.",
-    gray="diffusion-gray", color="diffusion-color", tags=("generative",),
-    params=(Param("steps", int, 1, "reverse steps from the noise level down to 0: 1 = one-shot estimate, "
-                  "more = sharper posterior sample (slower, lower PSNR)", low=1, high=1000),
-            Param("eta", float, 0.0, "DDIM stochasticity: 0 deterministic, 1 ancestral (DDPM-like)", low=0.0, high=1.0),
-            _SEED),
-    wrap=_diffusion_wrap)
+    "diffusion",
+    "Diffusion model (DDPM-trained, DDIM-sampled) started at the step matching sigma; steps=1 is one-shot.",
+    gray="diffusion-gray",
+    color="diffusion-color",
+    tags=("generative",),
+    params=(
+        Param(
+            "steps",
+            int,
+            1,
+            "reverse steps from the noise level down to 0: 1 = one-shot estimate, "
+            "more = sharper posterior sample (slower, lower PSNR)",
+            low=1,
+            high=1000,
+        ),
+        Param("eta", float, 0.0, "DDIM stochasticity: 0 deterministic, 1 ancestral (DDPM-like)", low=0.0, high=1.0),
+        _SEED,
+    ),
+    wrap=_diffusion_wrap,
+)
 
 # The smaller models of the course notes, trained on small budgets (issue 5); blind over their sigma range.
 _learned_denoiser(
-    "rednet", "RED-Net: symmetric conv/deconv encoder-decoder with skips, blind over its training sigma range.",
-    gray="rednet-gray", color="rednet-color", blind=True, note="a small budget: see its model card")
+    "rednet",
+    "RED-Net: symmetric conv/deconv encoder-decoder with skips, blind over its training sigma range.",
+    gray="rednet-gray",
+    color="rednet-color",
+    blind=True,
+    note="a small budget: see its model card",
+)
 _learned_denoiser(
-    "conv-ae", "Small convolutional autoencoder (Conv-Conv-Upsample-Conv), blind; the course notes' baseline.",
-    gray="conv-ae-gray", color="conv-ae-color", blind=True, note="a tiny baseline: see its model card")
+    "conv-ae",
+    "Small convolutional autoencoder (Conv-Conv-Upsample-Conv), blind; the course notes' baseline.",
+    gray="conv-ae-gray",
+    color="conv-ae-color",
+    blind=True,
+    note="a tiny baseline: see its model card",
+)
 _learned_denoiser(
-    "dae", "Fully connected denoising autoencoder 784-256-128-64 for 28x28 digits (overlapping patches), blind.",
-    gray="dae-gray", color="dae-color", blind=True, tags=("digits",),
-    note="trained on digits (its design): not a natural-image denoiser; see its model card")
+    "dae",
+    "Fully connected denoising autoencoder 784-256-128-64 for 28x28 digits (overlapping patches), blind.",
+    gray="dae-gray",
+    color="dae-color",
+    blind=True,
+    tags=("digits",),
+    note="trained on digits (its design): not a natural-image denoiser; see its model card",
+)

@@ -35,8 +35,7 @@ from imagewizard.core.errors import ParameterError, plain_reason
 ENV_VAR = "IMAGEWIZARD_VGG19"
 
 #: torchvision's "E" configuration: channels per conv, "M" for a max-pool.
-_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-        512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
 
 #: Indices of the ReLU outputs used by default: relu1_2, relu2_2, relu3_4, relu4_4, relu5_4.
 #: All five blocks, as in the usual VGG perceptual / style losses (e.g. ESRGAN uses
@@ -45,9 +44,24 @@ _CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
 DEFAULT_LAYERS = (3, 8, 17, 26, 35)
 
 #: Names of every ReLU in ``features`` by torchvision index, for cards and messages.
-RELU_NAMES = {1: "relu1_1", 3: "relu1_2", 6: "relu2_1", 8: "relu2_2", 11: "relu3_1", 13: "relu3_2",
-              15: "relu3_3", 17: "relu3_4", 20: "relu4_1", 22: "relu4_2", 24: "relu4_3", 26: "relu4_4",
-              29: "relu5_1", 31: "relu5_2", 33: "relu5_3", 35: "relu5_4"}
+RELU_NAMES = {
+    1: "relu1_1",
+    3: "relu1_2",
+    6: "relu2_1",
+    8: "relu2_2",
+    11: "relu3_1",
+    13: "relu3_2",
+    15: "relu3_3",
+    17: "relu3_4",
+    20: "relu4_1",
+    22: "relu4_2",
+    24: "relu4_3",
+    26: "relu4_4",
+    29: "relu5_1",
+    31: "relu5_2",
+    33: "relu5_3",
+    35: "relu5_4",
+}
 
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
@@ -179,16 +193,21 @@ def load_vgg19(path: str | Path, layers: Sequence[int] = DEFAULT_LAYERS) -> VGG1
     expected = model.state_dict()
     missing = [k for k in expected if k not in feats]
     if missing:
-        raise ParameterError(f"VGG19 weights {path.name} lack {len(missing)} feature tensors "
-                             f"(first: {missing[0]}); expected torchvision's vgg19 layout")
+        raise ParameterError(
+            f"VGG19 weights {path.name} lack {len(missing)} feature tensors "
+            f"(first: {missing[0]}); expected torchvision's vgg19 layout"
+        )
     unexpected = [k for k in feats if k not in expected]
     if unexpected:
-        raise ParameterError(f"VGG19 weights {path.name} have unexpected feature tensors "
-                             f"(first: {unexpected[0]}); is this a vgg19 (not vgg16/vgg19_bn) state dict?")
+        raise ParameterError(
+            f"VGG19 weights {path.name} have unexpected feature tensors "
+            f"(first: {unexpected[0]}); is this a vgg19 (not vgg16/vgg19_bn) state dict?"
+        )
     for k, t in expected.items():
         if tuple(feats[k].shape) != tuple(t.shape):
-            raise ParameterError(f"VGG19 weights {path.name}: {k} has shape {tuple(feats[k].shape)}, "
-                                 f"expected {tuple(t.shape)}")
+            raise ParameterError(
+                f"VGG19 weights {path.name}: {k} has shape {tuple(feats[k].shape)}, expected {tuple(t.shape)}"
+            )
     model.load_state_dict({k: v.float() for k, v in feats.items()}, strict=True)
     return model
 
@@ -201,7 +220,7 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 def _gauss_window(size: int, sigma: float, channels: int, like: torch.Tensor) -> torch.Tensor:
     g = torch.arange(size, dtype=like.dtype, device=like.device) - (size - 1) / 2
-    g = torch.exp(-g ** 2 / (2 * sigma ** 2))
+    g = torch.exp(-(g**2) / (2 * sigma**2))
     g = g / g.sum()
     return (g[:, None] * g[None, :]).expand(channels, 1, size, size)
 
@@ -215,17 +234,18 @@ def _ssim_parts(a: torch.Tensor, b: torch.Tensor, win: torch.Tensor, data_range:
     c = a.shape[1]
     f = lambda x: F.conv2d(x, win, groups=c)  # noqa: E731
     mu_a, mu_b = f(a), f(b)
-    va = f(a * a) - mu_a ** 2
-    vb = f(b * b) - mu_b ** 2
+    va = f(a * a) - mu_a**2
+    vb = f(b * b) - mu_b**2
     cov = f(a * b) - mu_a * mu_b
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    lum = (2 * mu_a * mu_b + c1) / (mu_a ** 2 + mu_b ** 2 + c1)
+    lum = (2 * mu_a * mu_b + c1) / (mu_a**2 + mu_b**2 + c1)
     cs = (2 * cov + c2) / (va + vb + c2)
     return lum.flatten(1).mean(1), cs.flatten(1).mean(1), (lum * cs).flatten(1).mean(1)
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, *, data_range: float = 1.0, win_size: int = 11,
-         sigma: float = 1.5) -> torch.Tensor:
+def ssim(
+    a: torch.Tensor, b: torch.Tensor, *, data_range: float = 1.0, win_size: int = 11, sigma: float = 1.5
+) -> torch.Tensor:
     """Single-scale SSIM per image, averaged over channels: tensor of shape (N,).
 
     Matches ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
@@ -257,7 +277,7 @@ def ms_ssim_plan(height: int, width: int, max_scales: int = 3) -> tuple[int, int
             raise ParameterError(f"image too small for SSIM: {height}x{width}")
         return 1, win, 1.5 * win / 11
     scales = 1
-    while scales < max_scales and side // 2 ** scales >= 11:
+    while scales < max_scales and side // 2**scales >= 11:
         scales += 1
     return scales, 11, 1.5
 
@@ -299,6 +319,7 @@ def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- the loss
+
 
 class PerceptualLoss(nn.Module):
     """Perceptual loss between a prediction and a target, both in [0, 1], shape (N, C, H, W).
@@ -344,12 +365,18 @@ class PerceptualLoss(nn.Module):
     def describe(self) -> dict:
         """What the loss computes, for the model card."""
         if self.vgg is not None:
-            return {"kind": "vgg19", "weights": self.weights, "weights_from": self._source,
-                    "layers": [RELU_NAMES.get(i, f"features.{i}") for i in self.vgg.layers],
-                    "formula": "mean over layers of MSE(VGG19(pred), VGG19(target)), ImageNet-normalised [0,1] input"}
-        return {"kind": "ms-ssim+gradient",
-                "why": f"no VGG19 weights given (they cannot be downloaded here); pass a torchvision vgg19 "
-                       f"state dict file or set ${ENV_VAR} to use VGG19 features",
-                "formula": "(1 - MS-SSIM) + L1(finite-difference gradients of pred - target)",
-                "ms_ssim": "11x11 Gaussian window, sigma 1.5, up to 3 scales (as many as keep >= 11 px), "
-                           "Wang et al. scale weights renormalised"}
+            return {
+                "kind": "vgg19",
+                "weights": self.weights,
+                "weights_from": self._source,
+                "layers": [RELU_NAMES.get(i, f"features.{i}") for i in self.vgg.layers],
+                "formula": "mean over layers of MSE(VGG19(pred), VGG19(target)), ImageNet-normalised [0,1] input",
+            }
+        return {
+            "kind": "ms-ssim+gradient",
+            "why": f"no VGG19 weights given (they cannot be downloaded here); pass a torchvision vgg19 "
+            f"state dict file or set ${ENV_VAR} to use VGG19 features",
+            "formula": "(1 - MS-SSIM) + L1(finite-difference gradients of pred - target)",
+            "ms_ssim": "11x11 Gaussian window, sigma 1.5, up to 3 scales (as many as keep >= 11 px), "
+            "Wang et al. scale weights renormalised",
+        }

@@ -204,8 +204,9 @@ def _save_atomic(obj: Any, path: Path) -> None:
         torch.save(obj, tmp)
 
 
-def evaluate(model, images: list[np.ndarray], sigmas, *, seed: int = 1234, crop: int = 0,
-             protocols: tuple[str, ...] = ("float",)) -> dict[str, float]:
+def evaluate(
+    model, images: list[np.ndarray], sigmas, *, seed: int = 1234, crop: int = 0, protocols: tuple[str, ...] = ("float",)
+) -> dict[str, float]:
     """Mean PSNR (dB) of ``model`` on uint8 ``images`` with Gaussian noise at each sigma.
 
     Keys ``psnr_s{sigma}`` for the float protocol (noise unclipped) and ``psnr_uint8_s{sigma}`` for
@@ -224,7 +225,7 @@ def evaluate(model, images: list[np.ndarray], sigmas, *, seed: int = 1234, crop:
                 if crop:
                     h, w = im.shape[:2]
                     y, x = max((h - crop) // 2, 0), max((w - crop) // 2, 0)
-                    im = im[y:y + crop, x:x + crop]
+                    im = im[y : y + crop, x : x + crop]
                 clean = (im[:, :, 0] if im.shape[2] == 1 else im).astype(np.float32) / 255.0
                 rng = np.random.default_rng([seed, i, int(round(s * 100))])
                 noisy = clean + rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(s / 255.0)
@@ -238,13 +239,18 @@ def evaluate(model, images: list[np.ndarray], sigmas, *, seed: int = 1234, crop:
 
 
 #: What may change when a run is resumed; everything else comes from the checkpoint.
-RESUME_OVERRIDES = ("steps", "minutes", "out", "lr", "lr_min", "val_every", "checkpoint_minutes", "threads",
-                    "device")
+RESUME_OVERRIDES = ("steps", "minutes", "out", "lr", "lr_min", "val_every", "checkpoint_minutes", "threads", "device")
 
 
-def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overrides: dict[str, Any] | None = None,
-                   log: Callable[[str], None] = print, progress: bool = True,
-                   stop_after: int | None = None) -> dict[str, Any]:
+def train_denoiser(
+    cfg: TrainConfig,
+    *,
+    resume: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
     """Train a denoiser, or resume the run in ``resume`` (a run folder or checkpoint).
 
     On resume the run's definition comes from the checkpoint; ``overrides`` may change only the
@@ -271,7 +277,9 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
             saved["val_protocols"] = tuple(saved["val_protocols"])
         bad = set(overrides or {}) - set(RESUME_OVERRIDES)
         if bad:
-            raise ParameterError(f"cannot change {', '.join(sorted(bad))} when resuming (only {', '.join(RESUME_OVERRIDES)})")
+            raise ParameterError(
+                f"cannot change {', '.join(sorted(bad))} when resuming (only {', '.join(RESUME_OVERRIDES)})"
+            )
         saved.update({k: v for k, v in (overrides or {}).items() if v is not None})
         cfg = TrainConfig(**saved)
     out = Path(cfg.out)
@@ -291,8 +299,9 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
 
         model = load_diffusers_unet(cfg.init)
         if model.in_channels != cfg.channels:
-            raise ParameterError(f"--init {cfg.init} takes {model.in_channels}-channel images; pass --channels "
-                                 f"{model.in_channels}")
+            raise ParameterError(
+                f"--init {cfg.init} takes {model.in_channels}-channel images; pass --channels {model.in_channels}"
+            )
         arch_cfg = dict(model.unet.config)
     else:
         model, arch_cfg = build(cfg.arch, **{"in_channels": cfg.channels, **cfg.arch_config})
@@ -315,8 +324,9 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
 
         # use_buffers: batch-norm statistics are averaged too, so the EMA model is usable as is.
         ema = AveragedModel(model, multi_avg_fn=_ema_update(cfg.ema), use_buffers=True)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                            betas=(0.5, 0.999) if cfg.gan else (0.9, 0.999))
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.5, 0.999) if cfg.gan else (0.9, 0.999)
+    )
     loss_fn = make_loss(cfg.loss)
     diffusion = _diffusion_setup(cfg, model) if cfg.objective == "diffusion" else None
     rng = np.random.default_rng(cfg.seed)
@@ -337,52 +347,96 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
     log(f"model: {cfg.arch} {json.dumps(cfg.arch_config)} ({n_params / 1e6:.2f} M parameters)")
 
     def checkpoint() -> None:
-        _save_atomic({"config": asdict(cfg), "model": model.state_dict(), "opt": opt.state_dict(),
-                      "ema": ema.state_dict() if ema is not None else None,
-                      "disc": disc.state_dict() if disc is not None else None,
-                      "opt_d": opt_d.state_dict() if opt_d is not None else None, "np_rng": rng.bit_generator.state,
-                      "torch_rng": torch.get_rng_state(), "step": step, "elapsed": elapsed, "history": history,
-                      "best": best}, ckpt_path)
+        _save_atomic(
+            {
+                "config": asdict(cfg),
+                "model": model.state_dict(),
+                "opt": opt.state_dict(),
+                "ema": ema.state_dict() if ema is not None else None,
+                "disc": disc.state_dict() if disc is not None else None,
+                "opt_d": opt_d.state_dict() if opt_d is not None else None,
+                "np_rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "step": step,
+                "elapsed": elapsed,
+                "history": history,
+                "best": best,
+            },
+            ckpt_path,
+        )
 
     def validate() -> None:
         net = ema.module if ema is not None else model
         t0 = time.time()
-        scores = evaluate(DiffusionRestorer(net) if diffusion else net, val_imgs, cfg.val_sigmas, crop=cfg.val_crop,
-                          protocols=cfg.val_protocols) if val_imgs else {}
+        scores = (
+            evaluate(
+                DiffusionRestorer(net) if diffusion else net,
+                val_imgs,
+                cfg.val_sigmas,
+                crop=cfg.val_crop,
+                protocols=cfg.val_protocols,
+            )
+            if val_imgs
+            else {}
+        )
         mean = float(np.mean(list(scores.values()))) if scores else float("nan")
-        rec = {"step": step, "hours": round(elapsed / 3600, 4), "lr": lr_at(cfg, step), "loss": run_loss,
-               "val_psnr": round(mean, 4), **{k: round(v, 4) for k, v in scores.items()}}
+        rec = {
+            "step": step,
+            "hours": round(elapsed / 3600, 4),
+            "lr": lr_at(cfg, step),
+            "loss": run_loss,
+            "val_psnr": round(mean, 4),
+            **{k: round(v, 4) for k, v in scores.items()},
+        }
         history.append(rec)
         check_output(out / "log.jsonl", what="training log")
         with open(out / "log.jsonl", "a") as f:
             f.write(json.dumps(rec) + "\n")
-        log(f"step {step}: val PSNR {mean:.3f} dB {json.dumps({k: round(v, 2) for k, v in scores.items()})} "
-            f"({time.time() - t0:.0f} s)")
+        log(
+            f"step {step}: val PSNR {mean:.3f} dB {json.dumps({k: round(v, 2) for k, v in scores.items()})} "
+            f"({time.time() - t0:.0f} s)"
+        )
         # A GAN is not selected by PSNR (that would pick the least adversarial weights): its latest
         # validated generator is the one exported.
         if scores and (mean > best["psnr"] or cfg.gan):
             best.update(psnr=mean, step=step, **scores)
             method = "gan" if cfg.gan else "diffusion" if diffusion else cfg.arch  # the method that runs them
-            card = {"task": "denoise", "method": method, "channels": cfg.channels, "sigma_range": list(cfg.sigma),
-                    "data": {"folder": cfg.data, "exclude": cfg.exclude, "train_images": len(train_files),
-                             "val_images": len(val_files), **data["card"]},
-                    "command": cfg.command, "train": {k: v for k, v in asdict(cfg).items() if k != "command"},
-                    "steps": step, "wall_time_hours": round(elapsed / 3600, 3),
-                    "validation": {"images": data["val_label"],
-                                   **{k: round(v, 3) for k, v in scores.items()}},
-                    "learning_curve": [{k: r[k] for k in ("step", "hours", "val_psnr")} for r in history]}
+            card = {
+                "task": "denoise",
+                "method": method,
+                "channels": cfg.channels,
+                "sigma_range": list(cfg.sigma),
+                "data": {
+                    "folder": cfg.data,
+                    "exclude": cfg.exclude,
+                    "train_images": len(train_files),
+                    "val_images": len(val_files),
+                    **data["card"],
+                },
+                "command": cfg.command,
+                "train": {k: v for k, v in asdict(cfg).items() if k != "command"},
+                "steps": step,
+                "wall_time_hours": round(elapsed / 3600, 3),
+                "validation": {"images": data["val_label"], **{k: round(v, 3) for k, v in scores.items()}},
+                "learning_curve": [{k: r[k] for k in ("step", "hours", "val_psnr")} for r in history],
+            }
             if cfg.init:
                 card["init"] = cfg.init
             if diffusion is not None:
-                card["diffusion"] = {"scheduler": getattr(net, "scheduler_config", None),
-                                     "train_steps_up_to": diffusion["t_max"],
-                                     "loss": "MSE on the noise" + (f" + {cfg.perceptual:g} x perceptual" if cfg.perceptual else ""),
-                                     "perceptual": diffusion["perceptual"].describe() if diffusion["perceptual"] else None,
-                                     "validation": "one-step estimate from the step matching sigma"}
+                card["diffusion"] = {
+                    "scheduler": getattr(net, "scheduler_config", None),
+                    "train_steps_up_to": diffusion["t_max"],
+                    "loss": "MSE on the noise" + (f" + {cfg.perceptual:g} x perceptual" if cfg.perceptual else ""),
+                    "perceptual": diffusion["perceptual"].describe() if diffusion["perceptual"] else None,
+                    "validation": "one-step estimate from the step matching sigma",
+                }
             if cfg.gan:
-                card["gan"] = {"generator": cfg.arch, "discriminator": "patchgan 70x70 (conditional)",
-                               "loss": f"BCE adversarial + {cfg.l1_weight:g} * {cfg.loss}",
-                               "selection": "the EMA generator at the last validation (not chosen by PSNR)"}
+                card["gan"] = {
+                    "generator": cfg.arch,
+                    "discriminator": "patchgan 70x70 (conditional)",
+                    "loss": f"BCE adversarial + {cfg.l1_weight:g} * {cfg.loss}",
+                    "selection": "the EMA generator at the last validation (not chosen by PSNR)",
+                }
             if cfg.arch == "diffusers-unet":
                 from imagewizard.models.diffusers_unet import save_diffusers_unet
 
@@ -406,8 +460,15 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
             for g in [*opt.param_groups, *(opt_d.param_groups if opt_d is not None else [])]:
                 g["lr"] = lr_at(cfg, step)
             if diffusion is not None:
-                loss = diffusion_loss(model, y, diffusion["scheduler"], rng, t_max=diffusion["t_max"],
-                                      perceptual=diffusion["perceptual"], perceptual_weight=cfg.perceptual)
+                loss = diffusion_loss(
+                    model,
+                    y,
+                    diffusion["scheduler"],
+                    rng,
+                    t_max=diffusion["t_max"],
+                    perceptual=diffusion["perceptual"],
+                    perceptual_weight=cfg.perceptual,
+                )
                 pred = None
             else:
                 noisy, sig = noise(clean, rng)
@@ -434,7 +495,7 @@ def train_denoiser(cfg: TrainConfig, *, resume: str | Path | None = None, overri
             seen += 1
             run_loss = loss_sum / seen  # mean since the last validation (what the log reports)
             if bar is not None:
-                bar.update(step, run_loss, cfg.batch * cfg.patch ** 2 / max(time.time() - t0, 1e-9))
+                bar.update(step, run_loss, cfg.batch * cfg.patch**2 / max(time.time() - t0, 1e-9))
             if step % cfg.val_every == 0 or step == cfg.steps:
                 model.eval()
                 validate()
@@ -490,13 +551,21 @@ def _training_data(cfg: TrainConfig, log: Callable[[str], None]) -> dict[str, An
             raise ParameterError("val_set photos: none of the held-out package photos is installed")
         val_files = [str(p.file) for p in held]
         val_imgs = [D.to_channels(p.image, cfg.channels) for p in held]
-        val_label = (f"held-out package photos (nn.photos, never trained on): {', '.join(p.name for p in held)}; "
-                     f"whole, {protocols}")
+        val_label = (
+            f"held-out package photos (nn.photos, never trained on): {', '.join(p.name for p in held)}; "
+            f"whole, {protocols}"
+        )
         log(f"validation: {len(held)} held-out package photos ({', '.join(p.name for p in held)})")
     if not mix:
         sampler = D.PatchSampler(D.load_images(train_files, cfg.channels), cfg.patch)
-        return {"train_files": train_files, "val_files": val_files, "val_imgs": val_imgs, "sampler": sampler,
-                "card": card, "val_label": val_label}
+        return {
+            "train_files": train_files,
+            "val_files": val_files,
+            "val_imgs": val_imgs,
+            "sampler": sampler,
+            "card": card,
+            "val_label": val_label,
+        }
     samplers: dict[str, Any] = {}
     if "folder" in mix:
         samplers["folder"] = D.PatchSampler(D.load_images(train_files, cfg.channels), cfg.patch)
@@ -511,10 +580,18 @@ def _training_data(cfg: TrainConfig, log: Callable[[str], None]) -> dict[str, An
         samplers["dead-leaves"] = D.DeadLeavesSampler(cfg.patch, cfg.channels)
     card["mix"] = mix
     card["colour_aug"] = cfg.colour_aug
-    log(f"mix: {json.dumps({k: round(v, 3) for k, v in mix.items()})}; colour augmentation on "
-        f"{cfg.colour_aug:.0%} of photograph patches")
-    return {"train_files": train_files, "val_files": val_files, "val_imgs": val_imgs,
-            "sampler": D.MixedSampler(samplers, mix, cfg.colour_aug), "card": card, "val_label": val_label}
+    log(
+        f"mix: {json.dumps({k: round(v, 3) for k, v in mix.items()})}; colour augmentation on "
+        f"{cfg.colour_aug:.0%} of photograph patches"
+    )
+    return {
+        "train_files": train_files,
+        "val_files": val_files,
+        "val_imgs": val_imgs,
+        "sampler": D.MixedSampler(samplers, mix, cfg.colour_aug),
+        "card": card,
+        "val_label": val_label,
+    }
 
 
 def _diffusion_setup(cfg: TrainConfig, model) -> dict[str, Any]:
@@ -522,8 +599,11 @@ def _diffusion_setup(cfg: TrainConfig, model) -> dict[str, Any]:
     from imagewizard.models.diffusion import ddpm_scheduler, step_for_sigma
 
     sched = ddpm_scheduler(getattr(model, "scheduler_config", None))
-    t_max = (sched.config.num_train_timesteps - 1 if cfg.full_schedule
-             else step_for_sigma(sched.alphas_cumprod, cfg.sigma[1] / 255.0))
+    t_max = (
+        sched.config.num_train_timesteps - 1
+        if cfg.full_schedule
+        else step_for_sigma(sched.alphas_cumprod, cfg.sigma[1] / 255.0)
+    )
     perceptual = None
     if cfg.perceptual > 0:
         from imagewizard.models.perceptual import PerceptualLoss
@@ -577,8 +657,10 @@ def _init_from(model, source: str, arch: str, log) -> None:
     try:
         target.load_state_dict(state)
     except RuntimeError:
-        raise ParameterError(f"--init {source}: its configuration differs from this run's {arch} "
-                             f"(pass the same --arch-config as {json.dumps(card.get('config'))})") from None
+        raise ParameterError(
+            f"--init {source}: its configuration differs from this run's {arch} "
+            f"(pass the same --arch-config as {json.dumps(card.get('config'))})"
+        ) from None
     log(f"initialised from {source}")
 
 
@@ -592,8 +674,14 @@ class _progress:
         if self.rich:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self.p = Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                              TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=False)
+            self.p = Progress(
+                TextColumn("[bold]train"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TextColumn("{task.fields[info]}"),
+                TimeRemainingColumn(),
+                transient=False,
+            )
             self.p.start()
             self.task = self.p.add_task("train", total=total, completed=start, info="")
 
@@ -618,5 +706,5 @@ def command_line() -> str:
     args = sys.argv[1:]
     sub = next((a for a in args if a in ("denoiser", "diffusion")), "denoiser")
     if sub in args:
-        args = args[args.index(sub) + 1:]
+        args = args[args.index(sub) + 1 :]
     return f"imagewizard train {sub} " + " ".join(shlex.quote(a) for a in args)

@@ -50,18 +50,25 @@ def digit_score(images: torch.Tensor) -> dict[str, Any]:
         _CLASSIFIER.append(clf)
         _CLASSIFIER.append(_score(clf, d.data[1500:]))
     clf, ref = _CLASSIFIER
-    return {**_score(clf, D.to_digits8(images)), "reference_heldout_real": ref,
-            "method": "logistic regression fit on 1500 sklearn 8x8 digits; samples area-downscaled to 8x8; "
-                      "confident = fraction with max class probability > 0.9; entropy_bits = entropy of the "
-                      "predicted-class histogram (max 3.32)"}
+    return {
+        **_score(clf, D.to_digits8(images)),
+        "reference_heldout_real": ref,
+        "method": "logistic regression fit on 1500 sklearn 8x8 digits; samples area-downscaled to 8x8; "
+        "confident = fraction with max class probability > 0.9; entropy_bits = entropy of the "
+        "predicted-class histogram (max 3.32)",
+    }
 
 
 def _score(clf, x8: np.ndarray) -> dict[str, Any]:
     p = clf.predict_proba(x8)
     hist = np.bincount(p.argmax(1), minlength=10) / len(p)
     nz = hist[hist > 0]
-    return {"n": int(len(p)), "confident": round(float((p.max(1) > 0.9).mean()), 4),
-            "entropy_bits": round(float(-(nz * np.log2(nz)).sum()), 4), "class_histogram": [round(float(h), 4) for h in hist]}
+    return {
+        "n": int(len(p)),
+        "confident": round(float((p.max(1) > 0.9).mean()), 4),
+        "entropy_bits": round(float(-(nz * np.log2(nz)).sum()), 4),
+        "class_histogram": [round(float(h), 4) for h in hist],
+    }
 
 
 def _cosine(step: int, steps: int, floor: float = 0.1) -> float:
@@ -125,11 +132,21 @@ def make_stepper(arch: str, model, lr: float, steps: int, g: torch.Generator, co
     return step, {"ema": ema}
 
 
-def train_generator(model_kind: str, data: str | Path | None = None, steps: int | None = None,
-                    batch: int | None = None, lr: float | None = None, seed: int = 0,
-                    out: str | Path = "runs/generator", minutes: float | None = None,
-                    config: dict[str, Any] | None = None, log: Callable[[str], None] | None = print,
-                    quality: int = 256, sample_steps: int = 50, command: str | None = None) -> dict[str, Any]:
+def train_generator(
+    model_kind: str,
+    data: str | Path | None = None,
+    steps: int | None = None,
+    batch: int | None = None,
+    lr: float | None = None,
+    seed: int = 0,
+    out: str | Path = "runs/generator",
+    minutes: float | None = None,
+    config: dict[str, Any] | None = None,
+    log: Callable[[str], None] | None = print,
+    quality: int = 256,
+    sample_steps: int = 50,
+    command: str | None = None,
+) -> dict[str, Any]:
     """Train a generative model and write ``OUT/model.safetensors``, ``model.json`` and ``samples.png``.
 
     Parameters
@@ -167,14 +184,22 @@ def train_generator(model_kind: str, data: str | Path | None = None, steps: int 
     size = (config or {}).get("size", 32)
     if data is None:
         x_all = D.load_digits32(size)
-        data_card = {"name": "digits", "source": "sklearn.datasets.load_digits", "images": len(x_all),
-                     "preprocessing": f"8x8 values 0..16 scaled to [0, 1], bilinear upscale to {size}x{size}"}
+        data_card = {
+            "name": "digits",
+            "source": "sklearn.datasets.load_digits",
+            "images": len(x_all),
+            "preprocessing": f"8x8 values 0..16 scaled to [0, 1], bilinear upscale to {size}x{size}",
+        }
     else:
         x_all = D.mnist_32(data)
         if size != 32:
             x_all = F.interpolate(x_all, size=(size, size), mode="bilinear", align_corners=False)
-        data_card = {"name": "mnist", "file": str(data), "images": len(x_all),
-                     "preprocessing": f"uint8/255, 28x28 zero-padded to 32x32{'' if size == 32 else f', resized to {size}'}"}
+        data_card = {
+            "name": "mnist",
+            "file": str(data),
+            "images": len(x_all),
+            "preprocessing": f"uint8/255, 28x28 zero-padded to 32x32{'' if size == 32 else f', resized to {size}'}",
+        }
     model, cfg = build(arch, **{"in_channels": 1, "size": size, **(config or {})})
     model.train()
     stepper, extra = make_stepper(arch, model, lr, steps, g, cfg)
@@ -188,7 +213,11 @@ def train_generator(model_kind: str, data: str | Path | None = None, steps: int 
         done = i + 1
         if log and (done % every == 0 or done == steps):
             recent = _mean(history[-every:])
-            log(f"step {done}/{steps} " + " ".join(f"{k} {v:.4f}" for k, v in recent.items()) + f" ({time.time() - t0:.0f} s)")
+            log(
+                f"step {done}/{steps} "
+                + " ".join(f"{k} {v:.4f}" for k, v in recent.items())
+                + f" ({time.time() - t0:.0f} s)"
+            )
         if minutes is not None and time.time() - t0 > minutes * 60:
             if log:
                 log(f"stopping after {done} steps: --minutes {minutes} reached")
@@ -198,12 +227,17 @@ def train_generator(model_kind: str, data: str | Path | None = None, steps: int 
         model.load_state_dict(extra["ema"])
     model.eval()
     card: dict[str, Any] = {
-        "task": "generate", "data": data_card,
+        "task": "generate",
+        "data": data_card,
         "command": command if command is not None else " ".join(shlex.quote(a) for a in ["imagewizard", *sys.argv[1:]]),
-        "steps": done, "batch": batch, "lr": lr, "seed": seed, "wall_seconds": round(seconds, 1),
+        "steps": done,
+        "batch": batch,
+        "lr": lr,
+        "seed": seed,
+        "wall_seconds": round(seconds, 1),
         "threads": torch.get_num_threads(),
-        "final_losses": {k: round(v, 5) for k, v in _mean(history[-min(100, len(history)):]).items()},
-        "first_losses": {k: round(v, 5) for k, v in _mean(history[:min(100, len(history))]).items()},
+        "final_losses": {k: round(v, 5) for k, v in _mean(history[-min(100, len(history)) :]).items()},
+        "first_losses": {k: round(v, 5) for k, v in _mean(history[: min(100, len(history))]).items()},
     }
     if arch == "dcgan":
         card["optimizer"] = "Adam(lr, betas=(0.5, 0.999)) for G and D; BCE, non-saturating G loss, real label 0.9"
@@ -215,8 +249,10 @@ def train_generator(model_kind: str, data: str | Path | None = None, steps: int 
     kw = {"steps": sample_steps} if arch == "ddpm" else {}
     if quality:
         samples = model.sample(quality, generator=gs, **kw)
-        card["quality"] = {"digit_classifier_score": digit_score(samples),
-                           "samples": f"{quality} samples, seed {seed + 1}" + (f", {sample_steps} DDIM steps" if kw else "")}
+        card["quality"] = {
+            "digit_classifier_score": digit_score(samples),
+            "samples": f"{quality} samples, seed {seed + 1}" + (f", {sample_steps} DDIM steps" if kw else ""),
+        }
         if arch == "vae-gen":
             with torch.no_grad():
                 rec = model.reconstruct(x_all[:512])

@@ -25,8 +25,9 @@ def _atomic_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, data)
 
 
-def save_model(path: str | Path, state_dict: dict, arch: str, config: dict[str, Any],
-               card: dict[str, Any] | None = None) -> Path:
+def save_model(
+    path: str | Path, state_dict: dict, arch: str, config: dict[str, Any], card: dict[str, Any] | None = None
+) -> Path:
     """Write ``path`` (.safetensors) and its card (.json beside it)."""
     import torch
     from safetensors.torch import save
@@ -41,7 +42,9 @@ def save_model(path: str | Path, state_dict: dict, arch: str, config: dict[str, 
     meta = {"arch": arch, "config": json.dumps(_jsonable(config)), "dtype": dtype}
     data = save(tensors, metadata=meta)
     if len(data) > MAX_BYTES:
-        raise ParameterError(f"{path.name}: {len(data) / 1e6:.1f} MB even in float16; over the {MAX_BYTES / 1e6:.0f} MB budget")
+        raise ParameterError(
+            f"{path.name}: {len(data) / 1e6:.1f} MB even in float16; over the {MAX_BYTES / 1e6:.0f} MB budget"
+        )
     _atomic_bytes(path, data)
     full_card = {"arch": arch, "config": _jsonable(config), "dtype": dtype, "bytes": len(data), **(card or {})}
     _atomic_bytes(path.with_suffix(".json"), (json.dumps(full_card, indent=2) + "\n").encode())
@@ -82,8 +85,9 @@ def load_model(path: str | Path, *, build=None, known=None, kind: str = "a known
     try:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
     except RuntimeError as exc:
-        raise ParameterError(f"{path}: weights do not fit the recorded {arch} config "
-                             f"({str(exc).splitlines()[0]})") from None
+        raise ParameterError(
+            f"{path}: weights do not fit the recorded {arch} config ({str(exc).splitlines()[0]})"
+        ) from None
     model.eval()
     card_path = path.with_suffix(".json")
     card = json.loads(card_path.read_text()) if card_path.is_file() else {"arch": arch, "config": config}

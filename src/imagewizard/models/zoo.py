@@ -42,8 +42,10 @@ def require(name: str) -> Path:
     p = find(name)
     if p is None:
         where = ", ".join(str(d) for d in weight_dirs())
-        raise ParameterError(f"no trained weights named '{name}' (looked in {where}); train them with "
-                             f"`imagewizard train ...` or set IMAGEWIZARD_WEIGHTS")
+        raise ParameterError(
+            f"no trained weights named '{name}' (looked in {where}); train them with "
+            f"`imagewizard train ...` or set IMAGEWIZARD_WEIGHTS"
+        )
     return p
 
 
@@ -53,8 +55,10 @@ def missing_reason(*names: str) -> str | None:
     if not missing:
         return None
     where = ", ".join(str(d) for d in weight_dirs())
-    return (f"trained weights {', '.join(missing)} not found (looked in {where}); "
-            "train them with `imagewizard train denoiser` or point IMAGEWIZARD_WEIGHTS at them")
+    return (
+        f"trained weights {', '.join(missing)} not found (looked in {where}); "
+        "train them with `imagewizard train denoiser` or point IMAGEWIZARD_WEIGHTS at them"
+    )
 
 
 def cards(family: str | None = None) -> list[dict]:

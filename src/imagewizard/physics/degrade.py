@@ -70,14 +70,40 @@ import numpy as np
 
 from imagewizard.core.arrays import as_float_image, join_alpha, split_alpha
 from imagewizard.core.errors import ParameterError
-from imagewizard.physics.kernels import KERNELS, Declaration, describe_kernel, format_declared, label_declared, parse_declared, resolve_kernel
+from imagewizard.physics.kernels import (
+    KERNELS,
+    Declaration,
+    describe_kernel,
+    format_declared,
+    label_declared,
+    parse_declared,
+    resolve_kernel,
+)
 from imagewizard.core.registry import Param
 
 __all__ = [
-    "NOISES", "MASKS", "BLUR_MODES", "PROTOCOLS", "Degraded", "degrade", "parse_degrade_spec",
-    "format_degrade_spec", "derive_seed", "gaussian_noise", "salt_pepper_noise", "speckle_noise",
-    "poisson_noise", "blur", "random_pixel_mask", "scribble_mask", "box_mask", "text_mask", "apply_mask",
-    "jpeg_compress", "downscale", "clip_round_8bit",
+    "NOISES",
+    "MASKS",
+    "BLUR_MODES",
+    "PROTOCOLS",
+    "Degraded",
+    "degrade",
+    "parse_degrade_spec",
+    "format_degrade_spec",
+    "derive_seed",
+    "gaussian_noise",
+    "salt_pepper_noise",
+    "speckle_noise",
+    "poisson_noise",
+    "blur",
+    "random_pixel_mask",
+    "scribble_mask",
+    "box_mask",
+    "text_mask",
+    "apply_mask",
+    "jpeg_compress",
+    "downscale",
+    "clip_round_8bit",
 ]
 
 #: Boundary handling of :func:`blur` (names and meaning of :func:`scipy.ndimage.convolve`).
@@ -114,6 +140,7 @@ def clip_round_8bit(x: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- seeds
+
 
 def derive_seed(seed: int, *keys: int | str | float) -> int:
     """A 63-bit seed derived from ``seed`` and ``keys``, stable across processes and platforms.
@@ -159,14 +186,20 @@ def _bind(params: Sequence[Param], where: str, **values: Any) -> list[Any]:
 
 # --------------------------------------------------------------------------- noise
 
-_P_GAUSS = (Param("sigma", float, 25.0, "standard deviation on the 0..255 scale", low=0.0, high=255.0),
-            Param("mean", float, 0.0, "mean on the 0..255 scale", low=-255.0, high=255.0))
-_P_SP = (Param("amount", float, 0.05, "fraction of pixels hit", low=0.0, high=1.0),
-         Param("salt_ratio", float, 0.5, "fraction of hit pixels set to white (the rest black)", low=0.0, high=1.0))
-_P_SPECKLE = (Param("sigma", float, 0.2, "relative std of the multiplicative noise (x + x*n, n ~ N(0, sigma^2))",
-                    low=0.0, high=10.0),)
-_P_POISSON = (Param("peak", float, 30.0, "expected photon count at white (1.0); lower is noisier",
-                    low=1e-3, high=1e9),)
+_P_GAUSS = (
+    Param("sigma", float, 25.0, "standard deviation on the 0..255 scale", low=0.0, high=255.0),
+    Param("mean", float, 0.0, "mean on the 0..255 scale", low=-255.0, high=255.0),
+)
+_P_SP = (
+    Param("amount", float, 0.05, "fraction of pixels hit", low=0.0, high=1.0),
+    Param("salt_ratio", float, 0.5, "fraction of hit pixels set to white (the rest black)", low=0.0, high=1.0),
+)
+_P_SPECKLE = (
+    Param(
+        "sigma", float, 0.2, "relative std of the multiplicative noise (x + x*n, n ~ N(0, sigma^2))", low=0.0, high=10.0
+    ),
+)
+_P_POISSON = (Param("peak", float, 30.0, "expected photon count at white (1.0); lower is noisier", low=1e-3, high=1e9),)
 
 
 def gaussian_noise(img, sigma: float, mean: float = 0.0, rng=None) -> np.ndarray:
@@ -269,6 +302,7 @@ NOISES: dict[str, Declaration] = {
 
 # --------------------------------------------------------------------------- blur
 
+
 def blur(img, kernel, mode: str = "reflect") -> np.ndarray:
     """Convolve each channel with a blur kernel (true convolution, same size out).
 
@@ -314,10 +348,11 @@ def blur(img, kernel, mode: str = "reflect") -> np.ndarray:
     # filter2D correlates; flipping the kernel makes it a convolution. The padded
     # margin is cropped, so OpenCV's own border rule never touches the result.
     out = cv2.filter2D(padded, -1, np.ascontiguousarray(k[::-1, ::-1]), borderType=cv2.BORDER_CONSTANT)
-    return np.ascontiguousarray(out[ry:ry + x.shape[0], rx:rx + x.shape[1]], dtype=np.float32)
+    return np.ascontiguousarray(out[ry : ry + x.shape[0], rx : rx + x.shape[1]], dtype=np.float32)
 
 
 # --------------------------------------------------------------------------- masks
+
 
 def _shape2(shape: Any) -> tuple[int, int]:
     try:
@@ -330,12 +365,18 @@ def _shape2(shape: Any) -> tuple[int, int]:
 
 
 _P_PIXELS = (Param("fraction", float, 0.5, "fraction of pixels missing", low=0.0, high=1.0),)
-_P_LINES = (Param("lines", int, 8, "number of strokes", low=0, high=1000),
-            Param("width", int, 5, "stroke width in pixels", low=1, high=200))
-_P_BOX = (Param("size", float, 0.25, "area of the box as a fraction of the image", low=0.0, high=1.0),
-          Param("center", bool, False, "put the box in the middle instead of at a random place"))
-_P_TEXT = (Param("text", str, "ImageWizard", "the words written over the image (ASCII; repeated to fill it)"),
-           Param("size", float, 0.06, "letter height as a fraction of the image height", low=0.005, high=1.0))
+_P_LINES = (
+    Param("lines", int, 8, "number of strokes", low=0, high=1000),
+    Param("width", int, 5, "stroke width in pixels", low=1, high=200),
+)
+_P_BOX = (
+    Param("size", float, 0.25, "area of the box as a fraction of the image", low=0.0, high=1.0),
+    Param("center", bool, False, "put the box in the middle instead of at a random place"),
+)
+_P_TEXT = (
+    Param("text", str, "ImageWizard", "the words written over the image (ASCII; repeated to fill it)"),
+    Param("size", float, 0.06, "letter height as a fraction of the image height", low=0.005, high=1.0),
+)
 
 
 def random_pixel_mask(shape, fraction: float = 0.5, rng=None) -> np.ndarray:
@@ -354,7 +395,7 @@ def random_pixel_mask(shape, fraction: float = 0.5, rng=None) -> np.ndarray:
     (fraction,) = _bind(_P_PIXELS, "pixels", fraction=fraction)
     h, w = _shape2(shape)
     mask = np.zeros(h * w, dtype=bool)
-    mask[_rng(rng).permutation(h * w)[:int(round(fraction * h * w))]] = True
+    mask[_rng(rng).permutation(h * w)[: int(round(fraction * h * w))]] = True
     return mask.reshape(h, w)
 
 
@@ -411,7 +452,7 @@ def box_mask(shape, size: float = 0.25, rng=None, *, center: bool = False) -> np
         gen = _rng(rng)
         y, x = int(gen.integers(0, h - bh + 1)), int(gen.integers(0, w - bw + 1))
     mask = np.zeros((h, w), dtype=bool)
-    mask[y:y + bh, x:x + bw] = True
+    mask[y : y + bh, x : x + bw] = True
     return mask
 
 
@@ -517,8 +558,9 @@ def jpeg_compress(img, quality: int) -> np.ndarray:
 def _cubic(x: np.ndarray) -> np.ndarray:
     ax = np.abs(x)
     ax2, ax3 = ax * ax, ax * ax * ax
-    return ((1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1)
-            + (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * ((ax > 1) & (ax <= 2)))
+    return (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1) + (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * (
+        (ax > 1) & (ax <= 2)
+    )
 
 
 def _imresize_matrix(n_in: int, factor: int) -> np.ndarray:
@@ -568,9 +610,9 @@ def downscale(img, factor: int) -> np.ndarray:
     h, w = x.shape[0] // factor, x.shape[1] // factor
     if h < 1 or w < 1:
         raise ParameterError(f"image {x.shape[:2]} is too small to downscale by {factor}")
-    x = x[:h * factor, :w * factor].astype(np.float64)
+    x = x[: h * factor, : w * factor].astype(np.float64)
     mh, mw = _imresize_matrix(x.shape[0], factor), _imresize_matrix(x.shape[1], factor)
-    out = np.tensordot(mh, x, axes=(1, 0))            # rows: (h, W[, C])
+    out = np.tensordot(mh, x, axes=(1, 0))  # rows: (h, W[, C])
     out = np.moveaxis(np.tensordot(mw, out, axes=(1, 1)), 0, 1)  # columns: (h, w[, C])
     return np.ascontiguousarray(out, dtype=np.float32)
 
@@ -579,6 +621,7 @@ def downscale(img, factor: int) -> np.ndarray:
 
 # degrade() has keywords named like these functions.
 _blur, _downscale = blur, downscale
+
 
 @dataclass
 class Degraded:
@@ -619,9 +662,19 @@ def _off(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "off"))
 
 
-def degrade(img, *, noise: str | Iterable[str] = (), blur: Any = None, blur_mode: str = "reflect",
-            mask: Any = None, jpeg: int | None = None, downscale: int | None = None, seed: int | None = 0,
-            protocol: str = "float", contrast: float | None = None) -> Degraded:
+def degrade(
+    img,
+    *,
+    noise: str | Iterable[str] = (),
+    blur: Any = None,
+    blur_mode: str = "reflect",
+    mask: Any = None,
+    jpeg: int | None = None,
+    downscale: int | None = None,
+    seed: int | None = 0,
+    protocol: str = "float",
+    contrast: float | None = None,
+) -> Degraded:
     """Degrade ``img`` in the fixed order blur -> contrast -> downscale -> noise -> JPEG -> mask.
 
     Parameters
@@ -673,8 +726,9 @@ def degrade(img, *, noise: str | Iterable[str] = (), blur: Any = None, blur_mode
     """
     if protocol not in PROTOCOLS:
         raise ParameterError(f"protocol must be 'float' or 'uint8', got {protocol!r}")
-    plan = _plan(noise=noise, blur=blur, blur_mode=blur_mode, mask=mask, jpeg=jpeg, downscale=downscale,
-                 contrast=contrast)
+    plan = _plan(
+        noise=noise, blur=blur, blur_mode=blur_mode, mask=mask, jpeg=jpeg, downscale=downscale, contrast=contrast
+    )
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
     elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -721,8 +775,9 @@ def degrade(img, *, noise: str | Iterable[str] = (), blur: Any = None, blur_mode
         x = clip_round_8bit(x)
         steps.append("clip and round to 8 bits")
     image = join_alpha(np.asarray(x, dtype=np.float32), alpha)
-    return Degraded(image=image, mask=out_mask, kernel=kernel, steps=steps, spec=plan["spec"], seed=seed,
-                    protocol=protocol)
+    return Degraded(
+        image=image, mask=out_mask, kernel=kernel, steps=steps, spec=plan["spec"], seed=seed, protocol=protocol
+    )
 
 
 def _plan(*, noise, blur, blur_mode, mask, jpeg, downscale, contrast=None) -> dict[str, Any]:
@@ -736,8 +791,14 @@ def _plan(*, noise, blur, blur_mode, mask, jpeg, downscale, contrast=None) -> di
     except TypeError:
         raise ParameterError(f"noise must be a spec or a list of specs, got {type(noise).__name__}") from None
     parts: list[str] = []
-    plan: dict[str, Any] = {"kernel": None, "noise": [], "mask": None, "jpeg": None, "downscale": None,
-                            "contrast": None}
+    plan: dict[str, Any] = {
+        "kernel": None,
+        "noise": [],
+        "mask": None,
+        "jpeg": None,
+        "downscale": None,
+        "contrast": None,
+    }
     if blur_mode not in BLUR_MODES:
         raise ParameterError(f"blur_mode must be one of {', '.join(BLUR_MODES)}; got {blur_mode!r}")
     if isinstance(blur, bytes):
@@ -810,8 +871,15 @@ def parse_degrade_spec(text: str) -> dict[str, Any]:
     """
     if not isinstance(text, str) or not text.strip():
         raise ParameterError(f"empty degradation spec {text!r}; e.g. 'gaussian:25' or 'blur=motion:15,30+gaussian:2'")
-    out: dict[str, Any] = {"noise": [], "blur": None, "blur_mode": "reflect", "downscale": None, "jpeg": None,
-                           "mask": None, "contrast": None}
+    out: dict[str, Any] = {
+        "noise": [],
+        "blur": None,
+        "blur_mode": "reflect",
+        "downscale": None,
+        "jpeg": None,
+        "mask": None,
+        "contrast": None,
+    }
     if text.strip().lower() == "none":
         return out
     seen: set[str] = set()
@@ -822,8 +890,10 @@ def parse_degrade_spec(text: str) -> dict[str, Any]:
         m = _KEY_RE.match(part)
         key, value = ("noise", part) if m is None else (m.group(1).lower().replace("-", "_"), m.group(2).strip())
         if key not in _SPEC_KEYS:
-            raise ParameterError(f"degradation spec '{text}': unknown key '{m.group(1)}' "
-                                 f"(known: {', '.join(_SPEC_KEYS)}; a bare part is a noise spec)")
+            raise ParameterError(
+                f"degradation spec '{text}': unknown key '{m.group(1)}' "
+                f"(known: {', '.join(_SPEC_KEYS)}; a bare part is a noise spec)"
+            )
         if not value:
             raise ParameterError(f"degradation spec '{text}': '{key}=' needs a value")
         if key != "noise" and key in seen:
@@ -857,9 +927,16 @@ def parse_degrade_spec(text: str) -> dict[str, Any]:
     return out
 
 
-def format_degrade_spec(*, noise: str | Iterable[str] = (), blur: Any = None, blur_mode: str = "reflect",
-                        mask: Any = None, jpeg: int | None = None, downscale: int | None = None,
-                        contrast: float | None = None) -> str:
+def format_degrade_spec(
+    *,
+    noise: str | Iterable[str] = (),
+    blur: Any = None,
+    blur_mode: str = "reflect",
+    mask: Any = None,
+    jpeg: int | None = None,
+    downscale: int | None = None,
+    contrast: float | None = None,
+) -> str:
     """The canonical compact spec of :func:`degrade` arguments (what ``Degraded.spec`` holds).
 
     Examples
@@ -867,5 +944,6 @@ def format_degrade_spec(*, noise: str | Iterable[str] = (), blur: Any = None, bl
     >>> format_degrade_spec(noise=["gaussian:sigma=25"], blur="motion:15,30", jpeg=30)
     'blur=motion:15,30+gaussian:25+jpeg=30'
     """
-    return _plan(noise=noise, blur=blur, blur_mode=blur_mode, mask=mask, jpeg=jpeg, downscale=downscale,
-                 contrast=contrast)["spec"]
+    return _plan(
+        noise=noise, blur=blur, blur_mode=blur_mode, mask=mask, jpeg=jpeg, downscale=downscale, contrast=contrast
+    )["spec"]

@@ -38,9 +38,23 @@ from imagewizard.core.errors import ParameterError
 from imagewizard.core.registry import Param, bind_args, parse_spec
 
 __all__ = [
-    "Declaration", "KERNELS", "gaussian_kernel", "motion_kernel", "disk_kernel", "box_kernel",
-    "make_kernel", "load_kernel", "save_kernel", "resolve_kernel", "check_kernel", "describe_kernel",
-    "parse_declared", "format_declared", "label_declared", "spec_usage", "describe_table",
+    "Declaration",
+    "KERNELS",
+    "gaussian_kernel",
+    "motion_kernel",
+    "disk_kernel",
+    "box_kernel",
+    "make_kernel",
+    "load_kernel",
+    "save_kernel",
+    "resolve_kernel",
+    "check_kernel",
+    "describe_kernel",
+    "parse_declared",
+    "format_declared",
+    "label_declared",
+    "spec_usage",
+    "describe_table",
 ]
 
 #: File suffixes :func:`load_kernel` reads besides images.
@@ -60,6 +74,7 @@ class Declaration(NamedTuple):
 
 
 # --------------------------------------------------------------------------- spec helpers
+
 
 def _fmt(value: Any) -> str:
     if value is None:
@@ -82,8 +97,9 @@ def parse_declared(table: Mapping[str, Declaration], spec: str, *, kind: str) ->
     ('motion', {'length': 15.0, 'angle': 30.0})
     """
     if not isinstance(spec, str):
-        raise ParameterError(f"{kind} spec must be a string such as '{spec_usage(next(iter(table)), table)}', "
-                             f"got {type(spec).__name__}")
+        raise ParameterError(
+            f"{kind} spec must be a string such as '{spec_usage(next(iter(table)), table)}', got {type(spec).__name__}"
+        )
     name, positional, keywords = parse_spec(spec)
     name = name.replace("_", "-")
     decl = table.get(name)
@@ -141,11 +157,19 @@ def spec_usage(name: str, table: Mapping[str, Declaration]) -> str:
 
 def describe_table(table: Mapping[str, Declaration]) -> list[dict[str, Any]]:
     """JSON-friendly description of a declaration table (for help text and ``--json``)."""
-    return [{"name": name, "usage": spec_usage(name, table), "summary": d.summary,
-             "params": [p.describe() for p in d.params]} for name, d in table.items()]
+    return [
+        {
+            "name": name,
+            "usage": spec_usage(name, table),
+            "summary": d.summary,
+            "params": [p.describe() for p in d.params],
+        }
+        for name, d in table.items()
+    ]
 
 
 # --------------------------------------------------------------------------- kernels
+
 
 def _odd_size(size: int, what: str) -> int:
     if isinstance(size, bool) or int(size) != size or size < 1 or size % 2 == 0:
@@ -256,7 +280,7 @@ def _trim(k: np.ndarray) -> np.ndarray:
     cy, cx = k.shape[0] // 2, k.shape[1] // 2
     ry = max(cy - rows[0], rows[-1] - cy)
     rx = max(cx - cols[0], cols[-1] - cx)
-    return np.ascontiguousarray(k[cy - ry:cy + ry + 1, cx - rx:cx + rx + 1])
+    return np.ascontiguousarray(k[cy - ry : cy + ry + 1, cx - rx : cx + rx + 1])
 
 
 def disk_kernel(radius: float) -> np.ndarray:
@@ -318,19 +342,29 @@ def box_kernel(size: int) -> np.ndarray:
 #: Kernel declarations: name -> (params, function, one-line summary).
 KERNELS: dict[str, Declaration] = {
     "gaussian": Declaration(
-        (Param("sigma", float, 2.0, "standard deviation in pixels", low=0.0, high=50.0),
-         Param("size", int, None, "odd side in pixels; auto = 2*round(4*sigma)+1", low=1, high=1001)),
-        gaussian_kernel, "Gaussian blur (out-of-focus optics, atmospheric blur)."),
+        (
+            Param("sigma", float, 2.0, "standard deviation in pixels", low=0.0, high=50.0),
+            Param("size", int, None, "odd side in pixels; auto = 2*round(4*sigma)+1", low=1, high=1001),
+        ),
+        gaussian_kernel,
+        "Gaussian blur (out-of-focus optics, atmospheric blur).",
+    ),
     "motion": Declaration(
-        (Param("length", float, 15.0, "path length in pixels", low=1.0, high=500.0),
-         Param("angle", float, 0.0, "direction in degrees counter-clockwise (0 horizontal, 90 vertical)")),
-        motion_kernel, "Linear motion blur: an anti-aliased line (camera shake, moving subject)."),
+        (
+            Param("length", float, 15.0, "path length in pixels", low=1.0, high=500.0),
+            Param("angle", float, 0.0, "direction in degrees counter-clockwise (0 horizontal, 90 vertical)"),
+        ),
+        motion_kernel,
+        "Linear motion blur: an anti-aliased line (camera shake, moving subject).",
+    ),
     "disk": Declaration(
         (Param("radius", float, 4.0, "radius in pixels", low=0.0, high=250.0),),
-        disk_kernel, "Defocus blur: an anti-aliased uniform disk."),
+        disk_kernel,
+        "Defocus blur: an anti-aliased uniform disk.",
+    ),
     "box": Declaration(
-        (Param("size", int, 5, "odd side in pixels", low=1, high=1001),),
-        box_kernel, "Box (moving-average) blur."),
+        (Param("size", int, 5, "odd side in pixels", low=1, high=1001),), box_kernel, "Box (moving-average) blur."
+    ),
 }
 
 
@@ -353,6 +387,7 @@ def make_kernel(spec: str) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- validation and files
+
 
 def check_kernel(kernel: Any, *, name: str = "blur kernel") -> np.ndarray:
     """Validate a kernel and return it as float64, odd-sided, normalized to sum 1.
@@ -458,7 +493,7 @@ KERNEL_MAX_PIXELS = 4096 * 4096
 def _after_path(msg: str, p: Path) -> str:
     """'cannot read P: reason' from the image reader, as just 'reason'."""
     prefix = f"cannot read {p}: "
-    return msg[len(prefix):] if msg.startswith(prefix) else msg
+    return msg[len(prefix) :] if msg.startswith(prefix) else msg
 
 
 def _tiff_kernel(data: bytes, label: str) -> np.ndarray:
@@ -508,8 +543,10 @@ def save_kernel(path: str | os.PathLike, kernel: Any) -> Path:
         from PIL import Image, PngImagePlugin
 
         info = PngImagePlugin.PngInfo()
-        info.add_text("Comment", "imagewizard blur kernel, scaled to its maximum for viewing; "
-                                 "the .npy file holds the exact values")
+        info.add_text(
+            "Comment",
+            "imagewizard blur kernel, scaled to its maximum for viewing; the .npy file holds the exact values",
+        )
         img16 = np.round(k / k.max() * 65535.0).astype(np.uint16)
         buf = BytesIO()
         Image.fromarray(img16).save(buf, format="PNG", pnginfo=info)
@@ -519,8 +556,7 @@ def save_kernel(path: str | os.PathLike, kernel: Any) -> Path:
 
 
 def _looks_like_path(text: str) -> bool:
-    return ("/" in text or "\\" in text
-            or Path(text).suffix.lower() in ARRAY_SUFFIXES + _IMAGE_SUFFIXES)
+    return "/" in text or "\\" in text or Path(text).suffix.lower() in ARRAY_SUFFIXES + _IMAGE_SUFFIXES
 
 
 def resolve_kernel(kernel: Any) -> np.ndarray:

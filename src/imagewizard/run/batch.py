@@ -37,8 +37,9 @@ class Job:
     rel: str
 
 
-def plan_jobs(in_dir: str | Path, out_dir: str | Path, *, recursive: bool = True,
-              pattern: str | None = None) -> tuple[list[Job], list[Job]]:
+def plan_jobs(
+    in_dir: str | Path, out_dir: str | Path, *, recursive: bool = True, pattern: str | None = None
+) -> tuple[list[Job], list[Job]]:
     """Split the images under ``in_dir`` into (to do, already done)."""
     from imagewizard.io import list_images
 
@@ -73,8 +74,15 @@ def _wizard(img, source: str) -> tuple[Any, list[dict[str, Any]], dict[str, Any]
         out, steps = img, []
     else:
         out, steps = decided.pipeline.run(img, source=source)
-    return out, steps, {"plan": decided.pipeline.to_dict()["steps"] if decided.pipeline else [],
-                        "reasons": decided.reasons, "skipped": decided.skipped}
+    return (
+        out,
+        steps,
+        {
+            "plan": decided.pipeline.to_dict()["steps"] if decided.pipeline else [],
+            "reasons": decided.reasons,
+            "skipped": decided.skipped,
+        },
+    )
 
 
 def process_one(source: str, dest: str, rel: str, pipeline: dict[str, Any]) -> dict[str, Any]:
@@ -101,8 +109,10 @@ def process_one(source: str, dest: str, rel: str, pipeline: dict[str, Any]) -> d
         record.update(status="error", error=f"{source}: out of memory")
     except Exception as exc:  # noqa: BLE001 - one bad image must not stop the batch
         first = " ".join(str(exc).split())[:160] or "no details"
-        record.update(status="error", error=f"{source}: internal error ({first}); rerun this image with "
-                                            f"'imagewizard run -v' and report it")
+        record.update(
+            status="error",
+            error=f"{source}: internal error ({first}); rerun this image with 'imagewizard run -v' and report it",
+        )
     record["seconds"] = round(time.perf_counter() - t0, 4)
     return record
 
@@ -111,9 +121,17 @@ def _process_args(args: tuple[str, str, str, dict[str, Any]]) -> dict[str, Any]:
     return process_one(*args)
 
 
-def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline | None, *, workers: int = 1,
-              recursive: bool = True, pattern: str | None = None, cluster: str | None = None,
-              progress: Callable[[dict[str, Any], int, int], None] | None = None) -> dict[str, Any]:
+def run_batch(
+    in_dir: str | Path,
+    out_dir: str | Path,
+    pipeline: Pipeline | None,
+    *,
+    workers: int = 1,
+    recursive: bool = True,
+    pattern: str | None = None,
+    cluster: str | None = None,
+    progress: Callable[[dict[str, Any], int, int], None] | None = None,
+) -> dict[str, Any]:
     """Run ``pipeline`` on every image under ``in_dir`` not yet done in ``out_dir``.
 
     Parameters
@@ -184,9 +202,17 @@ def run_batch(in_dir: str | Path, out_dir: str | Path, pipeline: Pipeline | None
             run_jobs(_process_args, args, record, backend=backend, workers=workers, lost=lost)
     seconds = time.perf_counter() - t0
     processed = counts["ok"] + counts["error"]
-    return {"total": len(todo) + len(done), "ok": counts["ok"], "error": counts["error"], "skipped": len(done),
-            "seconds": round(seconds, 3), "images_per_second": round(processed / seconds, 4) if seconds > 0 else None,
-            "workers": workers, "cluster": cluster, "log": str(log_path)}
+    return {
+        "total": len(todo) + len(done),
+        "ok": counts["ok"],
+        "error": counts["error"],
+        "skipped": len(done),
+        "seconds": round(seconds, 3),
+        "images_per_second": round(processed / seconds, 4) if seconds > 0 else None,
+        "workers": workers,
+        "cluster": cluster,
+        "log": str(log_path),
+    }
 
 
 def read_log(out_dir: str | Path) -> list[dict[str, Any]]:

@@ -59,7 +59,9 @@ def _distributed():
     try:
         import distributed
     except ImportError:
-        raise ImageWizardError("--cluster needs Dask's distributed scheduler: pip install 'imagewizard[cluster]'") from None
+        raise ImageWizardError(
+            "--cluster needs Dask's distributed scheduler: pip install 'imagewizard[cluster]'"
+        ) from None
     return distributed
 
 
@@ -73,8 +75,13 @@ def connect(spec: str, *, timeout: float = 30.0) -> Iterator[Any]:
         if kind == "local":
             from imagewizard.run.jobs import usable_cores
 
-            cluster = dd.LocalCluster(n_workers=value or usable_cores(), threads_per_worker=1, processes=True,
-                                      host="127.0.0.1", dashboard_address=None)
+            cluster = dd.LocalCluster(
+                n_workers=value or usable_cores(),
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
             client = dd.Client(cluster, timeout=timeout)
         else:
             client = dd.Client(value, timeout=timeout)

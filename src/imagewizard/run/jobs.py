@@ -31,8 +31,13 @@ from typing import Any, Callable, Iterator, Sequence
 from imagewizard.core.errors import ParameterError, plain_reason
 
 #: Environment variables that cap the thread pools of BLAS/OpenMP libraries in a worker.
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-              "NUMEXPR_NUM_THREADS")
+THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 BACKENDS = ("serial", "process", "dask")
 
 _THREADS: int | None = None
@@ -121,9 +126,17 @@ def _worker_env(threads: int) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def run_jobs(fn: Callable[[Any], dict], jobs: Sequence[Any], done: Callable[[dict], None], *,
-             backend: str = "serial", workers: int = 1, client: Any = None,
-             lost: Callable[[Any, str], dict] | None = None, key: Callable[[Any], str] | None = None) -> None:
+def run_jobs(
+    fn: Callable[[Any], dict],
+    jobs: Sequence[Any],
+    done: Callable[[dict], None],
+    *,
+    backend: str = "serial",
+    workers: int = 1,
+    client: Any = None,
+    lost: Callable[[Any, str], dict] | None = None,
+    key: Callable[[Any], str] | None = None,
+) -> None:
     """Run ``fn(job)`` for every job and hand each record to ``done`` as it finishes.
 
     Parameters
@@ -178,8 +191,12 @@ def _run_pool(fn, jobs: list, done, workers: int, lost) -> None:
 
     def new_pool():
         with _worker_env(threads):
-            return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=init_worker, initargs=(threads,))
+            return ProcessPoolExecutor(
+                max_workers=n,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=init_worker,
+                initargs=(threads,),
+            )
 
     pool = new_pool()
     queue = list(reversed(jobs))
@@ -216,8 +233,10 @@ def _run_pool(fn, jobs: list, done, workers: int, lost) -> None:
 def _run_dask(fn, jobs: list, done, client, lost, key) -> None:
     from distributed import as_completed
 
-    futures = {client.submit(_call_on_dask_worker, fn, job, pure=False,
-                             key=f"imagewizard-{i}-{key(job) if key else i}"): job for i, job in enumerate(jobs)}
+    futures = {
+        client.submit(_call_on_dask_worker, fn, job, pure=False, key=f"imagewizard-{i}-{key(job) if key else i}"): job
+        for i, job in enumerate(jobs)
+    }
     try:
         for fut in as_completed(list(futures)):
             job = futures[fut]

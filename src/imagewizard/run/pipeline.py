@@ -133,7 +133,7 @@ def _step_from_dict(d: Any, where: str) -> Step:
         if isinstance(sigma, (int, float)) and not 0 <= sigma <= 255:  # NaN fails this too
             raise ParameterError(f"{where}: field 'sigma' must be in [0, 255] (0..255 scale) or 'auto', got {sigma!r}")
     inputs = {}
-    for key in fields[len(_BASE_FIELDS):]:
+    for key in fields[len(_BASE_FIELDS) :]:
         if d.get(key) is not None and key not in m.needs | m.accepts:
             raise ParameterError(f"{where}: field '{key}' is not used by {method}")
         if d.get(key) is None and key in m.needs:
@@ -174,8 +174,9 @@ def _check_kernel_field(kernel: Any, where: str) -> None:
             raise ParameterError(f"{where}: field 'kernel': {exc}") from None
         return
     if not isinstance(kernel, str) or not kernel.strip():
-        raise ParameterError(f"{where}: field 'kernel' must be a spec such as 'gaussian:2', a file or a list "
-                             f"of rows, got {kernel!r}")
+        raise ParameterError(
+            f"{where}: field 'kernel' must be a spec such as 'gaussian:2', a file or a list of rows, got {kernel!r}"
+        )
     name = kernel.strip().partition(":")[0].strip().lower().replace("_", "-")
     if name in KERNELS and not os.path.exists(kernel.strip()):
         try:
@@ -183,8 +184,9 @@ def _check_kernel_field(kernel: Any, where: str) -> None:
         except ParameterError as exc:
             raise ParameterError(f"{where}: field 'kernel': {exc}") from None
     elif not os.path.exists(kernel.strip()):
-        raise ParameterError(f"{where}: field 'kernel': '{kernel}' is neither a kernel spec ({', '.join(KERNELS)}) "
-                             f"nor an existing file")
+        raise ParameterError(
+            f"{where}: field 'kernel': '{kernel}' is neither a kernel spec ({', '.join(KERNELS)}) nor an existing file"
+        )
 
 
 def _check_file_field(value: Any, key: str, where: str) -> None:
@@ -192,11 +194,13 @@ def _check_file_field(value: Any, key: str, where: str) -> None:
     from imagewizard.io import SUPPORTED_READ
 
     if not isinstance(value, str) or not value.strip():
-        raise ParameterError(f"{where}: field '{key}' must be an image file name (e.g. '{{stem}}-{key}.png'), "
-                             f"got {value!r}")
+        raise ParameterError(
+            f"{where}: field '{key}' must be an image file name (e.g. '{{stem}}-{key}.png'), got {value!r}"
+        )
     if Path(value).suffix.lower() not in SUPPORTED_READ:
-        raise ParameterError(f"{where}: field '{key}': '{value}' is not an image file name "
-                             f"(use {', '.join(sorted(SUPPORTED_READ))})")
+        raise ParameterError(
+            f"{where}: field '{key}': '{value}' is not an image file name (use {', '.join(sorted(SUPPORTED_READ))})"
+        )
     if "{stem}" not in value and Path(value).is_absolute() and not Path(value).exists():
         raise ParameterError(f"{where}: field '{key}': file not found: {value}")
 
@@ -232,8 +236,10 @@ class Pipeline:
         steps = d.get("steps")
         if not isinstance(steps, list) or not steps:
             raise ParameterError(f"{where}: 'steps' must be a non-empty list")
-        return cls(tuple(_step_from_dict(s, f"{where}: step {i}") for i, s in enumerate(steps, 1)),
-                   name=str(d.get("name") or ""))
+        return cls(
+            tuple(_step_from_dict(s, f"{where}: step {i}") for i, s in enumerate(steps, 1)),
+            name=str(d.get("name") or ""),
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> "Pipeline":
@@ -258,7 +264,9 @@ class Pipeline:
                 data = yaml.safe_load(text)
         except Exception as exc:  # noqa: BLE001 - any parser error is the file's fault
             first = " ".join(str(exc).split())[:160] or "unreadable"
-            raise ParameterError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {first}") from None
+            raise ParameterError(
+                f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {first}"
+            ) from None
         return cls.from_dict(data, where=str(p))
 
     def to_dict(self) -> dict[str, Any]:
@@ -282,8 +290,14 @@ class Pipeline:
             text = yaml.safe_dump(self.to_dict(), sort_keys=False)
         return atomic_write(p, text, what="plan")
 
-    def run(self, img: np.ndarray, *, source: str | Path | None = None, tile_above: int | None = None,
-            tile: int | None = None) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    def run(
+        self,
+        img: np.ndarray,
+        *,
+        source: str | Path | None = None,
+        tile_above: int | None = None,
+        tile: int | None = None,
+    ) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Run every step on ``img``; returns the result and one record per step.
 
         ``source`` is the input file, for ``{stem}`` and relative paths in ``mask``/``reference``.
@@ -303,8 +317,9 @@ class Pipeline:
         files: list[dict[str, Any]] = []
         for i, s in enumerate(self.steps, 1):
             where = f"step {i} ({s.task} {s.method})"
-            files.append({key: _resolve_file(value, src, key, where)
-                          for key, value in s.inputs.items() if _input(key).files})
+            files.append(
+                {key: _resolve_file(value, src, key, where) for key, value in s.inputs.items() if _input(key).files}
+            )
         records = []
         out = img
         for i, s in enumerate(self.steps, 1):
@@ -312,24 +327,39 @@ class Pipeline:
             extra: dict[str, Any] = {**s.inputs, **files[i - 1]}
             if isinstance(extra.get("kernel"), list):
                 extra["kernel"] = np.asarray(extra["kernel"], dtype=np.float64)
-            sigma = sigma_for(m, split_alpha(np.asarray(out, dtype=np.float32))[0], s.sigma) if m.sigma != "none" else None
+            sigma = (
+                sigma_for(m, split_alpha(np.asarray(out, dtype=np.float32))[0], s.sigma) if m.sigma != "none" else None
+            )
             t0 = time.perf_counter()
             h, w = np.shape(out)[:2]
             # an image-sized input (a mask, a reference) cannot be cut into the same tiles
             tiled = m.halo is not None and h * w > tile_above and not files[i - 1]
             if tiled:
-                out = apply_tiled(lambda t, s=s, sigma=sigma: apply(s.task, t, s.method, sigma=sigma, **extra, **s.params),
-                                  np.asarray(out), tile=tile, halo=m.halo)
+                out = apply_tiled(
+                    lambda t, s=s, sigma=sigma: apply(s.task, t, s.method, sigma=sigma, **extra, **s.params),
+                    np.asarray(out),
+                    tile=tile,
+                    halo=m.halo,
+                )
             else:
                 out = apply(s.task, out, s.method, sigma=sigma, **extra, **s.params)
-            records.append({"step": i, "task": s.task, "method": s.method, "params": m.bind(s.params),
-                            "sigma": sigma, "seconds": round(time.perf_counter() - t0, 4),
-                            **({"tiles": f"{tile}px, halo {m.halo}px"} if tiled else {})})
+            records.append(
+                {
+                    "step": i,
+                    "task": s.task,
+                    "method": s.method,
+                    "params": m.bind(s.params),
+                    "sigma": sigma,
+                    "seconds": round(time.perf_counter() - t0, 4),
+                    **({"tiles": f"{tile}px, halo {m.halo}px"} if tiled else {}),
+                }
+            )
         return out, records
 
 
-def single_step(method: str, *, task: str | None = None, params: dict[str, Any] | None = None,
-                sigma: Any = None, **inputs: Any) -> Pipeline:
+def single_step(
+    method: str, *, task: str | None = None, params: dict[str, Any] | None = None, sigma: Any = None, **inputs: Any
+) -> Pipeline:
     """A one-step pipeline (what ``batch --method`` runs); ``inputs``: the task's (kernel=, mask=, ...)."""
     d: dict[str, Any] = {"method": method}
     for key, value in (("task", task), ("params", params), ("sigma", sigma), *inputs.items()):

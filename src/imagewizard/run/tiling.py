@@ -34,8 +34,9 @@ TILE_ABOVE = 16_000_000
 TILE = 2048
 
 
-def apply_tiled(func: Callable[[np.ndarray], np.ndarray], img: np.ndarray, *, tile: int = TILE,
-                halo: int = 32) -> np.ndarray:
+def apply_tiled(
+    func: Callable[[np.ndarray], np.ndarray], img: np.ndarray, *, tile: int = TILE, halo: int = 32
+) -> np.ndarray:
     """``func`` applied to ``img`` tile by tile (see the module docstring); same shape and dtype as ``func`` gives."""
     h, w = img.shape[:2]
     out: np.ndarray | None = None
@@ -47,6 +48,6 @@ def apply_tiled(func: Callable[[np.ndarray], np.ndarray], img: np.ndarray, *, ti
             res = np.asarray(func(np.ascontiguousarray(img[ya:yb, xa:xb])))
             if out is None:
                 out = np.empty(img.shape[:2] + res.shape[2:], dtype=res.dtype)
-            out[y0:y1, x0:x1] = res[y0 - ya:y1 - ya, x0 - xa:x1 - xa]
+            out[y0:y1, x0:x1] = res[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
     assert out is not None
     return out

@@ -96,37 +96,51 @@ def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
         q = int(a["jpeg_quality"])
         steps.append({"task": "denoise", "method": "deblock", "params": {"quality": q}})
         how = "" if a.get("jpeg_quality_exact") else " (approximately: not the standard tables)"
-        reasons.append(f"JPEG blocking (block-edge jumps {a.get('blockiness', 0):.2f}x the others) from quality {q}"
-                       f"{how}: deblock by re-encoding on all 64 shifts of the 8x8 grid and averaging")
+        reasons.append(
+            f"JPEG blocking (block-edge jumps {a.get('blockiness', 0):.2f}x the others) from quality {q}"
+            f"{how}: deblock by re-encoding on all 64 shifts of the 8x8 grid and averaging"
+        )
     elif a.get("likely_blocky"):
-        skipped.append(f"JPEG-like blocking measured ({a.get('blockiness', 0):.2f}) but no JPEG quality could be "
-                       "estimated: left alone")
+        skipped.append(
+            f"JPEG-like blocking measured ({a.get('blockiness', 0):.2f}) but no JPEG quality could be "
+            "estimated: left alone"
+        )
 
     if ntype == "salt-pepper":
         steps.append({"task": "denoise", "method": "median", "params": {"size": 3}})
-        reasons.append(f"impulse (salt-and-pepper) noise on {100 * impulses:.1f}% of pixels: a 3x3 median "
-                       "removes isolated extremes and keeps edges")
+        reasons.append(
+            f"impulse (salt-and-pepper) noise on {100 * impulses:.1f}% of pixels: a 3x3 median "
+            "removes isolated extremes and keeps edges"
+        )
     elif sigma >= NOISE_MIN_SIGMA and ntype == "poisson" and _peak(a) is not None:
         steps.append({"task": "denoise", "method": "anscombe"})
-        reasons.append(f"shot (Poisson) noise, variance growing with brightness (about {_peak(a):.0f} photons at "
-                       f"white; sigma {sigma:.1f} in the smooth areas): Anscombe transform, the best denoiser "
-                       "installed at unit sigma, unbiased inverse")
+        reasons.append(
+            f"shot (Poisson) noise, variance growing with brightness (about {_peak(a):.0f} photons at "
+            f"white; sigma {sigma:.1f} in the smooth areas): Anscombe transform, the best denoiser "
+            "installed at unit sigma, unbiased inverse"
+        )
     elif sigma >= NOISE_MIN_SIGMA:
         name = registry.first_available("denoise", DENOISERS)
         steps.append({"task": "denoise", "method": name, "sigma": "auto"})
-        kind = {"gaussian": "Gaussian", "poisson": "signal-dependent (Poisson-like)",
-                "speckle": "multiplicative (speckle)"}.get(str(ntype), str(ntype))
-        reasons.append(f"{kind} noise of sigma {sigma:.1f} (0..255 scale): {name}, the best denoiser installed, "
-                       "at the noise level estimated from the image")
+        kind = {
+            "gaussian": "Gaussian",
+            "poisson": "signal-dependent (Poisson-like)",
+            "speckle": "multiplicative (speckle)",
+        }.get(str(ntype), str(ntype))
+        reasons.append(
+            f"{kind} noise of sigma {sigma:.1f} (0..255 scale): {name}, the best denoiser installed, "
+            "at the noise level estimated from the image"
+        )
     else:
         skipped.append(f"no denoising: noise sigma {sigma:.1f} is below {NOISE_MIN_SIGMA:g}")
 
-
     if a.get("likely_blurred") and not steps:
         steps.append({"task": "deblur", "method": "blind-rl"})
-        reasons.append(f"soft image (detail ratio {a.get('detail_ratio', 0):.2f}) without noise to amplify: "
-                       "blind Richardson-Lucy, which estimates the blur kernel and the sharp image in turn "
-                       "(with a known kernel, imagewizard deblur does better)")
+        reasons.append(
+            f"soft image (detail ratio {a.get('detail_ratio', 0):.2f}) without noise to amplify: "
+            "blind Richardson-Lucy, which estimates the blur kernel and the sharp image in turn "
+            "(with a known kernel, imagewizard deblur does better)"
+        )
     elif a.get("likely_blurred"):
         skipped.append("soft image, but sharpening after denoising would bring the noise back")
 
@@ -134,21 +148,30 @@ def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
     if steps and steps[0]["task"] == "denoise":
         span = _range_without_noise(colour)  # noise widens the percentiles; judge the tones under it
     if a.get("low_contrast") or span < LOW_CONTRAST_RANGE:
-        steps.append({"task": "enhance", "method": "stretch",
-                      "params": {"low": 1.0, "high": 99.0, "black": STRETCH_TO[0], "white": STRETCH_TO[1]}})
-        reasons.append(f"low contrast: the tones span only {100 * span:.0f}% of the range; stretch the 1st-99th "
-                       f"percentiles to {STRETCH_TO[0]:g}-{STRETCH_TO[1]:g}, where they sit in typical photos "
-                       "(one mapping for all channels, so colours keep their balance)")
+        steps.append(
+            {
+                "task": "enhance",
+                "method": "stretch",
+                "params": {"low": 1.0, "high": 99.0, "black": STRETCH_TO[0], "white": STRETCH_TO[1]},
+            }
+        )
+        reasons.append(
+            f"low contrast: the tones span only {100 * span:.0f}% of the range; stretch the 1st-99th "
+            f"percentiles to {STRETCH_TO[0]:g}-{STRETCH_TO[1]:g}, where they sit in typical photos "
+            "(one mapping for all channels, so colours keep their balance)"
+        )
     else:
         skipped.append(f"no contrast change: tones already span {100 * span:.0f}% of the range")
 
     if a.get("exposure") in ("under", "over") and not any(st["method"] == "stretch" for st in steps):
         # Clipped shadows or highlights cannot be recovered, and a dark or bright scene is often meant
         # to be: a tone curve is the photographer's call, not a repair.
-        skipped.append(f"exposure looks {a['exposure']} (mean luminance {float(a.get('mean_luminance', 0)):.2f}, "
-                       f"{100 * float(a.get('dark_clipped', 0)):.1f}% black, "
-                       f"{100 * float(a.get('bright_clipped', 0)):.1f}% white): left as shot; "
-                       "imagewizard enhance --method gamma brightens or darkens on request")
+        skipped.append(
+            f"exposure looks {a['exposure']} (mean luminance {float(a.get('mean_luminance', 0)):.2f}, "
+            f"{100 * float(a.get('dark_clipped', 0)):.1f}% black, "
+            f"{100 * float(a.get('bright_clipped', 0)):.1f}% white): left as shot; "
+            "imagewizard enhance --method gamma brightens or darkens on request"
+        )
 
     pipeline = Pipeline.from_dict({"name": "wizard", "steps": steps}) if steps else None
     return Plan(pipeline=pipeline, reasons=reasons, analysis=a, skipped=skipped)

@@ -80,32 +80,78 @@ def _ddpm(**cfg):
 
 #: name -> (builder, default config, one-line summary): restorers, a discriminator and the generators
 ARCHS: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
-    "unet": (_unet, {"in_channels": 3, "channels": (64, 128, 256, 384), "blocks": 1, "shuffle": 2},
-             "multi-scale residual U-Net with a noise-level map (flagship)"),
-    "dncnn": (_dncnn, {"in_channels": 1, "features": 64, "depth": 17},
-              "DnCNN: conv+BN+ReLU stack with residual learning (blind over its training range)"),
-    "rednet": (_rednet, {"in_channels": 3, "features": 64, "depth": 20, "skip_step": 2},
-               "RED-Net: symmetric conv/deconv encoder-decoder with skip connections"),
-    "conv-ae": (_conv_ae, {"in_channels": 3, "features": 64},
-                "small convolutional autoencoder: Conv-Conv(stride 2)-Upsample-Conv"),
-    "dae": (_dae, {"in_channels": 1, "size": 28, "hidden": (256, 128, 64)},
-            "fully connected denoising autoencoder 784-256-128-64 (28x28 gray patches)"),
-    "vae": (_vae, {"in_channels": 1, "channels": (64, 128), "latent": 16, "blocks": 2, "beta": 1e-4},
-            "convolutional VAE: Gaussian latent at 1/4 resolution, no skips; loss + beta * KL"),
-    "diffusion-unet": (_diffusion_unet, {"in_channels": 1, "channels": (64, 128, 256, 384), "blocks": 1, "shuffle": 2,
-                                         "num_train_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02,
-                                         "beta_schedule": "linear"},
-                       "DDPM noise predictor eps(x_t, t): the flagship U-Net, x0-preconditioned (diffusion)"),
-    "patchgan": (_patchgan, {"in_channels": 2, "features": 64, "layers": 3},
-                 "PatchGAN discriminator (pix2pix): real/fake score per 70x70 patch"),
+    "unet": (
+        _unet,
+        {"in_channels": 3, "channels": (64, 128, 256, 384), "blocks": 1, "shuffle": 2},
+        "multi-scale residual U-Net with a noise-level map (flagship)",
+    ),
+    "dncnn": (
+        _dncnn,
+        {"in_channels": 1, "features": 64, "depth": 17},
+        "DnCNN: conv+BN+ReLU stack with residual learning (blind over its training range)",
+    ),
+    "rednet": (
+        _rednet,
+        {"in_channels": 3, "features": 64, "depth": 20, "skip_step": 2},
+        "RED-Net: symmetric conv/deconv encoder-decoder with skip connections",
+    ),
+    "conv-ae": (
+        _conv_ae,
+        {"in_channels": 3, "features": 64},
+        "small convolutional autoencoder: Conv-Conv(stride 2)-Upsample-Conv",
+    ),
+    "dae": (
+        _dae,
+        {"in_channels": 1, "size": 28, "hidden": (256, 128, 64)},
+        "fully connected denoising autoencoder 784-256-128-64 (28x28 gray patches)",
+    ),
+    "vae": (
+        _vae,
+        {"in_channels": 1, "channels": (64, 128), "latent": 16, "blocks": 2, "beta": 1e-4},
+        "convolutional VAE: Gaussian latent at 1/4 resolution, no skips; loss + beta * KL",
+    ),
+    "diffusion-unet": (
+        _diffusion_unet,
+        {
+            "in_channels": 1,
+            "channels": (64, 128, 256, 384),
+            "blocks": 1,
+            "shuffle": 2,
+            "num_train_timesteps": 1000,
+            "beta_start": 1e-4,
+            "beta_end": 0.02,
+            "beta_schedule": "linear",
+        },
+        "DDPM noise predictor eps(x_t, t): the flagship U-Net, x0-preconditioned (diffusion)",
+    ),
+    "patchgan": (
+        _patchgan,
+        {"in_channels": 2, "features": 64, "layers": 3},
+        "PatchGAN discriminator (pix2pix): real/fake score per 70x70 patch",
+    ),
     # generation models (`imagewizard generate`); for the GAN only the generator is saved
-    "dcgan": (_dcgan, {"in_channels": 1, "size": 32, "nz": 64, "features": 32},
-              "DCGAN generator: transposed convs + BN + ReLU, tanh output"),
-    "vae-gen": (_digits_vae, {"in_channels": 1, "size": 32, "latent": 16, "features": 32, "beta": 1.0},
-                "convolutional VAE with a 16-dim latent; samples decode z ~ N(0, I)"),
-    "ddpm": (_ddpm, {"in_channels": 1, "size": 32, "channels": (32, 64, 64), "fold": 2, "timesteps": 1000,
-                     "beta_schedule": "squaredcos_cap_v2"},
-             "DDPM-trained step-conditioned U-Net, sampled with DDIM"),
+    "dcgan": (
+        _dcgan,
+        {"in_channels": 1, "size": 32, "nz": 64, "features": 32},
+        "DCGAN generator: transposed convs + BN + ReLU, tanh output",
+    ),
+    "vae-gen": (
+        _digits_vae,
+        {"in_channels": 1, "size": 32, "latent": 16, "features": 32, "beta": 1.0},
+        "convolutional VAE with a 16-dim latent; samples decode z ~ N(0, I)",
+    ),
+    "ddpm": (
+        _ddpm,
+        {
+            "in_channels": 1,
+            "size": 32,
+            "channels": (32, 64, 64),
+            "fold": 2,
+            "timesteps": 1000,
+            "beta_schedule": "squaredcos_cap_v2",
+        },
+        "DDPM-trained step-conditioned U-Net, sampled with DDIM",
+    ),
 }
 
 #: the architectures that generate images from noise rather than restore them

@@ -25,7 +25,7 @@ def _init(m: nn.Module) -> None:
 
 def _levels(size: int) -> int:
     n = int(round(math.log2(size))) - 2
-    if size != 4 * 2 ** n or n < 1:
+    if size != 4 * 2**n or n < 1:
         raise ValueError(f"DCGAN size must be a power of two >= 8, got {size}")
     return n
 

@@ -97,8 +97,15 @@ class StepUNet(nn.Module):
 class Diffusion(nn.Module):
     """A noise-prediction network plus its DDPM (training) and DDIM (sampling) schedulers."""
 
-    def __init__(self, in_channels: int = 1, size: int = 32, channels=(64, 96, 128), fold: int = 2,
-                 timesteps: int = 1000, beta_schedule: str = "squaredcos_cap_v2"):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        size: int = 32,
+        channels=(64, 96, 128),
+        fold: int = 2,
+        timesteps: int = 1000,
+        beta_schedule: str = "squaredcos_cap_v2",
+    ):
         super().__init__()
         from diffusers import DDIMScheduler, DDPMScheduler
 

@@ -21,11 +21,11 @@ class ConvVAE(nn.Module):
         super().__init__()
         self.in_channels, self.size, self.latent, self.beta = in_channels, size, latent, beta
         n = int(round(math.log2(size))) - 2  # halve down to 4x4
-        if size != 4 * 2 ** n or n < 1:
+        if size != 4 * 2**n or n < 1:
             raise ValueError(f"VAE size must be a power of two >= 8, got {size}")
         enc, ch = [], in_channels
         for i in range(n):
-            out = features * 2 ** i
+            out = features * 2**i
             enc += [nn.Conv2d(ch, out, 4, 2, 1), nn.LeakyReLU(0.2, True)]
             ch = out
         self.enc = nn.Sequential(*enc, nn.Flatten())

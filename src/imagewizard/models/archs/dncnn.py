@@ -15,8 +15,11 @@ class DnCNN(nn.Module):
         self.in_channels = in_channels
         layers = [nn.Conv2d(in_channels, features, 3, 1, 1), nn.ReLU(inplace=True)]
         for _ in range(depth - 2):
-            layers += [nn.Conv2d(features, features, 3, 1, 1), nn.BatchNorm2d(features, momentum=0.01),
-                       nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(features, features, 3, 1, 1),
+                nn.BatchNorm2d(features, momentum=0.01),
+                nn.ReLU(inplace=True),
+            ]
         layers.append(nn.Conv2d(features, in_channels, 3, 1, 1))
         self.body = nn.Sequential(*layers)
         self.multiple = 1

@@ -21,7 +21,7 @@ class PatchGAN(nn.Module):
         mods = [nn.Conv2d(in_channels, features, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         ch = features
         for i in range(1, layers + 1):
-            out = features * min(2 ** i, 8)
+            out = features * min(2**i, 8)
             stride = 2 if i < layers else 1
             mods += [nn.Conv2d(ch, out, 4, stride, 1, bias=False), nn.BatchNorm2d(out), nn.LeakyReLU(0.2, inplace=True)]
             ch = out

@@ -21,8 +21,13 @@ class REDNet(nn.Module):
         self.encoder = nn.ModuleList()
         for i in range(half):
             c_in = in_channels if i == 0 else features
-            self.encoder.append(nn.Sequential(nn.Conv2d(c_in, features, 3, 1, 1, bias=False),
-                                              nn.BatchNorm2d(features, momentum=0.01), nn.ReLU(inplace=True)))
+            self.encoder.append(
+                nn.Sequential(
+                    nn.Conv2d(c_in, features, 3, 1, 1, bias=False),
+                    nn.BatchNorm2d(features, momentum=0.01),
+                    nn.ReLU(inplace=True),
+                )
+            )
         self.decoder = nn.ModuleList()
         for i in range(half):
             last = i == half - 1

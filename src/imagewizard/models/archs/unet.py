@@ -31,8 +31,9 @@ class ResBlock(nn.Module):
 class UNetDenoiser(nn.Module):
     """Noise-level-conditioned U-Net. Input (N, C, H, W) in [0, 1] and sigma (N,) on the 0..1 scale."""
 
-    def __init__(self, in_channels: int = 3, channels: tuple[int, ...] = (64, 128, 256, 384), blocks: int = 1,
-                 shuffle: int = 2):
+    def __init__(
+        self, in_channels: int = 3, channels: tuple[int, ...] = (64, 128, 256, 384), blocks: int = 1, shuffle: int = 2
+    ):
         super().__init__()
         self.in_channels, self.shuffle = in_channels, shuffle
         self.multiple = shuffle * 2 ** (len(channels) - 1)  # H and W must be multiples of this (padding handles it)
@@ -41,8 +42,8 @@ class UNetDenoiser(nn.Module):
         levels = len(channels) - 1
         reach = shuffle * (1 + 1)  # head and tail 3x3 convs
         for i in range(levels):
-            reach += shuffle * 2 ** i * (2 * 2 * blocks + 2)  # encoder+decoder blocks, down and up steps
-        reach += shuffle * 2 ** levels * 2 * blocks  # bottleneck blocks
+            reach += shuffle * 2**i * (2 * 2 * blocks + 2)  # encoder+decoder blocks, down and up steps
+        reach += shuffle * 2**levels * 2 * blocks  # bottleneck blocks
         self.receptive_margin = -(-reach // self.multiple) * self.multiple
         c_in = in_channels * shuffle * shuffle
         self.head = nn.Conv2d(c_in + 1, channels[0], 3, 1, 1)
@@ -95,7 +96,7 @@ def colour_state_from_gray(state: dict, shuffle: int = 2) -> dict:
     head = state["head.weight"]  # (F, k + 1, 3, 3): k sub-pixel planes of one channel, then the noise map
     if head.shape[1] != k + 1:
         raise ValueError(f"not a gray U-Net head: {tuple(head.shape)}")
-    out["head.weight"] = torch.cat([head[:, :k] / 3.0] * 3 + [head[:, k:] / 3.0 ** 0.5], 1)
+    out["head.weight"] = torch.cat([head[:, :k] / 3.0] * 3 + [head[:, k:] / 3.0**0.5], 1)
     out["tail.weight"] = torch.cat([state["tail.weight"]] * 3, 0)
     out["tail.bias"] = torch.cat([state["tail.bias"]] * 3, 0)
     return out

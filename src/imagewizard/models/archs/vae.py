@@ -29,8 +29,14 @@ from imagewizard.models.archs.unet import ResBlock
 class RestorationVAE(nn.Module):
     """Input (N, C, H, W) in [0, 1] and sigma (N,) on the 0..1 scale; returns the clean estimate."""
 
-    def __init__(self, in_channels: int = 1, channels: tuple[int, int] = (64, 128), latent: int = 16,
-                 blocks: int = 2, beta: float = 1e-4):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        channels: tuple[int, int] = (64, 128),
+        latent: int = 16,
+        blocks: int = 2,
+        beta: float = 1e-4,
+    ):
         super().__init__()
         self.in_channels, self.beta = in_channels, beta
         self.multiple = 4
@@ -41,13 +47,19 @@ class RestorationVAE(nn.Module):
         reach = 2 * 2 * (1 + 2 * blocks) + 4 * 2 * (2 * blocks + 1)
         self.receptive_margin = -(-reach // 4) * 4
         self.encoder = nn.Sequential(
-            nn.Conv2d(c_in + 1, c0, 3, 1, 1), *[ResBlock(c0) for _ in range(blocks)],
-            nn.Conv2d(c0, c1, 2, 2), *[ResBlock(c1) for _ in range(blocks)],
-            nn.Conv2d(c1, 2 * latent, 3, 1, 1))
+            nn.Conv2d(c_in + 1, c0, 3, 1, 1),
+            *[ResBlock(c0) for _ in range(blocks)],
+            nn.Conv2d(c0, c1, 2, 2),
+            *[ResBlock(c1) for _ in range(blocks)],
+            nn.Conv2d(c1, 2 * latent, 3, 1, 1),
+        )
         self.decoder = nn.Sequential(
-            nn.Conv2d(latent, c1, 3, 1, 1), *[ResBlock(c1) for _ in range(blocks)],
-            nn.ConvTranspose2d(c1, c0, 2, 2), *[ResBlock(c0) for _ in range(blocks)],
-            nn.Conv2d(c0, c_in, 3, 1, 1))
+            nn.Conv2d(latent, c1, 3, 1, 1),
+            *[ResBlock(c1) for _ in range(blocks)],
+            nn.ConvTranspose2d(c1, c0, 2, 2),
+            *[ResBlock(c0) for _ in range(blocks)],
+            nn.Conv2d(c0, c_in, 3, 1, 1),
+        )
         self.sampling = False  # inference: latent mean unless switched on
         self.kl = None
 

@@ -9,14 +9,26 @@ described in :mod:`.boundary`.
 from imagewizard.core.task import Input, Task, declare_task
 
 KERNEL = Input(
-    "kernel", "blur kernel: an array, a spec such as ``'gaussian:2'`` or ``'motion:15,30'``, or an image/.npy file",
+    "kernel",
+    "blur kernel: an array, a spec such as ``'gaussian:2'`` or ``'motion:15,30'``, or an image/.npy file",
     cli_help="blur kernel: spec (gaussian:2, motion:15,30, disk:4, box:5) or .npy/image file",
     cli_needs="--kernel SPEC|FILE (e.g. --kernel gaussian:2, --kernel motion:15,30, or a .npy/image file)",
-    resolve="imagewizard.api:resolve_kernel_input", files=False, cli_short="-k",
-    check="imagewizard.run.pipeline:_check_kernel_field")
+    resolve="imagewizard.api:resolve_kernel_input",
+    files=False,
+    cli_short="-k",
+    check="imagewizard.run.pipeline:_check_kernel_field",
+)
 
-TASK = declare_task(Task(
-    "deblur", "Undo blur (deconvolution) given the blur kernel.",
-    inputs=(KERNEL,), sigma=True, default_method="wiener", made_by="blur", rank=20,
-    example="imagewizard deblur blurred.png -o sharp.png --kernel motion:15,30 --method wiener",
-    modules=("imagewizard.tasks.deblur.fourier", "imagewizard.tasks.deblur.richardson_lucy")))
+TASK = declare_task(
+    Task(
+        "deblur",
+        "Undo blur (deconvolution) given the blur kernel.",
+        inputs=(KERNEL,),
+        sigma=True,
+        default_method="wiener",
+        made_by="blur",
+        rank=20,
+        example="imagewizard deblur blurred.png -o sharp.png --kernel motion:15,30 --method wiener",
+        modules=("imagewizard.tasks.deblur.fourier", "imagewizard.tasks.deblur.richardson_lucy"),
+    )
+)

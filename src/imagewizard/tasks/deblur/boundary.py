@@ -42,8 +42,10 @@ from imagewizard.core.errors import ParameterError
 sfft = lazy("scipy.fft")
 
 BOUNDARIES = ("unknown", "taper", "periodic")
-BOUNDARY_HELP = ("assumed scene beyond the frame: unknown (solved for, no border ringing), "
-                 "taper (mirrored and tapered margin, one pass) or periodic (circular blur)")
+BOUNDARY_HELP = (
+    "assumed scene beyond the frame: unknown (solved for, no border ringing), "
+    "taper (mirrored and tapered margin, one pass) or periodic (circular blur)"
+)
 
 
 def check_kernel(kernel, shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -164,5 +166,5 @@ def _ramp(n: int, before: int, after: int) -> np.ndarray:
         r[:before] = 0.5 - 0.5 * np.cos(np.pi * t)
     if after:
         t = (np.arange(after)[::-1] + 0.5) / after
-        r[n - after:] = 0.5 - 0.5 * np.cos(np.pi * t)
+        r[n - after :] = 0.5 - 0.5 * np.cos(np.pi * t)
     return r

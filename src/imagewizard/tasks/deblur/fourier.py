@@ -18,12 +18,31 @@ MIN_SIGMA = 0.29
 _REGS = ("laplacian", "identity")
 
 
-@register("deblur", "inverse", "Pseudo-inverse filter: divide by the blur's transfer function where it is not tiny.",
-          params=[Param("threshold", float, 0.1, "frequencies where the blur keeps less than this fraction "
-                        "of the amplitude (|H| < threshold) are dropped instead of divided by", low=1e-8, high=1.0),
-                  Param("boundary", str, "taper", "assumed scene beyond the frame: taper (mirrored and "
-                        "tapered margin) or periodic (circular blur)", choices=("taper", "periodic"))],
-          needs=["kernel"], tags=("fourier", "fast", "linear"))
+@register(
+    "deblur",
+    "inverse",
+    "Pseudo-inverse filter: divide by the blur's transfer function where it is not tiny.",
+    params=[
+        Param(
+            "threshold",
+            float,
+            0.1,
+            "frequencies where the blur keeps less than this fraction "
+            "of the amplitude (|H| < threshold) are dropped instead of divided by",
+            low=1e-8,
+            high=1.0,
+        ),
+        Param(
+            "boundary",
+            str,
+            "taper",
+            "assumed scene beyond the frame: taper (mirrored and tapered margin) or periodic (circular blur)",
+            choices=("taper", "periodic"),
+        ),
+    ],
+    needs=["kernel"],
+    tags=("fourier", "fast", "linear"),
+)
 def inverse(img: np.ndarray, *, kernel: np.ndarray, threshold: float = 0.1, boundary: str = "taper") -> np.ndarray:
     """Pseudo-inverse filtering: ``X = Y / H`` where ``|H| >= threshold``, 0 elsewhere.
 
@@ -62,17 +81,44 @@ def inverse(img: np.ndarray, *, kernel: np.ndarray, threshold: float = 0.1, boun
     return f.crop(sfft.irfft2(sfft.rfft2(f.data, axes=(0, 1)) * filt[:, :, None], s=f.fshape, axes=(0, 1)))
 
 
-@register("deblur", "wiener", "Wiener (Wiener-Hunt) deconvolution, regularisation set from the noise level.",
-          params=[Param("snr", float, None, "signal-to-noise power ratio in dB; if given, fixes the "
-                        "regularisation weight lambda = 10^(-snr/10) (with reg=identity the classic "
-                        "K = 1/SNR) instead of choosing it from the noise level", low=-20, high=100),
-                  Param("reg", str, "laplacian", "regulariser: laplacian (penalises high frequencies, "
-                        "assumes smooth images) or identity (white signal spectrum, classic Wiener)",
-                        choices=_REGS),
-                  Param("boundary", str, "unknown", BOUNDARY_HELP, choices=BOUNDARIES)],
-          sigma="auto", needs=["kernel"], tags=("fourier", "linear"))
-def wiener(img: np.ndarray, *, kernel: np.ndarray, sigma: float | None = None, snr: float | None = None,
-           reg: str = "laplacian", boundary: str = "unknown") -> np.ndarray:
+@register(
+    "deblur",
+    "wiener",
+    "Wiener (Wiener-Hunt) deconvolution, regularisation set from the noise level.",
+    params=[
+        Param(
+            "snr",
+            float,
+            None,
+            "signal-to-noise power ratio in dB; if given, fixes the "
+            "regularisation weight lambda = 10^(-snr/10) (with reg=identity the classic "
+            "K = 1/SNR) instead of choosing it from the noise level",
+            low=-20,
+            high=100,
+        ),
+        Param(
+            "reg",
+            str,
+            "laplacian",
+            "regulariser: laplacian (penalises high frequencies, "
+            "assumes smooth images) or identity (white signal spectrum, classic Wiener)",
+            choices=_REGS,
+        ),
+        Param("boundary", str, "unknown", BOUNDARY_HELP, choices=BOUNDARIES),
+    ],
+    sigma="auto",
+    needs=["kernel"],
+    tags=("fourier", "linear"),
+)
+def wiener(
+    img: np.ndarray,
+    *,
+    kernel: np.ndarray,
+    sigma: float | None = None,
+    snr: float | None = None,
+    reg: str = "laplacian",
+    boundary: str = "unknown",
+) -> np.ndarray:
     r"""Wiener-Hunt deconvolution ``X = H^* Y / (|H|^2 + \lambda |D|^2)``.
 
     ``D`` is the regulariser: the discrete Laplacian (as
@@ -166,15 +212,14 @@ def mmse_constant(h2: np.ndarray, lap2: np.ndarray, lam_lap: float, shape: tuple
     g, d, w = h2[ok], lam_lap * lap2[ok], weight[ok]
 
     def risk(log_k: float) -> float:
-        k = 10.0 ** log_k
+        k = 10.0**log_k
         return float(np.sum(w * (k * k / d + g) / (g + k) ** 2))
 
     res = minimize_scalar(risk, bounds=(-9.0, 3.0), method="bounded", options={"xatol": 0.02})
-    return float(10.0 ** res.x)
+    return float(10.0**res.x)
 
 
-def ml_balance(spectrum: np.ndarray, h2: np.ndarray, d2: np.ndarray, noise: float,
-               shape: tuple[int, int]) -> float:
+def ml_balance(spectrum: np.ndarray, h2: np.ndarray, d2: np.ndarray, noise: float, shape: tuple[int, int]) -> float:
     r"""Maximum-likelihood regularisation weight of the Wiener-Hunt model.
 
     Under ``y = h * x + n`` with ``D x`` and ``n`` white Gaussian of
@@ -202,15 +247,16 @@ def ml_balance(spectrum: np.ndarray, h2: np.ndarray, d2: np.ndarray, noise: floa
     s2 = noise * noise
 
     def nll(log_lam: float) -> float:
-        v = (s2 / 10.0 ** log_lam) * g + s2
+        v = (s2 / 10.0**log_lam) * g + s2
         return float(np.sum(w * (np.log(v) + p / v)))
 
     res = minimize_scalar(nll, bounds=(-9.0, 3.0), method="bounded", options={"xatol": 0.02})
-    return float(10.0 ** res.x)
+    return float(10.0**res.x)
 
 
-def solve_unknown_boundary(f: Frame, spectrum: np.ndarray, lam: float, d2: np.ndarray, *,
-                           tol: float = 1e-4, max_iter: int = 100) -> np.ndarray:
+def solve_unknown_boundary(
+    f: Frame, spectrum: np.ndarray, lam: float, d2: np.ndarray, *, tol: float = 1e-4, max_iter: int = 100
+) -> np.ndarray:
     r"""Wiener-Hunt solution when the scene beyond the frame is unknown; returns its ``rfft2``.
 
     Minimises ``||M (h * x) - y||^2 + lam ||D x||^2`` over ``x`` on the
@@ -240,11 +286,15 @@ def solve_unknown_boundary(f: Frame, spectrum: np.ndarray, lam: float, d2: np.nd
     def dot(a, b):
         # <a, b> over the full spectrum from its half: columns other than 0 (and Nyquist) count twice.
         total = 2.0 * float(np.vdot(a.view(np.float32).ravel(), b.view(np.float32).ravel()))
-        total -= float(np.vdot(np.ascontiguousarray(a[:, 0]).view(np.float32),
-                               np.ascontiguousarray(b[:, 0]).view(np.float32)))
+        total -= float(
+            np.vdot(np.ascontiguousarray(a[:, 0]).view(np.float32), np.ascontiguousarray(b[:, 0]).view(np.float32))
+        )
         if last:
-            total -= float(np.vdot(np.ascontiguousarray(a[:, -1]).view(np.float32),
-                                   np.ascontiguousarray(b[:, -1]).view(np.float32)))
+            total -= float(
+                np.vdot(
+                    np.ascontiguousarray(a[:, -1]).view(np.float32), np.ascontiguousarray(b[:, -1]).view(np.float32)
+                )
+            )
         return total
 
     rhs = hc * sfft.rfft2((f.data * mask).astype(np.float32), axes=(0, 1))
@@ -271,13 +321,22 @@ def solve_unknown_boundary(f: Frame, spectrum: np.ndarray, lam: float, d2: np.nd
     return x
 
 
-@register("deblur", "unsupervised-wiener",
-          "Unsupervised Wiener-Hunt deconvolution: noise and prior weights sampled by MCMC (scikit-image).",
-          params=[Param("boundary", str, "unknown", BOUNDARY_HELP, choices=BOUNDARIES),
-                  Param("seed", int, 0, "seed of the Gibbs sampler (results are reproducible)", low=0)],
-          color="per-channel", sigma="auto", needs=["kernel"], tags=("fourier", "bayesian"))
-def unsupervised_wiener(img: np.ndarray, *, kernel: np.ndarray, sigma: float | None = None,
-                        boundary: str = "unknown", seed: int = 0) -> np.ndarray:
+@register(
+    "deblur",
+    "unsupervised-wiener",
+    "Unsupervised Wiener-Hunt deconvolution: noise and prior weights sampled by MCMC (scikit-image).",
+    params=[
+        Param("boundary", str, "unknown", BOUNDARY_HELP, choices=BOUNDARIES),
+        Param("seed", int, 0, "seed of the Gibbs sampler (results are reproducible)", low=0),
+    ],
+    color="per-channel",
+    sigma="auto",
+    needs=["kernel"],
+    tags=("fourier", "bayesian"),
+)
+def unsupervised_wiener(
+    img: np.ndarray, *, kernel: np.ndarray, sigma: float | None = None, boundary: str = "unknown", seed: int = 0
+) -> np.ndarray:
     """Wiener-Hunt deconvolution with self-tuned weights (Orieux, Giovannelli & Rodet 2010).
 
     Runs :func:`skimage.restoration.unsupervised_wiener` (Laplacian prior;
@@ -321,8 +380,9 @@ def unsupervised_wiener(img: np.ndarray, *, kernel: np.ndarray, sigma: float | N
     # For 'unknown' the sampler only estimates the weight, which it does as well on the frame alone
     # (checked on BSDS500 training images) at the cost of the library call on the input itself.
     data = (f.crop(f.data) if boundary == "unknown" else f.data[:, :, 0]) / noise
-    out, chains = skimage_unsupervised_wiener(data.astype(np.float32), f.kernel, reg=np.sqrt(lam0) * _LAPLACIAN,
-                                              clip=False, rng=seed)
+    out, chains = skimage_unsupervised_wiener(
+        data.astype(np.float32), f.kernel, reg=np.sqrt(lam0) * _LAPLACIAN, clip=False, rng=seed
+    )
     if boundary != "unknown":
         return f.crop(out[:, :, None] * noise)
     burn = _SKIMAGE_BURNIN if len(chains["noise"]) > 2 * _SKIMAGE_BURNIN else 1

@@ -75,13 +75,28 @@ def _start(model: _Model) -> np.ndarray:
     return x if n is None else np.where(np.isfinite(n), x, 0.0)
 
 
-@register("deblur", "richardson-lucy", "Richardson-Lucy deconvolution: iterative maximum likelihood for Poisson noise.",
-          params=[Param("iterations", int, 30, "number of multiplicative updates; more sharpens more "
-                        "but amplifies noise (the iteration count is the regularisation)", low=1, high=10000),
-                  Param("boundary", str, "unknown", BOUNDARY_HELP, choices=BOUNDARIES)],
-          needs=["kernel"], tags=("iterative", "poisson"))
-def richardson_lucy(img: np.ndarray, *, kernel: np.ndarray, iterations: int = 30,
-                    boundary: str = "unknown") -> np.ndarray:
+@register(
+    "deblur",
+    "richardson-lucy",
+    "Richardson-Lucy deconvolution: iterative maximum likelihood for Poisson noise.",
+    params=[
+        Param(
+            "iterations",
+            int,
+            30,
+            "number of multiplicative updates; more sharpens more "
+            "but amplifies noise (the iteration count is the regularisation)",
+            low=1,
+            high=10000,
+        ),
+        Param("boundary", str, "unknown", BOUNDARY_HELP, choices=BOUNDARIES),
+    ],
+    needs=["kernel"],
+    tags=("iterative", "poisson"),
+)
+def richardson_lucy(
+    img: np.ndarray, *, kernel: np.ndarray, iterations: int = 30, boundary: str = "unknown"
+) -> np.ndarray:
     r"""Richardson-Lucy deconvolution ``x <- x * K^T (y / K x)``.
 
     The same iteration as :func:`skimage.restoration.richardson_lucy`
@@ -124,6 +139,7 @@ def richardson_lucy(img: np.ndarray, *, kernel: np.ndarray, iterations: int = 30
 
 _INITS = ("gaussian", "flat")
 
+
 def initial_kernel(size: int, init: str = "gaussian") -> np.ndarray:
     """Starting kernel of blind deconvolution: ``size`` x ``size``, flat or Gaussian with ``sigma = size / 6``."""
     if size < 1 or size % 2 == 0:
@@ -139,22 +155,40 @@ def initial_kernel(size: int, init: str = "gaussian") -> np.ndarray:
     return k / k.sum()
 
 
-@register("deblur", "blind-rl",
-          "Blind Richardson-Lucy: refines the image and the blur kernel in turn from a guess of its size.",
-          params=[Param("size", int, 9, "side of the estimated kernel in pixels (odd): about the visible "
-                        "extent of the blur; ignored when a kernel is given (its size is used)", low=1, high=151),
-                  Param("init", str, "gaussian", "starting kernel: gaussian (standard deviation size/6) or flat",
-                        choices=_INITS),
-                  Param("iterations", int, 10, "alternations between kernel and image updates", low=1, high=1000),
-                  Param("kernel_iterations", int, 5, "Richardson-Lucy updates of the kernel per alternation",
-                        low=1, high=100),
-                  Param("image_iterations", int, 2, "Richardson-Lucy updates of the image per alternation",
-                        low=1, high=100),
-                  Param("boundary", str, "unknown", BOUNDARY_HELP, choices=BOUNDARIES)],
-          tags=("iterative", "blind"), accepts=["kernel"])
-def blind_rl(img: np.ndarray, *, kernel: np.ndarray | None = None, size: int = 9, init: str = "gaussian",
-             iterations: int = 10, kernel_iterations: int = 5, image_iterations: int = 2,
-             boundary: str = "unknown") -> np.ndarray:
+@register(
+    "deblur",
+    "blind-rl",
+    "Blind Richardson-Lucy: refines the image and the blur kernel in turn from a guess of its size.",
+    params=[
+        Param(
+            "size",
+            int,
+            9,
+            "side of the estimated kernel in pixels (odd): about the visible "
+            "extent of the blur; ignored when a kernel is given (its size is used)",
+            low=1,
+            high=151,
+        ),
+        Param("init", str, "gaussian", "starting kernel: gaussian (standard deviation size/6) or flat", choices=_INITS),
+        Param("iterations", int, 10, "alternations between kernel and image updates", low=1, high=1000),
+        Param("kernel_iterations", int, 5, "Richardson-Lucy updates of the kernel per alternation", low=1, high=100),
+        Param("image_iterations", int, 2, "Richardson-Lucy updates of the image per alternation", low=1, high=100),
+        Param("boundary", str, "unknown", BOUNDARY_HELP, choices=BOUNDARIES),
+    ],
+    tags=("iterative", "blind"),
+    accepts=["kernel"],
+)
+def blind_rl(
+    img: np.ndarray,
+    *,
+    kernel: np.ndarray | None = None,
+    size: int = 9,
+    init: str = "gaussian",
+    iterations: int = 10,
+    kernel_iterations: int = 5,
+    image_iterations: int = 2,
+    boundary: str = "unknown",
+) -> np.ndarray:
     """Blind Richardson-Lucy deconvolution (Fish, Brinicombe, Pike & Walker, JOSA A 12, 1995).
 
     Alternates Richardson-Lucy updates of the kernel (image fixed; the
@@ -189,15 +223,31 @@ def blind_rl(img: np.ndarray, *, kernel: np.ndarray | None = None, size: int = 9
     >>> err(blind_rl(y, size=9)) < err(y)
     True
     """
-    out, _kernel = blind_deconvolve(img, kernel, size=size, init=init, iterations=iterations,
-                                    kernel_iterations=kernel_iterations, image_iterations=image_iterations,
-                                    boundary=boundary)
+    out, _kernel = blind_deconvolve(
+        img,
+        kernel,
+        size=size,
+        init=init,
+        iterations=iterations,
+        kernel_iterations=kernel_iterations,
+        image_iterations=image_iterations,
+        boundary=boundary,
+    )
     return out
 
 
-def blind_deconvolve(img: np.ndarray, kernel: np.ndarray | None = None, *, size: int = 9, init: str = "gaussian",
-                     iterations: int = 10, kernel_iterations: int = 5, image_iterations: int = 2,
-                     symmetric: bool = True, boundary: str = "unknown") -> tuple[np.ndarray, np.ndarray]:
+def blind_deconvolve(
+    img: np.ndarray,
+    kernel: np.ndarray | None = None,
+    *,
+    size: int = 9,
+    init: str = "gaussian",
+    iterations: int = 10,
+    kernel_iterations: int = 5,
+    image_iterations: int = 2,
+    symmetric: bool = True,
+    boundary: str = "unknown",
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`blind_rl`, also returning the estimated kernel (float64, sums to 1)."""
     g = initial_kernel(size, init) if kernel is None else check_kernel(kernel)
     f = Frame(img, g, boundary)

@@ -10,11 +10,20 @@ automatic parameters from :func:`.rules.rule`.
 
 from imagewizard.core.task import Task, declare_task
 
-TASK = declare_task(Task(
-    "denoise", "Remove noise.",
-    sigma=True, default_method="unet", bench_fallback=True, rank=10,  # the flagship (was nlm: slower, 1.9 dB worse)
-    example="imagewizard denoise noisy.png -o clean.png --sigma auto   # the flagship unet; --method nlm, bm3d, ...",
-    # import order is listing order (imagewizard methods); the learned methods come last
-    modules=tuple(f"imagewizard.tasks.denoise.{m}" for m in
-                  ("filters", "nlm", "tv", "wavelet", "diffusion", "mrf", "blockmatch", "deblock", "vst"))
-    + ("imagewizard.models.methods",)))
+TASK = declare_task(
+    Task(
+        "denoise",
+        "Remove noise.",
+        sigma=True,
+        default_method="unet",
+        bench_fallback=True,
+        rank=10,  # the flagship (was nlm: slower, 1.9 dB worse)
+        example="imagewizard denoise noisy.png -o clean.png --sigma auto   # the flagship unet; --method nlm, bm3d, ...",
+        # import order is listing order (imagewizard methods); the learned methods come last
+        modules=tuple(
+            f"imagewizard.tasks.denoise.{m}"
+            for m in ("filters", "nlm", "tv", "wavelet", "diffusion", "mrf", "blockmatch", "deblock", "vst")
+        )
+        + ("imagewizard.models.methods",),
+    )
+)

@@ -9,15 +9,35 @@ from imagewizard.core.registry import Param, register
 PROFILES = ("np", "refilter", "vn", "vn_old", "high", "deb")
 
 
-@register("denoise", "bm3d",
-          "BM3D: collaborative filtering of groups of similar blocks (CBM3D for colour); the classical best.",
-          params=[Param("profile", str, "np", "bm3d package settings: 'np' (normal), 'refilter', 'vn' (very "
-                        "noisy), 'vn_old', 'high' (slower, a little better), 'deb'", choices=PROFILES),
-                  Param("stage", str, "all", "gray only: 'all' (hard thresholding then Wiener) or 'hard' "
-                        "(the first, faster stage only)", choices=("all", "hard"))],
-          sigma="auto", requires=("bm3d",), extra="bm3d",
-          note="uses the bm3d package, licensed for non-commercial use only (pip install 'imagewizard[bm3d]')",
-          halo=48, tags=("nonlocal", "transform"), min_size=16)  # 8x8 crashes the C code; 16 covers every profile's blocks
+@register(
+    "denoise",
+    "bm3d",
+    "BM3D: collaborative filtering of groups of similar blocks (CBM3D for colour); the classical best.",
+    params=[
+        Param(
+            "profile",
+            str,
+            "np",
+            "bm3d package settings: 'np' (normal), 'refilter', 'vn' (very "
+            "noisy), 'vn_old', 'high' (slower, a little better), 'deb'",
+            choices=PROFILES,
+        ),
+        Param(
+            "stage",
+            str,
+            "all",
+            "gray only: 'all' (hard thresholding then Wiener) or 'hard' (the first, faster stage only)",
+            choices=("all", "hard"),
+        ),
+    ],
+    sigma="auto",
+    requires=("bm3d",),
+    extra="bm3d",
+    note="uses the bm3d package, licensed for non-commercial use only (pip install 'imagewizard[bm3d]')",
+    halo=48,
+    tags=("nonlocal", "transform"),
+    min_size=16,
+)  # 8x8 crashes the C code; 16 covers every profile's blocks
 def bm3d(img: np.ndarray, *, sigma: float, profile: str = "np", stage: str = "all") -> np.ndarray:
     """Block-matching and 3-D filtering (Dabov et al. 2007) via :func:`bm3d.bm3d`.
 

@@ -16,13 +16,32 @@ import numpy as np
 from imagewizard.core.registry import Param, register
 
 
-@register("denoise", "deblock",
-          "JPEG deblocking: average of the image re-encoded at its quality on all 64 shifts of the 8x8 grid.",
-          params=[Param("quality", int, None, "JPEG quality the image was saved at (1-100); auto estimates it "
-                        "from the pixels (imagewizard.analysis.estimate.jpeg_quality)", low=1, high=100),
-                  Param("shifts", int, 8, "grid shifts per axis (1-8); 8 uses all 64, fewer are faster and a "
-                        "little weaker", low=1, high=8)],
-          halo=16, tags=("jpeg", "fast"))
+@register(
+    "denoise",
+    "deblock",
+    "JPEG deblocking: average of the image re-encoded at its quality on all 64 shifts of the 8x8 grid.",
+    params=[
+        Param(
+            "quality",
+            int,
+            None,
+            "JPEG quality the image was saved at (1-100); auto estimates it "
+            "from the pixels (imagewizard.analysis.estimate.jpeg_quality)",
+            low=1,
+            high=100,
+        ),
+        Param(
+            "shifts",
+            int,
+            8,
+            "grid shifts per axis (1-8); 8 uses all 64, fewer are faster and a little weaker",
+            low=1,
+            high=8,
+        ),
+    ],
+    halo=16,
+    tags=("jpeg", "fast"),
+)
 def deblock(img: np.ndarray, *, quality: int | None = None, shifts: int = 8) -> np.ndarray:
     """Remove JPEG blocking and ringing by shifted re-application of JPEG.
 
@@ -67,6 +86,6 @@ def deblock(img: np.ndarray, *, quality: int | None = None, shifts: int = 8) -> 
     for dy in steps:
         for dx in steps:
             # the content moved by (dy, dx) against the encoder's grid, then moved back
-            window = padded[8 - dy:8 - dy + h + 8, 8 - dx:8 - dx + w + 8]
-            acc += jpeg_compress(window, quality)[dy:dy + h, dx:dx + w]
+            window = padded[8 - dy : 8 - dy + h + 8, 8 - dx : 8 - dx + w + 8]
+            acc += jpeg_compress(window, quality)[dy : dy + h, dx : dx + w]
     return (acc / (len(steps) ** 2)).astype(np.float32)

@@ -17,8 +17,9 @@ from imagewizard.tasks.denoise.rules import rule
 CONDUCTANCES = ("exp", "rational")
 
 
-def perona_malik(img: np.ndarray, *, kappa: float, iterations: int, step: float = 0.25,
-                 conductance: str = "exp") -> np.ndarray:
+def perona_malik(
+    img: np.ndarray, *, kappa: float, iterations: int, step: float = 0.25, conductance: str = "exp"
+) -> np.ndarray:
     """Perona-Malik diffusion of a gray image (explicit 4-neighbour scheme).
 
     Each iteration moves every pixel towards its four neighbours by
@@ -74,19 +75,51 @@ def perona_malik(img: np.ndarray, *, kappa: float, iterations: int, step: float 
     return u
 
 
-@register("denoise", "anisotropic",
-          "Perona-Malik anisotropic diffusion: smooths within regions, stops at edges.",
-          params=[Param("kappa", float, None, "edge threshold on the 0..255 scale: differences between "
-                        "neighbours well above it are kept as edges; auto: fitted rule in sigma",
-                        low=0.01, high=1000),
-                  Param("iterations", int, None, "number of diffusion steps (more = smoother); auto: fitted "
-                        "rule in sigma", low=1, high=1000),
-                  Param("conductance", str, "exp", "'exp': g = exp(-(d/kappa)^2), keeps high-contrast edges; "
-                        "'rational': g = 1/(1+(d/kappa)^2), favours wide regions", choices=CONDUCTANCES),
-                  Param("step", float, 0.25, "time step per iteration (stable up to 0.25)", low=0.01, high=0.25)],
-          sigma="auto", halo=32, tags=("pde", "edge-preserving"))
-def anisotropic(img: np.ndarray, *, sigma: float, kappa: float | None = None, iterations: int | None = None,
-                conductance: str = "exp", step: float = 0.25) -> np.ndarray:
+@register(
+    "denoise",
+    "anisotropic",
+    "Perona-Malik anisotropic diffusion: smooths within regions, stops at edges.",
+    params=[
+        Param(
+            "kappa",
+            float,
+            None,
+            "edge threshold on the 0..255 scale: differences between "
+            "neighbours well above it are kept as edges; auto: fitted rule in sigma",
+            low=0.01,
+            high=1000,
+        ),
+        Param(
+            "iterations",
+            int,
+            None,
+            "number of diffusion steps (more = smoother); auto: fitted rule in sigma",
+            low=1,
+            high=1000,
+        ),
+        Param(
+            "conductance",
+            str,
+            "exp",
+            "'exp': g = exp(-(d/kappa)^2), keeps high-contrast edges; "
+            "'rational': g = 1/(1+(d/kappa)^2), favours wide regions",
+            choices=CONDUCTANCES,
+        ),
+        Param("step", float, 0.25, "time step per iteration (stable up to 0.25)", low=0.01, high=0.25),
+    ],
+    sigma="auto",
+    halo=32,
+    tags=("pde", "edge-preserving"),
+)
+def anisotropic(
+    img: np.ndarray,
+    *,
+    sigma: float,
+    kappa: float | None = None,
+    iterations: int | None = None,
+    conductance: str = "exp",
+    step: float = 0.25,
+) -> np.ndarray:
     """Perona-Malik diffusion with ``kappa`` and ``iterations`` set from the noise level.
 
     See :func:`perona_malik` for the scheme. Colour images are diffused per
@@ -108,5 +141,5 @@ def anisotropic(img: np.ndarray, *, sigma: float, kappa: float | None = None, it
     if iterations is None:
         iterations = int(round(rule(f"anisotropic.iterations_{conductance}", sigma, color=color)))
     return per_opponent_channel(
-        lambda ch: perona_malik(ch, kappa=kappa / 255.0, iterations=iterations, step=step,
-                                conductance=conductance), img)
+        lambda ch: perona_malik(ch, kappa=kappa / 255.0, iterations=iterations, step=step, conductance=conductance), img
+    )

@@ -25,9 +25,15 @@ def _odd(size: int, name: str = "size") -> int:
     return size
 
 
-@register("denoise", "box", "Box (moving-average) filter: every pixel becomes the mean of its window.",
-          params=[Param("size", int, 3, "window side in pixels (odd)", low=1, high=99)],
-          color="per-channel", halo=50, tags=("linear", "fast"))
+@register(
+    "denoise",
+    "box",
+    "Box (moving-average) filter: every pixel becomes the mean of its window.",
+    params=[Param("size", int, 3, "window side in pixels (odd)", low=1, high=99)],
+    color="per-channel",
+    halo=50,
+    tags=("linear", "fast"),
+)
 def box(img: np.ndarray, *, size: int = 3) -> np.ndarray:
     """Replace each pixel by the mean of the ``size`` x ``size`` window around it.
 
@@ -52,10 +58,24 @@ def box(img: np.ndarray, *, size: int = 3) -> np.ndarray:
     return cv2.blur(np.asarray(img, np.float32), (size, size), borderType=cv2.BORDER_REFLECT)
 
 
-@register("denoise", "gaussian", "Gaussian blur: a linear low-pass filter, weights fall off with distance.",
-          params=[Param("sigma_px", float, 1.0, "standard deviation of the Gaussian kernel in pixels "
-                        "(the kernel is cut at 4 standard deviations)", low=0.1, high=50)],
-          color="per-channel", halo=64, tags=("linear", "fast"))
+@register(
+    "denoise",
+    "gaussian",
+    "Gaussian blur: a linear low-pass filter, weights fall off with distance.",
+    params=[
+        Param(
+            "sigma_px",
+            float,
+            1.0,
+            "standard deviation of the Gaussian kernel in pixels (the kernel is cut at 4 standard deviations)",
+            low=0.1,
+            high=50,
+        )
+    ],
+    color="per-channel",
+    halo=64,
+    tags=("linear", "fast"),
+)
 def gaussian(img: np.ndarray, *, sigma_px: float = 1.0) -> np.ndarray:
     """Convolve with an isotropic Gaussian of standard deviation ``sigma_px`` pixels.
 
@@ -73,9 +93,15 @@ def gaussian(img: np.ndarray, *, sigma_px: float = 1.0) -> np.ndarray:
     return ndimage.gaussian_filter(np.asarray(img, np.float32), sigma_px, mode="reflect", truncate=4.0)
 
 
-@register("denoise", "median", "Median filter: the classic cure for salt-and-pepper noise.",
-          params=[Param("size", int, 3, "window side in pixels (odd)", low=1, high=99)],
-          color="per-channel", halo=50, tags=("nonlinear", "impulse", "fast"))
+@register(
+    "denoise",
+    "median",
+    "Median filter: the classic cure for salt-and-pepper noise.",
+    params=[Param("size", int, 3, "window side in pixels (odd)", low=1, high=99)],
+    color="per-channel",
+    halo=50,
+    tags=("nonlinear", "impulse", "fast"),
+)
 def median(img: np.ndarray, *, size: int = 3) -> np.ndarray:
     """Replace each pixel by the median of the ``size`` x ``size`` window around it.
 
@@ -144,12 +170,12 @@ def weighted_median(img: np.ndarray, weights: np.ndarray, *, block_rows: int | N
         block_rows = max(1, int(4e6 // max(1, width * wv.size)))
     out = np.empty_like(img)
     for r0 in range(0, h, block_rows):
-        block = windows[r0:r0 + block_rows].reshape(-1, w.size)[:, keep]
+        block = windows[r0 : r0 + block_rows].reshape(-1, w.size)[:, keep]
         order = np.argsort(block, axis=1, kind="stable")
         cum = np.cumsum(wv[order], axis=1)
         pick = np.argmax(cum >= half - 1e-9 * half, axis=1)
         vals = np.take_along_axis(block, np.take_along_axis(order, pick[:, None], axis=1), axis=1)
-        out[r0:r0 + block_rows] = vals.reshape(-1, width)
+        out[r0 : r0 + block_rows] = vals.reshape(-1, width)
     return out
 
 
@@ -166,12 +192,26 @@ def center_weighted_mask(size: int, center_weight: int) -> np.ndarray:
     return mask
 
 
-@register("denoise", "weighted-median",
-          "Centre-weighted median: a median that favours the pixels nearest the centre (salt-and-pepper).",
-          params=[Param("size", int, 5, "window side in pixels (odd)", low=3, high=15),
-                  Param("center_weight", int, 2, "weight of the pixels inside the window's one-pixel border "
-                        "(the border ring has weight 1); 1 gives the plain median", low=1, high=50)],
-          color="per-channel", halo=50, tags=("nonlinear", "impulse"))
+@register(
+    "denoise",
+    "weighted-median",
+    "Centre-weighted median: a median that favours the pixels nearest the centre (salt-and-pepper).",
+    params=[
+        Param("size", int, 5, "window side in pixels (odd)", low=3, high=15),
+        Param(
+            "center_weight",
+            int,
+            2,
+            "weight of the pixels inside the window's one-pixel border "
+            "(the border ring has weight 1); 1 gives the plain median",
+            low=1,
+            high=50,
+        ),
+    ],
+    color="per-channel",
+    halo=50,
+    tags=("nonlinear", "impulse"),
+)
 def weighted_median_filter(img: np.ndarray, *, size: int = 5, center_weight: int = 2) -> np.ndarray:
     """Centre-weighted median filter (5x5 with weight 2 on the inner 3x3 by default).
 
@@ -191,16 +231,36 @@ def weighted_median_filter(img: np.ndarray, *, size: int = 5, center_weight: int
     return weighted_median(img, center_weighted_mask(size, center_weight))
 
 
-@register("denoise", "bilateral",
-          "Bilateral filter: Gaussian smoothing that skips across edges (range weights from the noise level).",
-          params=[Param("sigma_range", float, None, "range (intensity) standard deviation on the 0..255 scale; "
-                        "differences much larger than this are treated as edges; auto: fitted rule in sigma",
-                        low=0.1, high=1000),
-                  Param("sigma_px", float, None, "spatial standard deviation in pixels (window radius "
-                        "1.5 x this); auto: fitted rule in sigma", low=0.3, high=30)],
-          sigma="auto", halo=32, tags=("nonlinear", "edge-preserving", "fast"))
-def bilateral(img: np.ndarray, *, sigma: float, sigma_range: float | None = None,
-              sigma_px: float | None = None) -> np.ndarray:
+@register(
+    "denoise",
+    "bilateral",
+    "Bilateral filter: Gaussian smoothing that skips across edges (range weights from the noise level).",
+    params=[
+        Param(
+            "sigma_range",
+            float,
+            None,
+            "range (intensity) standard deviation on the 0..255 scale; "
+            "differences much larger than this are treated as edges; auto: fitted rule in sigma",
+            low=0.1,
+            high=1000,
+        ),
+        Param(
+            "sigma_px",
+            float,
+            None,
+            "spatial standard deviation in pixels (window radius 1.5 x this); auto: fitted rule in sigma",
+            low=0.3,
+            high=30,
+        ),
+    ],
+    sigma="auto",
+    halo=32,
+    tags=("nonlinear", "edge-preserving", "fast"),
+)
+def bilateral(
+    img: np.ndarray, *, sigma: float, sigma_range: float | None = None, sigma_px: float | None = None
+) -> np.ndarray:
     """Bilateral filter (:func:`cv2.bilateralFilter` on float32).
 
     Each output pixel is a mean of its neighbours weighted by
@@ -233,5 +293,8 @@ def bilateral(img: np.ndarray, *, sigma: float, sigma_range: float | None = None
         sigma_px = rule("bilateral.sigma_px", sigma, color=color)
     radius = max(1, int(round(1.5 * sigma_px)))
     return per_opponent_channel(
-        lambda ch: cv2.bilateralFilter(ch, 2 * radius + 1, float(sigma_range) / 255.0, float(sigma_px),
-                                       borderType=cv2.BORDER_REFLECT), img)
+        lambda ch: cv2.bilateralFilter(
+            ch, 2 * radius + 1, float(sigma_range) / 255.0, float(sigma_px), borderType=cv2.BORDER_REFLECT
+        ),
+        img,
+    )

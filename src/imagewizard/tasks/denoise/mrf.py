@@ -31,8 +31,9 @@ def _potential(u: np.ndarray, prior: str, delta: float) -> tuple[np.ndarray, np.
     return g, 2.0 * np.clip(u, -delta, delta)
 
 
-def mrf_energy(x: np.ndarray, y: np.ndarray, *, alpha: float, prior: str = "huber",
-               delta: float = 0.1) -> tuple[float, np.ndarray]:
+def mrf_energy(
+    x: np.ndarray, y: np.ndarray, *, alpha: float, prior: str = "huber", delta: float = 0.1
+) -> tuple[float, np.ndarray]:
     """The MAP objective and its gradient with respect to ``x`` (both HxW).
 
     Parameters
@@ -76,8 +77,9 @@ def mrf_energy(x: np.ndarray, y: np.ndarray, *, alpha: float, prior: str = "hube
     return energy, grad
 
 
-def mrf_map(y: np.ndarray, *, alpha: float, prior: str = "huber", delta: float = 0.1,
-            iterations: int = 100) -> np.ndarray:
+def mrf_map(
+    y: np.ndarray, *, alpha: float, prior: str = "huber", delta: float = 0.1, iterations: int = 100
+) -> np.ndarray:
     """MAP estimate of a gray image under the MRF prior (L-BFGS-B from ``x0 = y``).
 
     Uses :func:`scipy.optimize.minimize` with the analytic gradient of
@@ -99,24 +101,59 @@ def mrf_map(y: np.ndarray, *, alpha: float, prior: str = "huber", delta: float =
         e, g = mrf_energy(flat.reshape(shape), y64, alpha=alpha, prior=prior, delta=delta)
         return e, g.ravel()
 
-    res = minimize(fun, y64.ravel(), jac=True, method="L-BFGS-B",
-                   options={"maxiter": int(iterations), "ftol": 1e-10, "gtol": 1e-8})
+    res = minimize(
+        fun, y64.ravel(), jac=True, method="L-BFGS-B", options={"maxiter": int(iterations), "ftol": 1e-10, "gtol": 1e-8}
+    )
     return res.x.reshape(shape).astype(np.float32)
 
 
-@register("denoise", "mrf-map",
-          "MAP estimate under a Markov-random-field prior (quadratic or Huber), solved with L-BFGS-B.",
-          params=[Param("prior", str, "huber", "pair potential over 4-neighbours: 'huber' (quadratic up to "
-                        "delta, linear beyond: keeps edges) or 'quadratic' (Gaussian MRF)", choices=PRIORS),
-                  Param("alpha", float, None, "weight of the data term alpha * (y - x)^2 against the prior; "
-                        "smaller = smoother; auto: fitted rule in sigma (per prior)", low=1e-4, high=1e4),
-                  Param("delta", float, None, "huber only: neighbour difference on the 0..255 scale where the "
-                        "potential turns linear (differences above it are treated as edges); auto: fitted "
-                        "rule in sigma", low=0.01, high=255),
-                  Param("iterations", int, 100, "maximum L-BFGS-B iterations", low=1, high=10000)],
-          sigma="auto", halo=32, tags=("variational", "bayesian"))
-def mrf(img: np.ndarray, *, sigma: float, prior: str = "huber", alpha: float | None = None,
-        delta: float | None = None, iterations: int = 100) -> np.ndarray:
+@register(
+    "denoise",
+    "mrf-map",
+    "MAP estimate under a Markov-random-field prior (quadratic or Huber), solved with L-BFGS-B.",
+    params=[
+        Param(
+            "prior",
+            str,
+            "huber",
+            "pair potential over 4-neighbours: 'huber' (quadratic up to "
+            "delta, linear beyond: keeps edges) or 'quadratic' (Gaussian MRF)",
+            choices=PRIORS,
+        ),
+        Param(
+            "alpha",
+            float,
+            None,
+            "weight of the data term alpha * (y - x)^2 against the prior; "
+            "smaller = smoother; auto: fitted rule in sigma (per prior)",
+            low=1e-4,
+            high=1e4,
+        ),
+        Param(
+            "delta",
+            float,
+            None,
+            "huber only: neighbour difference on the 0..255 scale where the "
+            "potential turns linear (differences above it are treated as edges); auto: fitted "
+            "rule in sigma",
+            low=0.01,
+            high=255,
+        ),
+        Param("iterations", int, 100, "maximum L-BFGS-B iterations", low=1, high=10000),
+    ],
+    sigma="auto",
+    halo=32,
+    tags=("variational", "bayesian"),
+)
+def mrf(
+    img: np.ndarray,
+    *,
+    sigma: float,
+    prior: str = "huber",
+    alpha: float | None = None,
+    delta: float | None = None,
+    iterations: int = 100,
+) -> np.ndarray:
     """MAP denoising with a 4-neighbour MRF prior; parameters from the noise level.
 
     See :func:`mrf_map` and :func:`mrf_energy`. Colour images are solved per
@@ -136,4 +173,5 @@ def mrf(img: np.ndarray, *, sigma: float, prior: str = "huber", alpha: float | N
     if delta is None:
         delta = rule("mrf-map.delta_huber", sigma, color=color) if prior == "huber" else 1.0
     return per_opponent_channel(
-        lambda ch: mrf_map(ch, alpha=alpha, prior=prior, delta=delta / 255.0, iterations=iterations), img)
+        lambda ch: mrf_map(ch, alpha=alpha, prior=prior, delta=delta / 255.0, iterations=iterations), img
+    )

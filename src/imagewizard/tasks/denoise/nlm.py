@@ -18,21 +18,60 @@ denoise_nl_means = lazy("skimage.restoration", "denoise_nl_means")
 _U16_MAX = 65535.0
 
 
-@register("denoise", "nlm",
-          "Non-local means: averages pixels whose surrounding patches look alike (OpenCV or scikit-image).",
-          params=[Param("impl", str, "skimage", "implementation: 'skimage' (fast mode, patch distances corrected "
-                        "for the noise level; better) or 'opencv' (2-3x faster, about 0.2 dB lower)",
-                        choices=("skimage", "opencv")),
-                  Param("h", float, None, "filter strength on the 0..255 scale: patches differing by much more "
-                        "than this get little weight; auto: fitted rule in sigma (per implementation)",
-                        low=0.01, high=1000),
-                  Param("patch_size", int, None, "side of the compared patches in pixels (odd); auto: fitted rule "
-                        "in sigma (larger patches for stronger noise)", low=1, high=21),
-                  Param("search_radius", int, 10, "half-side of the search window in pixels (window side "
-                        "2*r+1); time grows with its square", low=1, high=50)],
-          sigma="auto", halo=32, tags=("nonlocal",), min_size=2)  # both implementations drop a 1-pixel axis
-def nlm(img: np.ndarray, *, sigma: float, impl: str = "skimage", h: float | None = None,
-        patch_size: int | None = None, search_radius: int = 10) -> np.ndarray:
+@register(
+    "denoise",
+    "nlm",
+    "Non-local means: averages pixels whose surrounding patches look alike (OpenCV or scikit-image).",
+    params=[
+        Param(
+            "impl",
+            str,
+            "skimage",
+            "implementation: 'skimage' (fast mode, patch distances corrected "
+            "for the noise level; better) or 'opencv' (2-3x faster, about 0.2 dB lower)",
+            choices=("skimage", "opencv"),
+        ),
+        Param(
+            "h",
+            float,
+            None,
+            "filter strength on the 0..255 scale: patches differing by much more "
+            "than this get little weight; auto: fitted rule in sigma (per implementation)",
+            low=0.01,
+            high=1000,
+        ),
+        Param(
+            "patch_size",
+            int,
+            None,
+            "side of the compared patches in pixels (odd); auto: fitted rule "
+            "in sigma (larger patches for stronger noise)",
+            low=1,
+            high=21,
+        ),
+        Param(
+            "search_radius",
+            int,
+            10,
+            "half-side of the search window in pixels (window side 2*r+1); time grows with its square",
+            low=1,
+            high=50,
+        ),
+    ],
+    sigma="auto",
+    halo=32,
+    tags=("nonlocal",),
+    min_size=2,
+)  # both implementations drop a 1-pixel axis
+def nlm(
+    img: np.ndarray,
+    *,
+    sigma: float,
+    impl: str = "skimage",
+    h: float | None = None,
+    patch_size: int | None = None,
+    search_radius: int = 10,
+) -> np.ndarray:
     """Non-local means denoising.
 
     Each pixel becomes a weighted mean of the pixels in its search window,
@@ -86,12 +125,21 @@ def nlm(img: np.ndarray, *, sigma: float, impl: str = "skimage", h: float | None
     if patch_size % 2 != 1:
         raise ParameterError(f"parameter 'patch_size' must be odd, got {patch_size}")
     if impl == "skimage":
+
         def run(ch: np.ndarray) -> np.ndarray:
-            return denoise_nl_means(ch, h=h / 255.0, sigma=sigma / 255.0, patch_size=patch_size,
-                                    patch_distance=search_radius, fast_mode=True).astype(np.float32)
+            return denoise_nl_means(
+                ch,
+                h=h / 255.0,
+                sigma=sigma / 255.0,
+                patch_size=patch_size,
+                patch_distance=search_radius,
+                fast_mode=True,
+            ).astype(np.float32)
     else:
+
         def run(ch: np.ndarray) -> np.ndarray:
             return _opencv_nlm(ch, h, patch_size, search_radius)
+
     return per_opponent_channel(run, img)
 
 
@@ -101,6 +149,5 @@ def _opencv_nlm(img: np.ndarray, h: float, patch_size: int, search_radius: int) 
         return img.copy()
     scale = _U16_MAX / (hi - lo)
     codes = np.round((img - lo) * scale).astype(np.uint16)
-    out = cv2.fastNlMeansDenoising(codes, [h / 255.0 * scale], None, patch_size, 2 * search_radius + 1,
-                                   cv2.NORM_L1)
+    out = cv2.fastNlMeansDenoising(codes, [h / 255.0 * scale], None, patch_size, 2 * search_radius + 1, cv2.NORM_L1)
     return (out.astype(np.float32) / np.float32(scale) + np.float32(lo)).astype(np.float32)

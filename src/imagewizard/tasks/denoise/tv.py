@@ -15,8 +15,12 @@ denoise_tv_bregman = lazy("skimage.restoration", "denoise_tv_bregman")
 denoise_tv_chambolle = lazy("skimage.restoration", "denoise_tv_chambolle")
 
 #: Mirror views of an image (each is its own inverse): identity, 180-degree rotation, the two mirrors.
-_FLIPS = ((slice(None), slice(None)), (slice(None, None, -1), slice(None, None, -1)),
-          (slice(None, None, -1), slice(None)), (slice(None), slice(None, None, -1)))
+_FLIPS = (
+    (slice(None), slice(None)),
+    (slice(None, None, -1), slice(None, None, -1)),
+    (slice(None, None, -1), slice(None)),
+    (slice(None), slice(None, None, -1)),
+)
 
 
 def flip_average(func: Callable[[np.ndarray], np.ndarray], img: np.ndarray, flips: int) -> np.ndarray:
@@ -40,24 +44,68 @@ def flip_average(func: Callable[[np.ndarray], np.ndarray], img: np.ndarray, flip
     return (acc / flips).astype(np.float32)
 
 
-@register("denoise", "tv",
-          "Total-variation denoising (ROF): flat regions and sharp edges, at the cost of fine texture.",
-          params=[Param("solver", str, "chambolle", "'chambolle' (dual projection) or 'bregman' (split Bregman)",
-                        choices=("chambolle", "bregman")),
-                  Param("weight", float, None, "smoothing strength: lambda in min 1/2 |u - f|^2 + lambda TV(u) "
-                        "for images on [0, 1] (same units as the noise level / 255); larger = flatter; "
-                        "auto: fitted rule in sigma (per solver)", low=1e-4, high=10),
-                  Param("flips", int, 4, "average the solutions for the image and its mirror images: 1 (none), "
-                        "2 (and the 180-degree rotation) or 4 (and both mirrors); removes the orientation bias "
-                        "of the one-sided differences: +0.06 dB at sigma 25 for 4x the time", choices=(1, 2, 4)),
-                  Param("iterations", int, 40, "chambolle only: iterations per solve (a fixed number: "
-                        "scikit-image's energy-change stopping rule sometimes stops after a few)",
-                        low=1, high=10000),
-                  Param("isotropic", bool, True, "bregman only: isotropic TV (gradient magnitude) rather than "
-                        "anisotropic (|dx| + |dy|, favours axis-aligned edges)")],
-          sigma="auto", halo=32, tags=("variational", "edge-preserving"))
-def tv(img: np.ndarray, *, sigma: float, solver: str = "chambolle", weight: float | None = None,
-       flips: int = 4, iterations: int = 40, isotropic: bool = True) -> np.ndarray:
+@register(
+    "denoise",
+    "tv",
+    "Total-variation denoising (ROF): flat regions and sharp edges, at the cost of fine texture.",
+    params=[
+        Param(
+            "solver",
+            str,
+            "chambolle",
+            "'chambolle' (dual projection) or 'bregman' (split Bregman)",
+            choices=("chambolle", "bregman"),
+        ),
+        Param(
+            "weight",
+            float,
+            None,
+            "smoothing strength: lambda in min 1/2 |u - f|^2 + lambda TV(u) "
+            "for images on [0, 1] (same units as the noise level / 255); larger = flatter; "
+            "auto: fitted rule in sigma (per solver)",
+            low=1e-4,
+            high=10,
+        ),
+        Param(
+            "flips",
+            int,
+            4,
+            "average the solutions for the image and its mirror images: 1 (none), "
+            "2 (and the 180-degree rotation) or 4 (and both mirrors); removes the orientation bias "
+            "of the one-sided differences: +0.06 dB at sigma 25 for 4x the time",
+            choices=(1, 2, 4),
+        ),
+        Param(
+            "iterations",
+            int,
+            40,
+            "chambolle only: iterations per solve (a fixed number: "
+            "scikit-image's energy-change stopping rule sometimes stops after a few)",
+            low=1,
+            high=10000,
+        ),
+        Param(
+            "isotropic",
+            bool,
+            True,
+            "bregman only: isotropic TV (gradient magnitude) rather than "
+            "anisotropic (|dx| + |dy|, favours axis-aligned edges)",
+        ),
+    ],
+    sigma="auto",
+    halo=32,
+    tags=("variational", "edge-preserving"),
+)
+def tv(
+    img: np.ndarray,
+    *,
+    sigma: float,
+    solver: str = "chambolle",
+    weight: float | None = None,
+    flips: int = 4,
+    iterations: int = 40,
+    isotropic: bool = True,
+) -> np.ndarray:
     """Total-variation denoising: ``argmin_u 1/2 |u - f|^2 + weight * TV(u)``.
 
     ``solver='chambolle'`` wraps :func:`skimage.restoration.denoise_tv_chambolle`
@@ -108,9 +156,12 @@ def tv(img: np.ndarray, *, sigma: float, solver: str = "chambolle", weight: floa
     if weight is None:
         weight = rule(f"tv.weight_{solver}", sigma, color=img.ndim == 3)
     if solver == "chambolle":
+
         def solve(ch: np.ndarray) -> np.ndarray:
             return denoise_tv_chambolle(ch, weight=weight, eps=0.0, max_num_iter=iterations)
     else:
+
         def solve(ch: np.ndarray) -> np.ndarray:
             return denoise_tv_bregman(ch, weight=1.0 / (2.0 * weight), isotropic=isotropic)
+
     return per_opponent_channel(lambda ch: flip_average(solve, ch, flips), img)

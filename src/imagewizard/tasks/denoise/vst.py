@@ -51,21 +51,46 @@ def _forward(u: np.ndarray, read2: float) -> np.ndarray:
 
 def _inverse(d: np.ndarray, read2: float) -> np.ndarray:
     d = np.maximum(d, 0.8)  # the closed form is meant for D above ~0.8 (counts near zero)
-    return np.maximum(0.25 * d ** 2 + 0.25 * _S32 / d - 1.375 / d ** 2 + 0.625 * _S32 / d ** 3 - 0.125 - read2, 0.0)
+    return np.maximum(0.25 * d**2 + 0.25 * _S32 / d - 1.375 / d**2 + 0.625 * _S32 / d**3 - 0.125 - read2, 0.0)
 
 
-@register("denoise", "anscombe",
-          "Shot (Poisson) noise: variance-stabilising Anscombe transform, a Gaussian denoiser at unit sigma, "
-          "exact unbiased inverse.",
-          params=[Param("peak", float, None, "photon count of white (noise variance = intensity / peak); auto "
-                        "estimates it from how the noise grows with brightness", low=0.01, high=1e6),
-                  Param("read_noise", float, 0.0, "standard deviation (0-255 scale) of additive Gaussian noise "
-                        "on top of the shot noise (sensor read noise)", low=0.0, high=255.0),
-                  Param("denoiser", str, None, "the Gaussian denoiser run in the stabilised domain; auto: the "
-                        "best installed of " + ", ".join(INNER), choices=INNER)],
-          halo=64, tags=("poisson", "transform"))
-def anscombe(img: np.ndarray, *, peak: float | None = None, read_noise: float = 0.0,
-             denoiser: str | None = None) -> np.ndarray:
+@register(
+    "denoise",
+    "anscombe",
+    "Shot (Poisson) noise: variance-stabilising Anscombe transform, a Gaussian denoiser at unit sigma, "
+    "exact unbiased inverse.",
+    params=[
+        Param(
+            "peak",
+            float,
+            None,
+            "photon count of white (noise variance = intensity / peak); auto "
+            "estimates it from how the noise grows with brightness",
+            low=0.01,
+            high=1e6,
+        ),
+        Param(
+            "read_noise",
+            float,
+            0.0,
+            "standard deviation (0-255 scale) of additive Gaussian noise on top of the shot noise (sensor read noise)",
+            low=0.0,
+            high=255.0,
+        ),
+        Param(
+            "denoiser",
+            str,
+            None,
+            "the Gaussian denoiser run in the stabilised domain; auto: the best installed of " + ", ".join(INNER),
+            choices=INNER,
+        ),
+    ],
+    halo=64,
+    tags=("poisson", "transform"),
+)
+def anscombe(
+    img: np.ndarray, *, peak: float | None = None, read_noise: float = 0.0, denoiser: str | None = None
+) -> np.ndarray:
     """Denoise Poisson (shot) noise with the generalised Anscombe transform around a Gaussian denoiser.
 
     Parameters

@@ -18,24 +18,68 @@ denoise_wavelet = lazy("skimage.restoration", "denoise_wavelet")
 ORTHOGONAL = tuple(w for w in pywt.wavelist(kind="discrete") if pywt.Wavelet(w).orthogonal)
 
 
-@register("denoise", "wavelet",
-          "Wavelet shrinkage (BayesShrink or VisuShrink, soft or hard) with cycle spinning against artefacts.",
-          params=[Param("shrink", str, "bayes", "threshold rule: 'bayes' (BayesShrink, one threshold per subband "
-                        "from its signal variance) or 'visu' (VisuShrink, the universal threshold "
-                        "sigma*sqrt(2 log n))", choices=("bayes", "visu")),
-                  Param("mode", str, "soft", "'soft' (shrink towards zero) or 'hard' (keep or kill) thresholding",
-                        choices=("soft", "hard")),
-                  Param("wavelet", str, "db2", "orthogonal PyWavelets wavelet name (haar/db1, db2..db38, "
-                        "sym2..sym20, coif1..coif17)"),
-                  Param("levels", int, 4, "decomposition levels (reduced to what the image size allows)",
-                        low=1, high=12),
-                  Param("shifts", int, 3, "cycle spinning: average over all circular shifts 0..shifts pixels "
-                        "along each axis ((shifts+1)^2 transforms; 0 turns it off)", low=0, high=8),
-                  Param("threshold_scale", float, None, "multiplies the noise level the thresholds are computed "
-                        "from; auto: fitted rule in sigma (per shrink rule and mode)", low=0.01, high=10)],
-          sigma="auto", halo=64, tags=("transform",))
-def wavelet(img: np.ndarray, *, sigma: float, shrink: str = "bayes", mode: str = "soft", wavelet: str = "db2",
-            levels: int = 4, shifts: int = 3, threshold_scale: float | None = None) -> np.ndarray:
+@register(
+    "denoise",
+    "wavelet",
+    "Wavelet shrinkage (BayesShrink or VisuShrink, soft or hard) with cycle spinning against artefacts.",
+    params=[
+        Param(
+            "shrink",
+            str,
+            "bayes",
+            "threshold rule: 'bayes' (BayesShrink, one threshold per subband "
+            "from its signal variance) or 'visu' (VisuShrink, the universal threshold "
+            "sigma*sqrt(2 log n))",
+            choices=("bayes", "visu"),
+        ),
+        Param(
+            "mode",
+            str,
+            "soft",
+            "'soft' (shrink towards zero) or 'hard' (keep or kill) thresholding",
+            choices=("soft", "hard"),
+        ),
+        Param(
+            "wavelet",
+            str,
+            "db2",
+            "orthogonal PyWavelets wavelet name (haar/db1, db2..db38, sym2..sym20, coif1..coif17)",
+        ),
+        Param("levels", int, 4, "decomposition levels (reduced to what the image size allows)", low=1, high=12),
+        Param(
+            "shifts",
+            int,
+            3,
+            "cycle spinning: average over all circular shifts 0..shifts pixels "
+            "along each axis ((shifts+1)^2 transforms; 0 turns it off)",
+            low=0,
+            high=8,
+        ),
+        Param(
+            "threshold_scale",
+            float,
+            None,
+            "multiplies the noise level the thresholds are computed "
+            "from; auto: fitted rule in sigma (per shrink rule and mode)",
+            low=0.01,
+            high=10,
+        ),
+    ],
+    sigma="auto",
+    halo=64,
+    tags=("transform",),
+)
+def wavelet(
+    img: np.ndarray,
+    *,
+    sigma: float,
+    shrink: str = "bayes",
+    mode: str = "soft",
+    wavelet: str = "db2",
+    levels: int = 4,
+    shifts: int = 3,
+    threshold_scale: float | None = None,
+) -> np.ndarray:
     """Denoise by thresholding wavelet coefficients.
 
     Wraps :func:`skimage.restoration.denoise_wavelet` (given the noise level
@@ -77,14 +121,20 @@ def wavelet(img: np.ndarray, *, sigma: float, shrink: str = "bayes", mode: str =
     True
     """
     if wavelet not in ORTHOGONAL:
-        raise ParameterError(f"parameter 'wavelet' must be an orthogonal wavelet such as db2, sym4 or coif1; "
-                             f"got {wavelet!r}")
+        raise ParameterError(
+            f"parameter 'wavelet' must be an orthogonal wavelet such as db2, sym4 or coif1; got {wavelet!r}"
+        )
     if threshold_scale is None:
         threshold_scale = rule(f"wavelet.threshold_scale_{shrink}_{mode}", sigma, color=img.ndim == 3)
     noise = max(sigma, 1e-3) * threshold_scale / 255.0
     max_level = pywt.dwtn_max_level(img.shape[:2], wavelet)
-    kw = dict(sigma=noise, wavelet=wavelet, mode=mode, wavelet_levels=max(1, min(levels, max_level)),
-              method="BayesShrink" if shrink == "bayes" else "VisuShrink")
+    kw = dict(
+        sigma=noise,
+        wavelet=wavelet,
+        mode=mode,
+        wavelet_levels=max(1, min(levels, max_level)),
+        method="BayesShrink" if shrink == "bayes" else "VisuShrink",
+    )
 
     def run(ch: np.ndarray) -> np.ndarray:
         if shifts == 0:

@@ -11,8 +11,13 @@ import numpy as np
 from imagewizard.core.registry import register
 
 
-@register("enhance", "wizard", "The wizard: measures noise, impulses, JPEG blocking, blur and contrast, then runs "
-          "the steps the image needs (nothing for a clean photo).", tags=("auto",))
+@register(
+    "enhance",
+    "wizard",
+    "The wizard: measures noise, impulses, JPEG blocking, blur and contrast, then runs "
+    "the steps the image needs (nothing for a clean photo).",
+    tags=("auto",),
+)
 def wizard(img: np.ndarray) -> np.ndarray:
     """Run :func:`imagewizard.run.wizard.auto` and return its result.
 

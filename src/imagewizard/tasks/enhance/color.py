@@ -7,8 +7,12 @@ import numpy as np
 from imagewizard.core.registry import register
 
 
-@register("enhance", "gray-world", "Gray-world white balance: scales R, G, B so that their means are equal.",
-          tags=("color", "fast"))
+@register(
+    "enhance",
+    "gray-world",
+    "Gray-world white balance: scales R, G, B so that their means are equal.",
+    tags=("color", "fast"),
+)
 def gray_world(img: np.ndarray) -> np.ndarray:
     """White balance under the gray-world assumption (Buchsbaum 1980): the scene averages to gray.
 

@@ -16,11 +16,23 @@ def _unit(img: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
 
 
-@register("enhance", "gamma", "Gamma curve out = gain * in^gamma: gamma < 1 brightens shadows, > 1 darkens.",
-          params=[Param("gamma", float, 0.5, "exponent of the power law (1 = unchanged; 1/2.2 "
-                        "undoes a display gamma of 2.2)", low=0.01, high=100.0),
-                  Param("gain", float, 1.0, "multiplier applied after the power law", low=0.0, high=100.0)],
-          tags=("curve", "fast"))
+@register(
+    "enhance",
+    "gamma",
+    "Gamma curve out = gain * in^gamma: gamma < 1 brightens shadows, > 1 darkens.",
+    params=[
+        Param(
+            "gamma",
+            float,
+            0.5,
+            "exponent of the power law (1 = unchanged; 1/2.2 undoes a display gamma of 2.2)",
+            low=0.01,
+            high=100.0,
+        ),
+        Param("gain", float, 1.0, "multiplier applied after the power law", low=0.0, high=100.0),
+    ],
+    tags=("curve", "fast"),
+)
 def gamma(img: np.ndarray, *, gamma: float = 0.5, gain: float = 1.0) -> np.ndarray:
     """Power-law (gamma) correction ``gain * x**gamma``, as :func:`skimage.exposure.adjust_gamma`.
 
@@ -33,10 +45,16 @@ def gamma(img: np.ndarray, *, gamma: float = 0.5, gain: float = 1.0) -> np.ndarr
     return (np.float32(gain) * np.power(_unit(img), np.float32(gamma))).astype(np.float32)
 
 
-@register("enhance", "log", "Logarithmic curve out = gain * log2(1 + in): expands dark tones, compresses bright ones.",
-          params=[Param("gain", float, 1.0, "multiplier of the curve (1 maps 1 to 1)", low=0.0, high=100.0),
-                  Param("inverse", bool, False, "apply the inverse (exponential) curve gain * (2^in - 1)")],
-          tags=("curve", "fast"))
+@register(
+    "enhance",
+    "log",
+    "Logarithmic curve out = gain * log2(1 + in): expands dark tones, compresses bright ones.",
+    params=[
+        Param("gain", float, 1.0, "multiplier of the curve (1 maps 1 to 1)", low=0.0, high=100.0),
+        Param("inverse", bool, False, "apply the inverse (exponential) curve gain * (2^in - 1)"),
+    ],
+    tags=("curve", "fast"),
+)
 def log(img: np.ndarray, *, gain: float = 1.0, inverse: bool = False) -> np.ndarray:
     """Logarithmic correction ``gain * log2(1 + x)`` (or its inverse), as :func:`skimage.exposure.adjust_log`.
 
@@ -51,13 +69,19 @@ def log(img: np.ndarray, *, gain: float = 1.0, inverse: bool = False) -> np.ndar
     return (np.float32(gain) * out).astype(np.float32)
 
 
-@register("enhance", "sigmoid", "Sigmoid curve: raises contrast around a cutoff level (S-shaped tone curve).",
-          params=[Param("cutoff", float, 0.5, "input level (0-1) that maps to mid-grey 0.5, the centre of the S",
-                        low=0.0, high=1.0),
-                  Param("gain", float, 10.0, "steepness: the slope at the cutoff is gain/4", low=0.0, high=100.0),
-                  Param("negative", bool, False, "return 1 - curve, a tone-mapped negative "
-                        "(scikit-image's inv=True)")],
-          tags=("curve", "fast"))
+@register(
+    "enhance",
+    "sigmoid",
+    "Sigmoid curve: raises contrast around a cutoff level (S-shaped tone curve).",
+    params=[
+        Param(
+            "cutoff", float, 0.5, "input level (0-1) that maps to mid-grey 0.5, the centre of the S", low=0.0, high=1.0
+        ),
+        Param("gain", float, 10.0, "steepness: the slope at the cutoff is gain/4", low=0.0, high=100.0),
+        Param("negative", bool, False, "return 1 - curve, a tone-mapped negative (scikit-image's inv=True)"),
+    ],
+    tags=("curve", "fast"),
+)
 def sigmoid(img: np.ndarray, *, cutoff: float = 0.5, gain: float = 10.0, negative: bool = False) -> np.ndarray:
     """Sigmoid correction ``1 / (1 + exp(gain * (cutoff - x)))``, as :func:`skimage.exposure.adjust_sigmoid`.
 

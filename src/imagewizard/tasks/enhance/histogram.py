@@ -35,12 +35,24 @@ def equalize_levels(img: np.ndarray, levels: int = 256) -> np.ndarray:
     return (table[q] / np.float32(levels - 1)).astype(np.float32)
 
 
-@register("enhance", "equalize", "Histogram equalization: spreads grey levels so that their histogram is flat.",
-          params=[Param("mode", str, "luminance", "colour handling: luminance (equalize the luminance, keep "
-                        "hues), per-channel (each RGB channel on its own; shifts colours) or gray (equalized "
-                        "luminance, colour dropped)", choices=_MODES),
-                  Param("levels", int, 256, "number of grey levels L of the rule (256 for 8-bit)", low=2, high=65536)],
-          tags=("global", "fast"))
+@register(
+    "enhance",
+    "equalize",
+    "Histogram equalization: spreads grey levels so that their histogram is flat.",
+    params=[
+        Param(
+            "mode",
+            str,
+            "luminance",
+            "colour handling: luminance (equalize the luminance, keep "
+            "hues), per-channel (each RGB channel on its own; shifts colours) or gray (equalized "
+            "luminance, colour dropped)",
+            choices=_MODES,
+        ),
+        Param("levels", int, 256, "number of grey levels L of the rule (256 for 8-bit)", low=2, high=65536),
+    ],
+    tags=("global", "fast"),
+)
 def equalize(img: np.ndarray, *, mode: str = "luminance", levels: int = 256) -> np.ndarray:
     """Global histogram equalization, ``T(k) = floor((L-1) * sum_{n<=k} p_n)`` (see :func:`equalize_levels`).
 
@@ -71,13 +83,32 @@ def equalize(img: np.ndarray, *, mode: str = "luminance", levels: int = 256) -> 
     return on_luminance(x, lambda y: equalize_levels(y, levels))
 
 
-@register("enhance", "clahe", "CLAHE: contrast-limited adaptive histogram equalization, tile by tile.",
-          params=[Param("clip_limit", float, 2.0, "histogram bins are clipped at this multiple of a flat "
-                        "histogram's height before equalizing (OpenCV's clipLimit): 1 = almost no change, "
-                        "larger = stronger local contrast", low=1.0, high=256.0),
-                  Param("tiles", int, 8, "tiles along each image side (OpenCV's tileGridSize); smaller tiles "
-                        "= more local", low=1, high=64)],
-          tags=("local",))
+@register(
+    "enhance",
+    "clahe",
+    "CLAHE: contrast-limited adaptive histogram equalization, tile by tile.",
+    params=[
+        Param(
+            "clip_limit",
+            float,
+            2.0,
+            "histogram bins are clipped at this multiple of a flat "
+            "histogram's height before equalizing (OpenCV's clipLimit): 1 = almost no change, "
+            "larger = stronger local contrast",
+            low=1.0,
+            high=256.0,
+        ),
+        Param(
+            "tiles",
+            int,
+            8,
+            "tiles along each image side (OpenCV's tileGridSize); smaller tiles = more local",
+            low=1,
+            high=64,
+        ),
+    ],
+    tags=("local",),
+)
 def clahe(img: np.ndarray, *, clip_limit: float = 2.0, tiles: int = 8) -> np.ndarray:
     """Contrast-limited adaptive histogram equalization (Zuiderveld 1994).
 
@@ -110,16 +141,33 @@ def clahe(img: np.ndarray, *, clip_limit: float = 2.0, tiles: int = 8) -> np.nda
     return on_luminance(img, run)
 
 
-@register("enhance", "stretch", "Contrast stretching: maps the low/high percentiles to black and white.",
-          params=[Param("low", float, 2.0, "percentile (0-100) of the values that becomes black", low=0, high=100),
-                  Param("high", float, 98.0, "percentile (0-100) of the values that becomes white", low=0, high=100),
-                  Param("per_channel", bool, False, "stretch R, G and B separately (also balances colours) "
-                        "instead of one map for all three (keeps hues)"),
-                  Param("black", float, 0.0, "output level (0-1) the low percentile maps to", low=0.0, high=1.0),
-                  Param("white", float, 1.0, "output level (0-1) the high percentile maps to", low=0.0, high=1.0)],
-          tags=("global", "fast"))
-def stretch(img: np.ndarray, *, low: float = 2.0, high: float = 98.0, per_channel: bool = False,
-            black: float = 0.0, white: float = 1.0) -> np.ndarray:
+@register(
+    "enhance",
+    "stretch",
+    "Contrast stretching: maps the low/high percentiles to black and white.",
+    params=[
+        Param("low", float, 2.0, "percentile (0-100) of the values that becomes black", low=0, high=100),
+        Param("high", float, 98.0, "percentile (0-100) of the values that becomes white", low=0, high=100),
+        Param(
+            "per_channel",
+            bool,
+            False,
+            "stretch R, G and B separately (also balances colours) instead of one map for all three (keeps hues)",
+        ),
+        Param("black", float, 0.0, "output level (0-1) the low percentile maps to", low=0.0, high=1.0),
+        Param("white", float, 1.0, "output level (0-1) the high percentile maps to", low=0.0, high=1.0),
+    ],
+    tags=("global", "fast"),
+)
+def stretch(
+    img: np.ndarray,
+    *,
+    low: float = 2.0,
+    high: float = 98.0,
+    per_channel: bool = False,
+    black: float = 0.0,
+    white: float = 1.0,
+) -> np.ndarray:
     """Linear contrast stretch mapping ``p_low`` to ``black`` and ``p_high`` to ``white``, clipped to [0, 1].
 
     With the defaults (black 0, white 1) this is ``(x - p_low) / (p_high - p_low)``. Mapping the
@@ -158,9 +206,13 @@ def stretch(img: np.ndarray, *, low: float = 2.0, high: float = 98.0, per_channe
     return run(x)
 
 
-@register("enhance", "match-histogram",
-          "Histogram matching: gives the image the grey-level distribution of a reference.",
-          needs=["reference"], tags=("global",))
+@register(
+    "enhance",
+    "match-histogram",
+    "Histogram matching: gives the image the grey-level distribution of a reference.",
+    needs=["reference"],
+    tags=("global",),
+)
 def match_histogram(img: np.ndarray, *, reference: np.ndarray) -> np.ndarray:
     """Map grey levels so that their cumulative histogram follows the reference image's.
 

@@ -11,15 +11,34 @@ from imagewizard.tasks.enhance.luminance import luminance
 ndimage = lazy("scipy.ndimage")
 
 
-@register("enhance", "unsharp", "Unsharp masking: adds amount x (image - blurred image) to sharpen edges.",
-          params=[Param("radius", float, 1.0, "standard deviation in pixels of the Gaussian blur that "
-                        "defines detail: about the width of the edges to sharpen", low=0.1, high=100.0),
-                  Param("amount", float, 1.0, "gain of the added detail (1 = edges' contrast doubled)",
-                        low=0.0, high=20.0),
-                  Param("threshold", float, 0.0, "detail weaker than this many 8-bit levels (0-255) is left "
-                        "alone, so flat areas' noise is not amplified (as Photoshop's threshold)",
-                        low=0.0, high=255.0)],
-          halo=64, tags=("fast", "sharpen"))
+@register(
+    "enhance",
+    "unsharp",
+    "Unsharp masking: adds amount x (image - blurred image) to sharpen edges.",
+    params=[
+        Param(
+            "radius",
+            float,
+            1.0,
+            "standard deviation in pixels of the Gaussian blur that "
+            "defines detail: about the width of the edges to sharpen",
+            low=0.1,
+            high=100.0,
+        ),
+        Param("amount", float, 1.0, "gain of the added detail (1 = edges' contrast doubled)", low=0.0, high=20.0),
+        Param(
+            "threshold",
+            float,
+            0.0,
+            "detail weaker than this many 8-bit levels (0-255) is left "
+            "alone, so flat areas' noise is not amplified (as Photoshop's threshold)",
+            low=0.0,
+            high=255.0,
+        ),
+    ],
+    halo=64,
+    tags=("fast", "sharpen"),
+)
 def unsharp(img: np.ndarray, *, radius: float = 1.0, amount: float = 1.0, threshold: float = 0.0) -> np.ndarray:
     """Unsharp mask ``x + amount * (x - G_radius * x)`` where ``|x - G * x| >= threshold / 255``.
 

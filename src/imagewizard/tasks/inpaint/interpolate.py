@@ -11,8 +11,13 @@ from imagewizard.tasks.inpaint.common import check_mask, keep_known
 cKDTree = lazy("scipy.spatial", "cKDTree")
 
 
-@register("inpaint", "biharmonic", "Biharmonic inpainting: the smoothest fill (solves the biharmonic equation).",
-          needs=["mask"], tags=("pde",))
+@register(
+    "inpaint",
+    "biharmonic",
+    "Biharmonic inpainting: the smoothest fill (solves the biharmonic equation).",
+    needs=["mask"],
+    tags=("pde",),
+)
 def biharmonic(img: np.ndarray, *, mask: np.ndarray) -> np.ndarray:
     """Fill masked pixels with the solution of the biharmonic equation (Damelin & Hoang 2018).
 
@@ -43,11 +48,23 @@ def biharmonic(img: np.ndarray, *, mask: np.ndarray) -> np.ndarray:
 _WEIGHTS = ("uniform", "distance")
 
 
-@register("inpaint", "knn", "k-nearest-neighbour regression: each missing pixel averages its k nearest known pixels.",
-          params=[Param("k", int, 5, "number of nearest known pixels averaged", low=1, high=1000),
-                  Param("weights", str, "uniform", "uniform (plain mean) or distance (weights 1/distance, "
-                        "nearer pixels count more)", choices=_WEIGHTS)],
-          needs=["mask"], tags=("fast", "regression"))
+@register(
+    "inpaint",
+    "knn",
+    "k-nearest-neighbour regression: each missing pixel averages its k nearest known pixels.",
+    params=[
+        Param("k", int, 5, "number of nearest known pixels averaged", low=1, high=1000),
+        Param(
+            "weights",
+            str,
+            "uniform",
+            "uniform (plain mean) or distance (weights 1/distance, nearer pixels count more)",
+            choices=_WEIGHTS,
+        ),
+    ],
+    needs=["mask"],
+    tags=("fast", "regression"),
+)
 def knn(img: np.ndarray, *, mask: np.ndarray, k: int = 5, weights: str = "uniform") -> np.ndarray:
     """Fill each masked pixel with the mean of its ``k`` nearest known pixels.
 

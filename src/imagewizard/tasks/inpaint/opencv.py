@@ -27,17 +27,30 @@ def _cv2_inpaint(img: np.ndarray, mask, radius: float, flag: int) -> np.ndarray:
     if x.ndim == 2:
         out = cv2.inpaint(x, m8, float(radius), flag)
     else:
-        out = np.stack([cv2.inpaint(np.ascontiguousarray(x[:, :, c]), m8, float(radius), flag)
-                        for c in range(x.shape[2])], axis=2)
+        out = np.stack(
+            [cv2.inpaint(np.ascontiguousarray(x[:, :, c]), m8, float(radius), flag) for c in range(x.shape[2])], axis=2
+        )
     return keep_known(img, out / _SCALE, m)
 
 
-_RADIUS = Param("radius", float, 3.0, "radius in pixels of the known neighbourhood each filled pixel "
-                "is computed from", low=1.0, high=100.0)
+_RADIUS = Param(
+    "radius",
+    float,
+    3.0,
+    "radius in pixels of the known neighbourhood each filled pixel is computed from",
+    low=1.0,
+    high=100.0,
+)
 
 
-@register("inpaint", "telea", "Telea fast-marching inpainting: fills inwards from the hole's border (OpenCV).",
-          params=[_RADIUS], needs=["mask"], tags=("fast", "opencv"))
+@register(
+    "inpaint",
+    "telea",
+    "Telea fast-marching inpainting: fills inwards from the hole's border (OpenCV).",
+    params=[_RADIUS],
+    needs=["mask"],
+    tags=("fast", "opencv"),
+)
 def telea(img: np.ndarray, *, mask: np.ndarray, radius: float = 3.0) -> np.ndarray:
     """Fill masked pixels by Telea's fast-marching method (J. Graphics Tools 9, 2004).
 
@@ -67,8 +80,14 @@ def telea(img: np.ndarray, *, mask: np.ndarray, radius: float = 3.0) -> np.ndarr
     return _cv2_inpaint(img, mask, radius, cv2.INPAINT_TELEA)
 
 
-@register("inpaint", "navier-stokes", "Navier-Stokes inpainting: propagates isophotes into the hole (OpenCV).",
-          params=[_RADIUS], needs=["mask"], tags=("fast", "opencv"))
+@register(
+    "inpaint",
+    "navier-stokes",
+    "Navier-Stokes inpainting: propagates isophotes into the hole (OpenCV).",
+    params=[_RADIUS],
+    needs=["mask"],
+    tags=("fast", "opencv"),
+)
 def navier_stokes(img: np.ndarray, *, mask: np.ndarray, radius: float = 3.0) -> np.ndarray:
     """Fill masked pixels by the fluid-dynamics method of Bertalmio, Bertozzi & Sapiro (CVPR 2001).
 
@@ -91,10 +110,24 @@ def navier_stokes(img: np.ndarray, *, mask: np.ndarray, radius: float = 3.0) -> 
 _FSR = {"fast": "INPAINT_FSR_FAST", "best": "INPAINT_FSR_BEST"}
 
 
-@register("inpaint", "fsr", "Frequency-selective reconstruction: sparse Fourier model fitted block by block (OpenCV).",
-          params=[Param("mode", str, "fast", "fast (coarser model, far quicker) or best (OpenCV's "
-                        "highest-quality profile, very slow: minutes per 100k pixels)", choices=tuple(_FSR))],
-          needs=["mask"], requires=("cv2.xphoto",), tags=("opencv", "slow"))
+@register(
+    "inpaint",
+    "fsr",
+    "Frequency-selective reconstruction: sparse Fourier model fitted block by block (OpenCV).",
+    params=[
+        Param(
+            "mode",
+            str,
+            "fast",
+            "fast (coarser model, far quicker) or best (OpenCV's "
+            "highest-quality profile, very slow: minutes per 100k pixels)",
+            choices=tuple(_FSR),
+        )
+    ],
+    needs=["mask"],
+    requires=("cv2.xphoto",),
+    tags=("opencv", "slow"),
+)
 def fsr(img: np.ndarray, *, mask: np.ndarray, mode: str = "fast") -> np.ndarray:
     """Fill masked pixels by frequency-selective reconstruction (Seiler & Kaup 2015; Genser et al. 2018).
 
