@@ -180,13 +180,8 @@ def test_grid_size():
 
 
 def _app():
-    import typer
+    from imagewizard.cli.commands import app
 
-    from imagewizard.cli.generate import mount
-
-    app, train_app = typer.Typer(), typer.Typer()
-    mount(app, train_app)
-    app.add_typer(train_app, name="train")
     return app
 
 

@@ -165,3 +165,8 @@ def command_line(cfg) -> str:
     if cfg.save_images and cfg.save_format != "png":
         args += ["--save-format", cfg.save_format]
     return "imagewizard bench " + shlex.join(args)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``imagewizard bench`` (every sub-command module has this one hook)."""
+    app.command("bench", epilog=BENCH_EPILOG)(bench_command)

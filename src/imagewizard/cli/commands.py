@@ -974,17 +974,19 @@ def demo(
     _console().print(f"\nreport: {report}  (and {report.with_suffix('.html')})")
 
 
-def _mount_subcommands() -> None:
-    from imagewizard.cli.bench import BENCH_EPILOG, bench_command
-    from imagewizard.cli.generate import mount as mount_generation
-    from imagewizard.cli.train import train_app
-
-    app.command("bench", epilog=BENCH_EPILOG)(bench_command)
-    mount_generation(app, train_app)
-    app.add_typer(train_app, name="train")
+#: Modules that add sub-commands: each has ``register(app)``. A new command group is one module
+#: with that function and one line here (the task commands above come from the task declarations).
+SUBCOMMAND_MODULES = ("imagewizard.cli.bench", "imagewizard.cli.train", "imagewizard.cli.generate")
 
 
-_mount_subcommands()
+def _register_subcommands() -> None:
+    import importlib
+
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).register(app)
+
+
+_register_subcommands()
 
 
 # --------------------------------------------------------------------------- entry point

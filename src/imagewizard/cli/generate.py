@@ -120,8 +120,10 @@ def train_generator_cmd(
     return result
 
 
-def mount(app: typer.Typer, train_app: typer.Typer) -> None:
-    """Add ``generate`` to ``app`` and ``generator`` to ``train_app``."""
+def register(app: typer.Typer) -> None:
+    """Add ``imagewizard generate`` and ``imagewizard train generator`` (the one hook of every
+    sub-command module)."""
+    from imagewizard.cli.train import train_app
 
     @app.command(
         "generate",
@@ -170,13 +172,3 @@ Examples:
     ) -> None:
         """Train a generative model (DDPM, VAE or DCGAN) on small gray digits."""
         train_generator_cmd(model, data, steps, batch, lr, seed, out, minutes)
-
-
-if __name__ == "__main__":  # python -m imagewizard.cli.generate generator --model vae ...
-    import torch
-
-    torch.set_num_threads(1)
-    _app, _train = typer.Typer(), typer.Typer()
-    mount(_app, _train)
-    _app.add_typer(_train, name="train")
-    _app()

@@ -307,3 +307,8 @@ def _parse_arch_config(items: List[str]) -> dict[str, Any]:
 
 if __name__ == "__main__":  # python -m imagewizard.cli.train denoiser ...
     train_app()
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``imagewizard train ...`` (every sub-command module has this one hook)."""
+    app.add_typer(train_app, name="train")
