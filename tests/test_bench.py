@@ -404,6 +404,22 @@ def test_cli_runs_and_prints_the_table(tmp_path, capsys):
     run = json.loads((tmp_path / "c" / "run.json").read_text())
     assert run["command"].startswith("imagewizard bench --data tiny --degrade gaussian:15 --methods box")
     assert run["machine"]["cores"] >= 1 and run["machine"]["cpu"]
+    assert run["code"]["version"] and run["weights"] == {}  # box loads no weights
+
+
+def test_run_record_names_the_weights_of_learned_methods_by_hash(tmp_path, monkeypatch):
+    import hashlib
+
+    from imagewizard.bench.provenance import weights_used
+    from imagewizard.models.archs import build
+    from imagewizard.models.weights import save_model
+
+    model, cfg = build("dncnn", features=4, depth=3)
+    path = save_model(tmp_path / "mine.safetensors", model.state_dict(), "dncnn", cfg, {"method": "dncnn"})
+    monkeypatch.setenv("IMAGEWIZARD_WEIGHTS", str(tmp_path))
+    used = weights_used(["dncnn", "median"])
+    assert used["mine"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert weights_used(["median"]) == {}
 
 
 def test_folder_data_gray_conversion_and_names(tmp_path):

@@ -380,6 +380,12 @@ def _run_identity(plan: Plan) -> dict[str, Any]:
     }
 
 
+def _provenance(plan: Plan) -> dict[str, Any]:
+    from imagewizard.bench.provenance import code_version, weights_used
+
+    return {"code": code_version(), "weights": weights_used(plan.methods)}
+
+
 def _prepare_out(plan: Plan, machine: dict[str, Any]) -> Path:
     out = Path(plan.config.out)
     if out.exists() and not out.is_dir():
@@ -405,7 +411,7 @@ def _prepare_out(plan: Plan, machine: dict[str, Any]) -> Path:
                 )
     atomic_write(
         run_file,
-        json.dumps({**ident, "command": plan.config.command, "machine": machine}, indent=2) + "\n",
+        json.dumps({**ident, "command": plan.config.command, "machine": machine, **_provenance(plan)}, indent=2) + "\n",
         what="benchmark run record",
     )
     return out
