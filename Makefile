@@ -25,10 +25,10 @@ fuzz: $(STAMP)
 	$(PY) -m fuzz --cases $${FUZZ_CASES:-6000} --seed $${FUZZ_SEED:-1} --report fuzz-report.json --keep fuzz-failures
 
 bench: $(STAMP)
-	$(PY) benchmarks/run_bench.py
+	$(PY) benchmarks/suites/run_bench.py
 
 bench-quick: $(STAMP)
-	$(PY) benchmarks/run_bench.py --quick
+	$(PY) benchmarks/suites/run_bench.py --quick
 
 clean:
 	rm -rf $(VENV) demo-output build *.egg-info src/*.egg-info

@@ -3,7 +3,7 @@
 Every ``None`` ('auto') parameter of a noise-aware denoiser is
 ``rule(name, sigma, color=...)``. The coefficients live in
 :mod:`imagewizard.tasks.denoise.rules_fitted`, which
-``benchmarks/fit_denoise_rules.py`` writes; ``docs/denoise-rules.md`` says
+``benchmarks/tools/fit_denoise_rules.py`` writes; ``docs/denoise-rules.md`` says
 how they were fitted and how well the rules fit.
 
 A rule has one of these forms in the noise level ``s`` (0..255 scale,

@@ -1,9 +1,9 @@
 """Fitted noise-level rules of the classical denoisers.
 
-Written by benchmarks/fit_denoise_rules.py; do not edit by hand. Each value is
+Written by benchmarks/tools/fit_denoise_rules.py; do not edit by hand. Each value is
 clamp(a * max(sigma, 1)**b [+ c], lo, hi) with sigma on the 0..255 scale (see rules.py).
 Fitted on BSDS500 training crops at sigma 5, 10, 15, 25, 35, 50, 75; last run:
-    nice -n 10 .venv/bin/python benchmarks/fit_denoise_rules.py --write --families bilateral tv-chambolle tv-bregman wavelet-bayes-soft wavelet-bayes-hard wavelet-visu-soft wavelet-visu-hard anisotropic-exp anisotropic-rational
+    nice -n 10 .venv/bin/python benchmarks/tools/fit_denoise_rules.py --write --families bilateral tv-chambolle tv-bregman wavelet-bayes-soft wavelet-bayes-hard wavelet-visu-soft wavelet-visu-hard anisotropic-exp anisotropic-rational
 (with --families, the other rules are kept from the previous version of this file).
 """
 

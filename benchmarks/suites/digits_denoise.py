@@ -11,8 +11,8 @@ methods that take one, outputs clipped to [0, 1], PSNR/SSIM on [0, 1].
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/digits_denoise.py --write-train runs/digits28-train   # training images
-    .venv/bin/python benchmarks/digits_denoise.py --out benchmarks/results/digits-denoise
+    .venv/bin/python benchmarks/suites/digits_denoise.py --write-train runs/digits28-train   # training images
+    .venv/bin/python benchmarks/suites/digits_denoise.py --out benchmarks/results/digits-denoise
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
 TRAIN = 1500
@@ -89,7 +89,7 @@ def main() -> None:
     (args.out / "results.json").write_text(
         json.dumps(
             {
-                "command": "python benchmarks/digits_denoise.py " + " ".join(sys.argv[1:]),
+                "command": "python benchmarks/suites/digits_denoise.py " + " ".join(sys.argv[1:]),
                 "test_images": len(test),
                 "machine": machine_info(),
                 "summary": summary,

@@ -8,7 +8,7 @@ hash must match.
 
 Usage::
 
-    .venv/bin/python benchmarks/refactor_identity.py OUT.json [--compare BEFORE.json]
+    .venv/bin/python benchmarks/checks/refactor_identity.py OUT.json [--compare BEFORE.json]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SET12 = Path(os.environ.get("IMAGEWIZARD_DATA", ROOT.parent / "shared" / "data")) / "testsets" / "Set12"
 WIZARD_SPECS = [
     "noise=gaussian:15",

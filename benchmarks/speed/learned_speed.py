@@ -11,7 +11,7 @@ call, which compiles, and the warm calls).
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/learned_speed.py --out benchmarks/results/learned-speed
+    .venv/bin/python benchmarks/speed/learned_speed.py --out benchmarks/results/learned-speed
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
 METHODS = [
@@ -117,7 +117,7 @@ def main() -> None:
     (args.out / "results.json").write_text(
         json.dumps(
             {
-                "command": "python benchmarks/learned_speed.py " + " ".join(sys.argv[1:]),
+                "command": "python benchmarks/speed/learned_speed.py " + " ".join(sys.argv[1:]),
                 "image": "astronaut 512x512 RGB",
                 "threads": threads,
                 "machine": machine_info(),

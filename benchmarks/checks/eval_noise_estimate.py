@@ -24,9 +24,9 @@ Gaussian-blurred images; blockiness after JPEG re-encoding). With
 
 Usage::
 
-    nice -n 10 .venv/bin/python benchmarks/eval_noise_estimate.py --n 40
-    nice -n 10 .venv/bin/python benchmarks/eval_noise_estimate.py --n 40 --clip8
-    nice -n 10 .venv/bin/python benchmarks/eval_noise_estimate.py --n 20 --types
+    nice -n 10 .venv/bin/python benchmarks/checks/eval_noise_estimate.py --n 40
+    nice -n 10 .venv/bin/python benchmarks/checks/eval_noise_estimate.py --n 40 --clip8
+    nice -n 10 .venv/bin/python benchmarks/checks/eval_noise_estimate.py --n 20 --types
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bsds500" / "images" / "train"
+DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "bsds500" / "images" / "train"
 SIGMAS = (0, 5, 15, 25, 50, 75)
 
 

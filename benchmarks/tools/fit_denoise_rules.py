@@ -19,7 +19,7 @@ optima.
 
 Usage (from the repository root; about an hour of one core of a busy machine from scratch)::
 
-    nice -n 10 .venv/bin/python benchmarks/fit_denoise_rules.py --write
+    nice -n 10 .venv/bin/python benchmarks/tools/fit_denoise_rules.py --write
 
 Only ``images/train`` is read; never val/test, Set12, BSD68 or CBSD68.
 """
@@ -39,7 +39,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "bsds500" / "images" / "train"
@@ -410,7 +410,7 @@ def write_rules(fitted: dict, sigmas, command: str) -> None:
     lines = [
         '"""Fitted noise-level rules of the classical denoisers.',
         "",
-        "Written by benchmarks/fit_denoise_rules.py; do not edit by hand. Each value is",
+        "Written by benchmarks/tools/fit_denoise_rules.py; do not edit by hand. Each value is",
         "clamp(a * max(sigma, 1)**b [+ c], lo, hi) with sigma on the 0..255 scale (see rules.py).",
         f"Fitted on BSDS500 training crops at sigma {', '.join(map(str, sigmas))}; last run:",
         f"    {command}",
@@ -487,7 +487,7 @@ def main(argv=None) -> int:
 
     # Keep rules of families not refitted this run.
     old = importlib.import_module("imagewizard.tasks.denoise.rules_fitted").FITTED
-    command = "nice -n 10 .venv/bin/python benchmarks/fit_denoise_rules.py --write" + (
+    command = "nice -n 10 .venv/bin/python benchmarks/tools/fit_denoise_rules.py --write" + (
         " --families " + " ".join(args.families) if args.families else ""
     )
     merged = {

@@ -16,7 +16,7 @@ time of each wrapper relative to the library call it wraps.
 
 Usage (from the repository root)::
 
-    nice -n 10 .venv/bin/python benchmarks/check_denoise_bar.py [--limit N] [--out results.json]
+    nice -n 10 .venv/bin/python benchmarks/checks/check_denoise_bar.py [--limit N] [--out results.json]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "testsets" / "BSD68"

@@ -7,7 +7,7 @@ prints the wall time and the child's peak resident memory (``ru_maxrss``).
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/large_image_memory.py [--methods nlm,median] [--megapixels 50]
+    .venv/bin/python benchmarks/speed/large_image_memory.py [--methods nlm,median] [--megapixels 50]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_photo(path: Path, megapixels: float) -> tuple[int, int]:

@@ -13,7 +13,7 @@ image's (1.0 = as much fine detail as the original; below 1 = smoothed).
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/generative_sampling.py --set BSD68 --limit 12 --out benchmarks/results/generative-sampling
+    .venv/bin/python benchmarks/figures/generative_sampling.py --set BSD68 --limit 12 --out benchmarks/results/generative-sampling
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
 CONFIGS = [
@@ -89,7 +89,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     record = {
-        "command": "python benchmarks/generative_sampling.py " + " ".join(sys.argv[1:]),
+        "command": "python benchmarks/figures/generative_sampling.py " + " ".join(sys.argv[1:]),
         "set": args.set,
         "images": [f.name for f in files],
         "sigma": args.sigma,

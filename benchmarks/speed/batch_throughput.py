@@ -8,7 +8,7 @@ user waits for) and from a cluster already running (what a long batch sees).
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/batch_throughput.py [--data ../shared/data/bsds500/images/test]
+    .venv/bin/python benchmarks/speed/batch_throughput.py [--data ../shared/data/bsds500/images/test]
         [--limit 32] [--method nlm]
 """
 
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def main(argv: list[str] | None = None) -> int:

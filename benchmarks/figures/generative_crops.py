@@ -6,7 +6,7 @@ PSNR/SSIM of the crop under each.
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/generative_crops.py --image 101087 --out docs/images/generative-crops.png
+    .venv/bin/python benchmarks/figures/generative_crops.py --image 101087 --out docs/images/generative-crops.png
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
 PANELS = [

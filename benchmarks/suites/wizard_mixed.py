@@ -9,7 +9,7 @@ docs/benchmarks.md. The bar: the wizard's mean PSNR is above every fixed method'
 
 Usage (from the repository root; resumes like any bench run)::
 
-    .venv/bin/python benchmarks/wizard_mixed.py [--workers 2] [--out benchmarks/results/wizard-mixed]
+    .venv/bin/python benchmarks/suites/wizard_mixed.py [--workers 2] [--out benchmarks/results/wizard-mixed]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("IMAGEWIZARD_DATA", str(ROOT.parent / "shared" / "data"))
 DEGRADATIONS = [
     "gaussian:15",

@@ -3,7 +3,7 @@
 
 Usage (from the repository root)::
 
-    nice -n 10 .venv/bin/python benchmarks/wizard_no_harm.py [--data ../shared/data/bsds500/images/test] [--limit N]
+    nice -n 10 .venv/bin/python benchmarks/checks/wizard_no_harm.py [--data ../shared/data/bsds500/images/test] [--limit N]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,7 +41,7 @@ colour handling is not part of the comparison).
 
 Usage (from the repository root)::
 
-    nice -n 10 .venv/bin/python benchmarks/check_restore_bar.py [--gray 5] [--color 5] [--only TASK] [--out FILE]
+    nice -n 10 .venv/bin/python benchmarks/checks/check_restore_bar.py [--gray 5] [--color 5] [--only TASK] [--out FILE]
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
 DATA = ROOT.parent / "shared" / "data" / "testsets"
