@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from imagewizard.io import file_mode  # re-exported: the report and the store use it
+from imagewizard.io.files import file_mode
 
 Key = tuple[str, str, str]
 
