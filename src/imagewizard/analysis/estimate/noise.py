@@ -1,13 +1,5 @@
-"""Blind image analysis: noise level and type, blur, blockiness, exposure, contrast.
-
-These functions look at one image with no reference and report what is
-wrong with it. ``imagewizard info`` and ``estimate-noise`` print their
-results, ``sigma='auto'`` uses :func:`noise_sigma`, and an automatic
-repair can decide from :func:`analyze` what to fix.
-
-All take an image as the rest of the package does (HxW or HxWx3, float in
-nominally [0, 1], or uint8/uint16); noise levels are on the 0..255 scale.
-"""
+"""Noise: its level (sigma on the 0..255 scale, per intensity band) and its type (Gaussian,
+Poisson-like, salt-and-pepper, ...)."""
 
 from __future__ import annotations
 
@@ -17,35 +9,30 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.optimize import nnls
 from scipy.special import gammaincinv, ndtr
 from scipy.stats import theilslopes
+from imagewizard.analysis.estimate.common import _image
 
-from imagewizard.core.arrays import as_float_image, split_alpha, to_gray
-
-__all__ = [
-    "noise_sigma",
-    "noise_levels",
-    "noise_type",
-    "sharpness",
-    "detail_ratio",
-    "is_blurred",
-    "blockiness",
-    "jpeg_quality",
-    "histogram_stats",
-    "contrast",
-    "exposure",
-    "analyze",
-    "BLUR_THRESHOLD",
-    "BLOCKY_THRESHOLD",
-]
-
-# --------------------------------------------------------------------------- noise level
 
 _PATCH = 7  # patch side for the covariance (49 dimensions)
+
+
 _RING = 4  # width of the ring around a patch whose gradients judge its texture
+
+
 _KEEP = 0.2  # keep patches whose ring is smoother than this quantile of pure noise
+
+
 _CAP = 20000  # patches in the covariance at most (strided subsample)
+
+
 _ITERS = 6
+
+
 _LEAST = 2000  # patches in the covariance at least (the smoothest, if the quantile keeps fewer)
+
+
 _TILE_BUDGET = 1_500_000  # pixels per channel looked at; larger images are sampled in tiles
+
+
 _SQRT_2PI = float(np.sqrt(2 * np.pi))
 
 
@@ -462,13 +449,21 @@ def _small_image_sigma(planes: list[np.ndarray]) -> float:
     return float(np.mean(vals))
 
 
-# --------------------------------------------------------------------------- noise type
-
 _NO_NOISE = 1.0  # below this sigma (0..255) an image counts as clean
+
+
 _IMPULSE_MIN = 0.002  # fraction of pixels that are impulses, for 'salt-pepper'
+
+
 _IMPULSE_PURITY = 0.6  # share of the strong outliers that sit at an extreme, for 'salt-pepper'
+
+
 _MIN_SPAN = 2.0  # brightest / darkest usable intensity bin needed to fit the level dependence
+
+
 _DEPENDENT_SHARE = 0.5  # share of the noise variance (at the median intensity) that grows with it
+
+
 _SPECKLE_MARGIN = 0.6  # speckle needs a relative fit residual below this share of Poisson's
 
 
@@ -603,378 +598,3 @@ def _impulses(planes: list[np.ndarray]) -> tuple[float, float]:
             impulses += int(np.count_nonzero(strong & extreme))
             outliers += int(np.count_nonzero(strong))
     return impulses / max(total, 1), impulses / outliers if outliers else 0.0
-
-
-# --------------------------------------------------------------------------- blur
-
-#: :func:`detail_ratio` below this: likely blurred. Calibrated on the 200 BSDS500
-#: train images: as they are 0.13-0.53, after a Gaussian blur of sigma 2 0.024-0.061
-#: (the threshold is their geometric middle; sigma 1.5 blur gives at most 0.08).
-BLUR_THRESHOLD = 0.09
-_LUMA_NOISE = float(np.sqrt(0.299**2 + 0.587**2 + 0.114**2))
-
-
-def _image(img) -> np.ndarray:
-    """The colour (or gray) planes of any accepted image, float32, alpha dropped."""
-    return split_alpha(as_float_image(img, allow_alpha=True))[0]
-
-
-def _luma255(x: np.ndarray) -> np.ndarray:
-    return to_gray(x) * np.float32(255.0)
-
-
-def sharpness(img) -> float:
-    """Variance of the Laplacian of the luminance (0..255 scale): the classic focus measure.
-
-    Higher is sharper, but the value depends on contrast, content and
-    noise, so it compares versions of one image better than different
-    images; :func:`detail_ratio` and :func:`is_blurred` are normalised.
-
-    Examples
-    --------
-    >>> from skimage import data
-    >>> img = data.camera() / 255.0
-    >>> sharpness(img) > sharpness(cv2.GaussianBlur(img, (0, 0), 2))
-    True
-    """
-    return _sharpness(_luma255(_image(img)))
-
-
-def _sharpness(g: np.ndarray) -> float:
-    return float(cv2.Laplacian(g, cv2.CV_32F, ksize=1).astype(np.float64).var())
-
-
-def _detail_energy(g: np.ndarray, s: float) -> tuple[float, float]:
-    """Mean energy of g minus its Gaussian blur of std s, and the same for unit white noise."""
-    ksize = int(round(s * 8 + 1)) | 1  # OpenCV's own choice for float images
-    k = cv2.getGaussianKernel(ksize, s, cv2.CV_64F)
-    k2 = k @ k.T
-    c = ksize // 2
-    noise = 1.0 - 2.0 * float(k2[c, c]) + float(np.sum(k2 * k2))  # ||delta - kernel||^2
-    d = g - cv2.GaussianBlur(g, (ksize, ksize), s, borderType=cv2.BORDER_REFLECT)
-    return float(np.mean(d * d, dtype=np.float64)), noise
-
-
-def detail_ratio(img, *, sigma: float | None = None) -> float:
-    """Share of the finest detail: a contrast-independent blur measure (about 0.1-0.5 sharp, < 0.09 blurred).
-
-    The energy of the luminance minus its Gaussian blur of std 1 (the
-    finest detail) over the same with std 3 (all detail up to ~3 pixels).
-    A blur removes the first much more than the second. The part of both
-    energies due to white noise of level ``sigma`` (estimated with
-    :func:`noise_sigma` if not given; per channel for colour images) is
-    subtracted, so noise does not pass for detail.
-
-    Examples
-    --------
-    >>> from skimage import data
-    >>> img = data.camera() / 255.0
-    >>> detail_ratio(img) > BLUR_THRESHOLD > detail_ratio(cv2.GaussianBlur(img, (0, 0), 2))
-    True
-    """
-    x = _image(img)
-    return _detail_ratio(_luma255(x), x.ndim == 3, float(_noise_sigma(x) if sigma is None else sigma))
-
-
-def _detail_ratio(g: np.ndarray, color: bool, s: float) -> float:
-    if color:
-        s *= _LUMA_NOISE  # the luminance averages independent channel noise
-    e1, n1 = _detail_energy(g, 1.0)
-    e3, n3 = _detail_energy(g, 3.0)
-    fine, coarse = max(e1 - s * s * n1, 0.0), max(e3 - s * s * n3, 0.0)
-    return float(fine / coarse) if coarse > 0 else 0.0
-
-
-def is_blurred(img, *, sigma: float | None = None) -> bool:
-    """True when :func:`detail_ratio` is below :data:`BLUR_THRESHOLD` (a blur of std ~1.5 px or more).
-
-    Flat images (no detail at all) count as not blurred.
-    """
-    x = _image(img)
-    g = _luma255(x)
-    if float(g.std()) < 1.0:
-        return False
-    return _detail_ratio(g, x.ndim == 3, float(_noise_sigma(x) if sigma is None else sigma)) < BLUR_THRESHOLD
-
-
-# --------------------------------------------------------------------------- JPEG blocks
-
-#: :func:`blockiness` above this: likely visible JPEG blocking. On 40 BSDS500 train
-#: images (themselves JPEGs) it is 1.01-1.14 as they are, 1.04-1.50 after
-#: re-encoding at quality 75, 1.22-2.28 at quality 30 and 1.57-4.73 at quality 10.
-BLOCKY_THRESHOLD = 1.3
-
-
-def blockiness(img, *, block: int = 8) -> float:
-    """How much stronger the jumps across an 8x8 block grid are than elsewhere (1 = none).
-
-    For each axis the mean absolute difference between neighbouring
-    pixels is taken at each of the ``block`` grid phases; the strongest
-    phase (the grid need not start at pixel 0, e.g. after a crop) is
-    divided by the mean of the others. The result is the mean of both
-    axes: about 1 for unblocked images, above :data:`BLOCKY_THRESHOLD` for
-    visibly blocky JPEGs.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> blocks = np.kron(rng.random((8, 8)), np.ones((8, 8)))  # 64x64 of flat 8x8 blocks
-    >>> blockiness(blocks + rng.normal(0, 0.01, blocks.shape)) > 5
-    True
-    """
-    return _blockiness(_luma255(_image(img)), block)
-
-
-def _grid_phases(g: np.ndarray, block: int = 8) -> tuple[list[float], list[int]]:
-    """Per axis (columns, then rows): the blockiness ratio and the offset of the strongest block grid."""
-    ratios, offsets = [], []
-    for axis in (1, 0):
-        d = np.abs(np.diff(g, axis=axis)).astype(np.float64)
-        n = d.shape[axis]
-        if n < 2 * block:
-            offsets.append(0)
-            continue
-        prof = d.mean(axis=1 - axis)
-        usable = (n // block) * block
-        phases = prof[:usable].reshape(-1, block).mean(axis=0)
-        top = int(np.argmax(phases))
-        rest = np.delete(phases, top).mean()
-        ratios.append(phases[top] / rest if rest > 0 else 1.0)
-        offsets.append((top + 1) % block)  # the jump after pixel `top` starts a block
-    return ratios, offsets
-
-
-#: Re-encoding a libjpeg image at its own quality changes it by less than this (mean squared error,
-#: 0..255 scale): requantising already-quantised DCT coefficients is (nearly) exact.
-_GHOST_EXACT = 0.05
-_GHOST_SIDE = 512
-#: Without an exact match, a dip counts only when it is this much below its neighbours' mean.
-_GHOST_DIP = 0.35
-
-
-def jpeg_quality(img) -> tuple[int | None, bool]:
-    """Estimate the JPEG quality an image was last saved at, from its pixels alone (the "JPEG ghost").
-
-    The image (a centre crop aligned to the strongest 8x8 grid) is re-encoded at every quality
-    1..100 with the standard libjpeg tables; at the quality it was saved with, re-encoding is
-    (nearly) idempotent. Returns ``(quality, exact)``: ``exact`` is True when some quality
-    reproduces the image to within rounding (an image saved by libjpeg with its standard tables,
-    as almost every library does), False when only the deepest dip of the curve could be taken
-    (camera JPEGs with their own tables). ``(None, False)`` when there is no dip (not a JPEG, or
-    one re-saved since) or the image is too small to tell (under 32x32).
-
-    Examples
-    --------
-    >>> from imagewizard.physics.degrade import jpeg_compress
-    >>> rng = np.random.default_rng(0)
-    >>> x = np.kron(rng.random((12, 12)), np.ones((8, 8))) * 0.5 + rng.random((96, 96)) * 0.5
-    >>> jpeg_quality(jpeg_compress(x, 30))
-    (30, True)
-    """
-    x = _image(img)
-    g = _luma255(x)
-    if min(g.shape) < 32:
-        return None, False
-    _, (ox, oy) = _grid_phases(g)
-    found: tuple[int, bool] | None = None
-    # the grid offset measured from blocking, then the uncropped one (weak blocking at high quality
-    # leaves the measured offset to chance)
-    for oy_, ox_ in dict.fromkeys([(oy, ox), (0, 0)]):
-        q, exact = _ghost_dip(_ghost_curve(x, oy_, ox_))
-        if q is not None and (found is None or exact):
-            found = (q, exact)
-        if exact:
-            break
-    return found if found is not None else (None, False)
-
-
-def _ghost_dip(d: np.ndarray) -> tuple[int | None, bool]:
-    """The first dip of the curve (quality 1..95; 96-100 reproduce almost anything) and whether it is exact."""
-    d = d[:95]
-    pad = np.r_[np.full(3, np.inf), d, np.full(3, np.inf)]
-    near = np.minimum(pad[:-6], pad[6:])  # the curve 3 qualities either side: neighbouring tables agree closely
-    dips = (d < _GHOST_EXACT) | (d < _GHOST_DIP * near)
-    if not dips.any():
-        return None, False
-    start = int(np.argmax(dips))
-    stop = start + (int(np.argmin(dips[start:])) if not dips[start:].all() else len(dips) - start)
-    k = start + int(np.argmin(d[start:stop]))
-    # re-encoding at the saved quality is exact up to rounding (colour: chroma subsampling and YCbCr
-    # rounding leave a little more), far below the qualities around it
-    return k + 1, bool(d[k] < _GHOST_EXACT or d[k] < 0.15 * near[k])
-
-
-def _ghost_curve(x: np.ndarray, oy: int, ox: int) -> np.ndarray:
-    """Mean squared change (0..255 scale) of a grid-aligned centre crop re-encoded at quality 1..100."""
-    from imagewizard.physics.degrade import jpeg_compress
-
-    h, w = x.shape[:2]
-    side_y, side_x = min(_GHOST_SIDE, (h - oy) // 16 * 16), min(_GHOST_SIDE, (w - ox) // 16 * 16)
-    # keep the crop on the 8x8 grid and on the 16x16 chroma macroblocks
-    y0 = oy + ((h - oy - side_y) // 2) // 16 * 16
-    x0 = ox + ((w - ox - side_x) // 2) // 16 * 16
-    crop = np.round(np.clip(x[y0 : y0 + side_y, x0 : x0 + side_x], 0.0, 1.0) * 255.0) / 255.0
-    return np.array([np.mean((jpeg_compress(crop, q) - crop) ** 2) for q in range(1, 101)]) * 255.0**2
-
-
-def _blockiness(g: np.ndarray, block: int = 8) -> float:
-    ratios, _ = _grid_phases(g, block)
-    return float(np.mean(ratios)) if ratios else 1.0
-
-
-# --------------------------------------------------------------------------- tone
-
-_DARK, _BRIGHT = 1.0 / 255.0, 254.0 / 255.0  # clipped to black / white at 8 bits
-_UNDER_MEAN, _OVER_MEAN = 0.25, 0.75  # mean luminance limits of a normal exposure
-_CLIP_LIMIT = 0.05  # clipped fraction that makes an exposure bad
-_LOW_SPREAD = 0.35  # 1st-99th percentile spread of low contrast
-_SAMPLE = 2_000_000  # values a percentile is taken over at most
-
-
-def _percentiles(v: np.ndarray, q) -> np.ndarray:
-    """Percentiles of the values, from an evenly strided sample of at most 2 million of them."""
-    return np.percentile(v.ravel()[:: max(1, v.size // _SAMPLE)], q)
-
-
-def histogram_stats(img) -> dict:
-    """Value statistics over all pixels and channels (on the image's own scale, nominally 0..1).
-
-    Returns ``min``, ``max``, ``mean``, ``std``, ``p1``, ``p99`` (1st/99th
-    percentiles) and ``range_used`` (``p99 - p1``: the fraction of [0, 1]
-    the bulk of the values spans); colour images add ``channel_means``.
-
-    Examples
-    --------
-    >>> histogram_stats(np.linspace(0, 1, 101).reshape(1, 101))["range_used"]
-    0.98
-    """
-    return _histogram_stats(_image(img))
-
-
-def _histogram_stats(x: np.ndarray) -> dict:
-    p1, p99 = _percentiles(x, (1, 99))
-    out = {
-        "min": float(x.min()),
-        "max": float(x.max()),
-        "mean": float(x.mean(dtype=np.float64)),
-        "std": float(x.std(dtype=np.float64)),
-        "p1": float(p1),
-        "p99": float(p99),
-        "range_used": round(float(p99 - p1), 6),
-    }
-    if x.ndim == 3:
-        out["channel_means"] = [float(v) for v in x.reshape(-1, x.shape[2]).mean(axis=0)]
-    return out
-
-
-def contrast(img) -> dict:
-    """Whether the image is low in contrast.
-
-    ``spread`` is the 1st-99th percentile range of the luminance (on
-    [0, 1]); ``low_contrast`` is True when it is below 0.35 or when
-    ``skimage.exposure.is_low_contrast`` (spread below 5% of the 8-bit
-    range) says so. ``skimage_low_contrast`` is that second test alone.
-
-    Examples
-    --------
-    >>> contrast(np.linspace(0.4, 0.6, 100).reshape(10, 10))["low_contrast"]
-    True
-    """
-    return _contrast(to_gray(_image(img)))
-
-
-def _contrast(y: np.ndarray) -> dict:
-    from skimage.exposure import is_low_contrast
-
-    p1, p99 = _percentiles(y, (1, 99))
-    sample = y.ravel()[:: max(1, y.size // _SAMPLE)]  # percentiles need no more
-    sk = bool(is_low_contrast(np.round(np.clip(sample, 0, 1) * 255).astype(np.uint8)))
-    spread = float(p99 - p1)
-    return {"spread": spread, "low_contrast": bool(sk or spread < _LOW_SPREAD), "skimage_low_contrast": sk}
-
-
-def exposure(img) -> dict:
-    """Exposure verdict from the mean luminance and the clipped fractions.
-
-    ``dark_clipped``/``bright_clipped`` are the fractions of pixels whose
-    luminance is at most 1/255 or at least 254/255. The verdict
-    ``exposure`` is ``'under'`` when the mean luminance is below 0.25 or
-    more than 5% of the pixels are crushed to black (and fewer to white),
-    ``'over'`` symmetrically (above 0.75, or more than 5% blown to white),
-    else ``'ok'``.
-
-    Examples
-    --------
-    >>> exposure(np.full((8, 8), 0.1))["exposure"]
-    'under'
-    """
-    return _exposure(to_gray(_image(img)))
-
-
-def _exposure(y: np.ndarray) -> dict:
-    mean = float(y.mean(dtype=np.float64))
-    dark = float(np.mean(y <= _DARK))
-    bright = float(np.mean(y >= _BRIGHT))
-    under = mean < _UNDER_MEAN or dark > _CLIP_LIMIT
-    over = mean > _OVER_MEAN or bright > _CLIP_LIMIT
-    if under and over:  # both ends clipped: the larger loss decides
-        under, over = dark >= bright, bright > dark
-    verdict = "under" if under else "over" if over else "ok"
-    return {"exposure": verdict, "mean_luminance": mean, "dark_clipped": dark, "bright_clipped": bright}
-
-
-# --------------------------------------------------------------------------- all at once
-
-
-def analyze(img) -> dict:
-    """Everything the blind analysis can say about an image, as a flat JSON-friendly dict.
-
-    Size and channels, :func:`histogram_stats`, :func:`contrast`,
-    :func:`exposure`, the noise level (:func:`noise_sigma`) and type
-    (:func:`noise_type`), blur (:func:`sharpness`, :func:`detail_ratio`,
-    :func:`is_blurred`) and JPEG blocking (:func:`blockiness`).
-
-    Examples
-    --------
-    >>> from skimage import data
-    >>> info = analyze(data.camera())
-    >>> info["width"], info["channels"], info["noise_type"], info["likely_blurred"]
-    (512, 1, 'none', False)
-    """
-    raw = img if isinstance(img, np.ndarray) else np.asarray(img)
-    x, alpha = split_alpha(as_float_image(raw, allow_alpha=True))
-    y = to_gray(x)
-    g = y * np.float32(255.0)
-    out: dict = {
-        "height": int(x.shape[0]),
-        "width": int(x.shape[1]),
-        "channels": 1 if x.ndim == 2 else int(x.shape[2]),
-        "alpha": alpha is not None,
-        "dtype": str(raw.dtype),
-    }
-    out.update(_histogram_stats(x))
-    out.update(_contrast(y))
-    out.update(_exposure(y))
-    sigma = _noise_sigma(x)
-    kind, evidence = _noise_type(x, sigma)
-    out.update(
-        {
-            "noise_sigma": sigma,
-            "noise_type": kind,
-            "noise_evidence": {k: v for k, v in evidence.items() if k not in ("sigma", "levels")},
-        }
-    )
-    ratio = _detail_ratio(g, x.ndim == 3, sigma)
-    out.update(
-        {
-            "sharpness": _sharpness(g),
-            "detail_ratio": ratio,
-            "likely_blurred": bool(float(g.std()) >= 1.0 and ratio < BLUR_THRESHOLD),
-        }
-    )
-    b = _blockiness(g)
-    out.update({"blockiness": b, "likely_blocky": b > BLOCKY_THRESHOLD})
-    if out["likely_blocky"]:
-        q, exact = jpeg_quality(x)
-        out.update({"jpeg_quality": q, "jpeg_quality_exact": exact})
-    return out
