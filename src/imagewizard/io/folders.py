@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from pathlib import Path, PurePosixPath
+
 from imagewizard.core.errors import ImageReadError
 from imagewizard.io.metadata import SUPPORTED_READ, _SKIP_NAMES
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Any, Iterator
+
 import numpy as np
+
 from imagewizard.io.files import _os_reason
 
 

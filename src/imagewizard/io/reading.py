@@ -10,7 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
+
 import numpy as np
+
 from imagewizard.core.arrays import to_gray
 from imagewizard.core.errors import ImageReadError, ParameterError
 from imagewizard.io.files import _os_reason, open_input

@@ -10,7 +10,9 @@ from contextlib import suppress
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+
 import numpy as np
+
 from imagewizard.core.arrays import as_float_image, split_alpha
 from imagewizard.core.errors import ImageWriteError, ParameterError
 from imagewizard.io.files import check_output

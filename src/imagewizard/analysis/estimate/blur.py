@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
 from imagewizard.analysis.estimate.common import _image, _luma255
 from imagewizard.analysis.estimate.noise import _noise_sigma
 

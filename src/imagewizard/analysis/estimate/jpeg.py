@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from imagewizard.analysis.estimate.common import _image, _luma255
 
 

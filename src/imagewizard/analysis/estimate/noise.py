@@ -9,6 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.optimize import nnls
 from scipy.special import gammaincinv, ndtr
 from scipy.stats import theilslopes
+
 from imagewizard.analysis.estimate.common import _image
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from imagewizard.core.arrays import as_float_image, split_alpha, to_gray
 from imagewizard.analysis.estimate.jpeg import BLOCKY_THRESHOLD, _blockiness, jpeg_quality
 from imagewizard.analysis.estimate.blur import BLUR_THRESHOLD, _detail_ratio, _sharpness

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from imagewizard.core.arrays import to_gray
 from imagewizard.analysis.estimate.common import _image
 

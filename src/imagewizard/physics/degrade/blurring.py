@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from imagewizard.core.arrays import as_float_image
 from imagewizard.core.errors import ParameterError
 from imagewizard.physics.kernels import resolve_kernel

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any, Sequence
+
 import numpy as np
+
 from imagewizard.core.errors import ParameterError
 from imagewizard.core.registry import Param
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
+
 import numpy as np
+
 from imagewizard.core.arrays import as_float_image, join_alpha, split_alpha
 from imagewizard.core.errors import ParameterError
 from imagewizard.physics.kernels import (

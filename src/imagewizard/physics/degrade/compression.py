@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+
 import numpy as np
+
 from imagewizard.core.arrays import as_float_image
 from imagewizard.core.errors import ParameterError
 from imagewizard.core.registry import Param

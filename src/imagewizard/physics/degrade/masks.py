@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from typing import Any
+
 import numpy as np
+
 from imagewizard.core.arrays import as_float_image
 from imagewizard.core.errors import ParameterError
 from imagewizard.physics.kernels import Declaration

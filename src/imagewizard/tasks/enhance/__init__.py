@@ -25,7 +25,7 @@ TASK = declare_task(
         inputs=(REFERENCE,),
         default_method="clahe",
         rank=40,
-        cli="imagewizard.cli.commands:enhance",  # the wizard's options (--dry-run, --explain, --save-plan) beside the methods
+        cli="imagewizard.cli.tasks:enhance",  # the wizard's options (--dry-run, --explain, --save-plan) beside the methods
         example="imagewizard enhance photo.jpg -o better.jpg",
         modules=tuple(f"imagewizard.tasks.enhance.{m}" for m in ("color", "curves", "histogram", "sharpen", "auto")),
     )

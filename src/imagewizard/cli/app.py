@@ -1,0 +1,219 @@
+"""The Typer application, its console and the helpers every command shares (reading, guarded
+writing, the task run and its report)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+
+from imagewizard import __version__
+
+
+app = typer.Typer(
+    name="imagewizard",
+    help="ImageWizard: repair, enhance and measure images.\n\nRun `imagewizard demo` for a tour; "
+    "`imagewizard methods` lists every method with its parameters.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+)
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"imagewizard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="show tracebacks on errors"),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
+) -> None:
+    """ImageWizard: repair, enhance and measure images."""
+
+
+def _read(path: Path):
+    from imagewizard.io import read
+
+    return read(path)
+
+
+def _write(path: Path, img, like, overwrite: bool, **kw) -> Path:
+    from imagewizard.io import write
+
+    return write(path, img, like=like, overwrite=overwrite, **kw)
+
+
+def _check_output(path: Path, input: Path | None = None, overwrite: bool = False, what: str = "output") -> Path:
+    """An image output checked before any work (format, not an input unless --overwrite, folder)."""
+    from imagewizard.io import check_image_output
+
+    return check_image_output(path, what=what, replace=input if overwrite else None)
+
+
+def _sigma_arg(sigma: Optional[str]) -> Any:
+    """--sigma as given on the command line: None, 'auto' or a number on the 0..255 scale, checked now."""
+    from imagewizard.api import resolve_sigma
+    from imagewizard.core.errors import ParameterError
+
+    if sigma is None or str(sigma).strip().lower() == "auto":
+        return sigma
+    try:
+        value = float(sigma)
+    except ValueError:
+        raise ParameterError(f"--sigma must be a number on the 0..255 scale or 'auto', got {sigma!r}") from None
+    return resolve_sigma(None, value)
+
+
+def _params_text(params) -> str:
+    from imagewizard.core.registry import params_text
+
+    return params_text(params)
+
+
+def _task_epilog(task: str) -> str:
+    """Help text listing the task's methods and parameters, generated from the registry."""
+    from imagewizard.core import registry
+
+    lines = [f"Methods (`imagewizard methods --task {task}` for details):", ""]
+    for m in registry.methods(task):
+        flag = "" if m.available() else f"  [needs extra: {m.extra or ', '.join(m.requires)}]"
+        lines.append(f"* **{m.name}**: {m.summary}{flag}")
+        if m.params:
+            lines.append(f"  params: {_params_text(m.params)}")
+    return "\n\n".join(lines)
+
+
+def _report(console, record: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(record, default=float))
+        return
+    msg = (
+        f"{record['task']}: {record['method']} on {record['input']} "
+        f"in {record['seconds']:.2f} s ({record['megapixels_per_second']:.2f} MP/s)"
+    )
+    if record.get("sigma") is not None:
+        msg += f", sigma {record['sigma']:.2f}" + (" (estimated)" if record.get("sigma_estimated") else "")
+    console.print(msg)
+    if "before" in record:
+        b, a = record["before"], record["after"]
+        console.print(
+            f"  vs reference: PSNR {b['psnr']:.2f} -> {a['psnr']:.2f} dB, "
+            f"SSIM {b['ssim']:.4f} -> {a['ssim']:.4f}, MSE {b['mse']:.6f} -> {a['mse']:.6f}"
+        )
+    console.print(f"  wrote {record['output']}")
+
+
+def _run_task(
+    task: str,
+    input: Path,
+    output: Path,
+    method: str,
+    sigma: Optional[str],
+    params: List[str] | None,
+    overwrite: bool,
+    ref: Optional[Path],
+    as_json: bool,
+    **extra: Any,
+) -> None:
+    from imagewizard.core import registry
+    from imagewizard.api import apply, sigma_for
+    from imagewizard.core.arrays import split_alpha
+
+    from imagewizard.core.errors import ParameterError
+
+    from imagewizard.core.task import task_or_generic
+
+    t = task_or_generic(task)
+    m = registry.get(task, method)
+    m.check_available()
+    kv = registry.parse_assignments(params or [])
+    m.bind(kv)  # validate parameters before reading anything
+    sigma = _sigma_arg(sigma)
+    if sigma is not None and m.sigma == "none":
+        raise ParameterError(f"method '{m.name}' does not use a noise level; drop --sigma")
+    for what, value in extra.items():
+        if value is None and what in m.needs:
+            raise ParameterError(f"method '{m.name}' needs {t.input(what).cli_needs}")
+        if value is not None and what not in m.needs | m.accepts:
+            raise ParameterError(f"method '{m.name}' does not use --{what}; drop it")
+    _check_output(output, input, overwrite)
+    img, meta = _read(input)
+    estimated = (
+        m.sigma != "none"
+        and (sigma is None or str(sigma).lower() == "auto")
+        and not (m.sigma == "optional" and sigma is None)
+    )
+    sigma_value = sigma_for(m, split_alpha(img)[0], sigma)
+    t0 = time.perf_counter()
+    out = apply(task, img, method, sigma=sigma_value, **extra, **kv)
+    seconds = time.perf_counter() - t0
+    path = _write(output, out, meta, overwrite)
+    record: dict[str, Any] = {
+        "task": task,
+        "method": method,
+        "input": str(input),
+        "output": str(path),
+        "params": m.bind(kv),
+        "sigma": sigma_value,
+        "sigma_estimated": estimated,
+        "seconds": seconds,
+        "megapixels_per_second": img.shape[0] * img.shape[1] / 1e6 / max(seconds, 1e-9),
+    }
+    if ref is not None:
+        from imagewizard.analysis.metrics import compare
+
+        clean, _ = _read(ref)
+        record["before"] = compare(clean, img)
+        record["after"] = compare(clean, out)
+    _report(_console(), record, as_json)
+
+
+_OUT = typer.Option(..., "--output", "-o", help="output image (format from the extension)")
+
+
+_OVERWRITE = typer.Option(False, "--overwrite", help="allow the output to replace the input file")
+
+
+_SIGMA = typer.Option(None, "--sigma", "-s", help="noise std on the 0..255 scale, or 'auto' to estimate it")
+
+
+_REF = typer.Option(None, "--ref", help="clean reference image: report PSNR/SSIM/MSE before and after")
+
+
+_JSON = typer.Option(False, "--json", help="print a JSON record instead of text")
+
+
+_PARAMS = typer.Argument(None, help="method parameters as name=value (see the list below)", show_default=False)
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, (np.generic,)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_fmt(x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_fmt(x) for x in v)
+    return str(v)

@@ -1,0 +1,243 @@
+"""One command per declared task (``denoise``, ``deblur``, ``inpaint``, ...), made from the
+declarations, and ``enhance`` with the wizard."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+
+from imagewizard.cli.app import (
+    _JSON,
+    _OUT,
+    _OVERWRITE,
+    _PARAMS,
+    _REF,
+    _SIGMA,
+    _check_output,
+    _console,
+    _fmt,
+    _json_default,
+    _read,
+    _run_task,
+    _write,
+    app,
+)
+
+
+def _method_option(task: str):
+    from imagewizard.api import DEFAULT_METHODS
+
+    return typer.Option(DEFAULT_METHODS[task], "--method", "-m", help=f"{task} method (listed below)")
+
+
+def _task_command(task) -> Any:
+    """The CLI command of a declared task: input, method parameters, -o, its inputs, --method, ..."""
+    import inspect
+
+    P = inspect.Parameter
+
+    def opt(name: str, default: Any, annotation: Any) -> inspect.Parameter:
+        return P(name, P.KEYWORD_ONLY, default=default, annotation=annotation)
+
+    params = [
+        opt("input", typer.Argument(..., help="input image"), Path),
+        opt("params", _PARAMS, Optional[List[str]]),
+        opt("output", _OUT, Path),
+    ]
+    inputs = []
+    for i in task.inputs:
+        flags = [i.cli_flag] + ([i.cli_short] if i.cli_short else [])
+        kind = Path if i.files else str
+        default = typer.Option(... if i.required else None, *flags, help=i.cli_help)
+        inputs.append((i, opt(i.name, default, kind if i.required else Optional[kind])))
+    params += [p for i, p in inputs if i.primary]
+    params.append(opt("method", _method_option(task.name), str))
+    if task.sigma:
+        params.append(opt("sigma", _SIGMA, Optional[str]))
+    params += [p for i, p in inputs if not i.primary]
+    params += [opt("ref", _REF, Optional[Path]), opt("overwrite", _OVERWRITE, bool), opt("as_json", _JSON, bool)]
+
+    def command(**kw: Any) -> None:
+        extra = {i.name: kw[i.name] for i in task.inputs}
+        _run_task(
+            task.name,
+            kw["input"],
+            kw["output"],
+            kw["method"],
+            kw.get("sigma"),
+            kw["params"],
+            kw["overwrite"],
+            kw["ref"],
+            kw["as_json"],
+            **extra,
+        )
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__name__ = task.name.replace("-", "_")
+    command.__doc__ = task.summary
+    return command
+
+
+_MOUNTED: set[str] = set()
+
+
+def _mount_task_commands() -> None:
+    """One command per declared task; a task with its own command (enhance) names it in ``Task.cli``."""
+    import importlib
+
+    from imagewizard.core.task import all_tasks
+
+    for t in all_tasks():
+        if t.name in _MOUNTED:
+            continue
+        _MOUNTED.add(t.name)
+        epilog = f"Example: `{t.example}`" if t.example else None
+        if t.cli:
+            module, _, attr = t.cli.partition(":")
+            func = getattr(importlib.import_module(module), attr, None) if module != __name__ else globals().get(attr)
+            if func is None:  # defined further down this module; registered there
+                continue
+            app.command(t.name, epilog=epilog)(func)
+        else:
+            app.command(t.name, epilog=epilog)(_task_command(t))
+
+
+_mount_task_commands()
+
+
+@app.command(
+    epilog="""
+Examples:
+
+    imagewizard enhance photo.jpg -o better.jpg                 # the wizard decides (see --dry-run)
+
+    imagewizard enhance photo.jpg -o better.jpg --dry-run --explain
+
+    imagewizard enhance photo.jpg -o better.jpg --save-plan plan.yaml   # replay with: imagewizard run plan.yaml
+
+    imagewizard enhance dull.png -o better.png --method clahe clip_limit=3
+"""
+)
+def enhance(
+    input: Path = typer.Argument(..., help="input image"),
+    params: Optional[List[str]] = _PARAMS,
+    output: Path = _OUT,
+    method: Optional[str] = typer.Option(
+        None, "--method", "-m", help="enhance method (listed below); none: the wizard decides"
+    ),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="reference image (histogram matching)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="wizard: print the plan only"),
+    explain: bool = typer.Option(False, "--explain", help="wizard: also print the measurements"),
+    save_plan: Optional[Path] = typer.Option(None, "--save-plan", help="wizard: write the plan (YAML/JSON)"),
+    ref: Optional[Path] = _REF,
+    overwrite: bool = _OVERWRITE,
+    as_json: bool = _JSON,
+) -> None:
+    """Improve an image: with no --method the wizard analyses it, plans the steps and runs them."""
+    from imagewizard.core.errors import ParameterError
+
+    if method is not None:
+        if dry_run or explain or save_plan:
+            raise ParameterError("--dry-run, --explain and --save-plan are for the wizard (no --method)")
+        _run_task("enhance", input, output, method, None, params, overwrite, ref, as_json, reference=reference)
+        return
+    if params:
+        raise ParameterError("method parameters need --method; the wizard chooses its own")
+    _run_wizard(
+        input,
+        output,
+        dry_run=dry_run,
+        explain=explain,
+        save_plan=save_plan,
+        ref=ref,
+        overwrite=overwrite,
+        as_json=as_json,
+    )
+
+
+def _run_wizard(
+    input: Path,
+    output: Path,
+    *,
+    dry_run: bool,
+    explain: bool,
+    save_plan: Optional[Path],
+    ref: Optional[Path],
+    overwrite: bool,
+    as_json: bool,
+) -> None:
+    from imagewizard.core.arrays import split_alpha
+    from imagewizard.run.wizard import plan
+
+    from imagewizard.run.pipeline import PIPELINE_SUFFIXES
+
+    if save_plan is not None:
+        from imagewizard.core.errors import ParameterError
+        from imagewizard.io.files import check_output
+
+        if save_plan.suffix.lower() not in PIPELINE_SUFFIXES:
+            raise ParameterError(f"--save-plan {save_plan}: use a .yaml, .yml or .json file name")
+        check_output(save_plan, what="plan")
+    if not dry_run:
+        _check_output(output, input, overwrite)
+    img, meta = _read(input)
+    decided = plan(split_alpha(img)[0])
+    record: dict[str, Any] = {
+        "input": str(input),
+        "plan": decided.pipeline.to_dict() if decided.pipeline else None,
+        "reasons": decided.reasons,
+        "not_done": decided.skipped,
+    }
+    if explain:
+        record["measurements"] = decided.analysis
+    if save_plan is not None and decided.pipeline is not None:
+        record["plan_file"] = str(decided.pipeline.save(save_plan))
+    console = _console()
+    if not as_json:
+        if decided.pipeline is None:
+            console.print("plan: nothing to do", highlight=False)
+        else:
+            console.print("plan:", highlight=False)
+            for i, (s, why) in enumerate(zip(decided.pipeline.steps, decided.reasons), 1):
+                console.print(f"  {i}. {s.task} {s.method}: {why}", highlight=False, markup=False)
+        for line in decided.skipped:
+            console.print(f"  - {line}", highlight=False, markup=False)
+        if explain:
+            console.print(
+                "measurements: "
+                + ", ".join(f"{k}={_fmt(v)}" for k, v in decided.analysis.items() if not isinstance(v, (dict, list))),
+                highlight=False,
+            )
+        if save_plan is not None and decided.pipeline is not None:
+            console.print(f"wrote plan {record['plan_file']}", highlight=False)
+    if not dry_run:
+        t0 = time.perf_counter()
+        out, steps = decided.pipeline.run(img, source=input) if decided.pipeline else (img, [])
+        record.update(seconds=time.perf_counter() - t0, steps=steps)
+        record["output"] = str(_write(output, out, meta, overwrite))
+        if ref is not None:
+            from imagewizard.analysis.metrics import compare
+
+            clean, _ = _read(ref)
+            record["before"], record["after"] = compare(clean, img), compare(clean, out)
+        if not as_json:
+            if ref is not None:
+                b, a = record["before"], record["after"]
+                console.print(
+                    f"  vs reference: PSNR {b['psnr']:.2f} -> {a['psnr']:.2f} dB, "
+                    f"SSIM {b['ssim']:.4f} -> {a['ssim']:.4f}",
+                    highlight=False,
+                )
+            console.print(f"wrote {record['output']}  ({record['seconds']:.2f} s)", highlight=False)
+    if as_json:
+        typer.echo(json.dumps(record, default=_json_default))
+
+
+def _task_commands() -> tuple[str, ...]:
+    from imagewizard.core.task import task_names
+
+    return task_names()
