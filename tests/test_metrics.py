@@ -139,3 +139,32 @@ def test_errors():
         metrics.ssim(np.zeros((8, 8)), np.zeros((8, 8)))
     with pytest.raises(ParameterError, match="RGB"):
         metrics.rgb_to_y(np.zeros((4, 4, 4)))
+
+
+@pytest.mark.parametrize("strip", [7, 16, 1000])
+def test_scores_in_strips_equal_the_whole_image_ones(monkeypatch, strip):
+    # the scores read a strip of rows at a time (bounded memory on 12 MP photos); strip borders
+    # must not show: compare with scikit-image on the whole image, in float64, gray and colour
+    from skimage.metrics import mean_squared_error, structural_similarity
+
+    from imagewizard.analysis import metrics as M
+
+    monkeypatch.setattr(M, "_STRIP", strip)
+    rng = np.random.default_rng(3)
+    for shape in [(53, 41), (40, 37, 3)]:
+        a = rng.random(shape)
+        b = np.clip(a + rng.normal(0, 0.1, shape), 0, 1)
+        want = structural_similarity(
+            a,
+            b,
+            data_range=1.0,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+            channel_axis=2 if a.ndim == 3 else None,
+        )
+        assert M.ssim(a, b) == pytest.approx(want, abs=1e-12)
+        assert M.mse(a, b) == pytest.approx(mean_squared_error(a, b), rel=1e-12)
+        assert M.mae(a, b) == pytest.approx(np.mean(np.abs(a - b)), rel=1e-12)
+        u8a, u8b = (a * 255).round().astype(np.uint8), (b * 255).round().astype(np.uint8)
+        assert M.compare(u8a, u8b)["psnr"] == pytest.approx(M.psnr(u8a / 255.0, u8b / 255.0), abs=1e-9)

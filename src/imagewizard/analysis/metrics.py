@@ -1,6 +1,7 @@
 """Full-reference image quality: MSE, MAE, PSNR and SSIM.
 
-Scores are computed in float64 on the values as given, with an explicit
+Scores are computed in float64 (a strip of rows at a time, so that a 12 MP photo needs no
+full-size float64 copy) on the values as given, with an explicit
 ``data_range`` (the peak-to-peak range of the signal: 1.0 for the
 package's [0, 1] arrays, 255 for 8-bit data on the 0..255 scale; the same
 image gives the same PSNR/SSIM either way). Integer arrays are first
@@ -67,9 +68,31 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     return img @ _Y_WEIGHTS + _Y_OFFSET
 
 
-def _prepare(ref, img, crop: int, y_channel: bool, data_range: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    a = _as_array(ref, "ref")
-    b = _as_array(img, "img")
+class _Rows:
+    """An image read a strip of rows at a time, as float64 (scaled to [0, 1] if integer, luma if
+    ``y_channel``): the scores of a 12 MP photo never hold a full float64 copy of it."""
+
+    def __init__(self, arr: np.ndarray, scale: float, y_channel: bool):
+        self.arr, self.scale, self.y = arr, scale, y_channel and arr.ndim == 3
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.arr.shape[:2] if self.y else self.arr.shape
+
+    def rows(self, r0: int, r1: int) -> np.ndarray:
+        x = self.arr[r0:r1].astype(np.float64)
+        if self.scale != 1.0:
+            x /= self.scale
+        return rgb_to_y(x) if self.y else x
+
+
+#: rows per strip: small enough that a strip's float64 temporaries stay in the tens of megabytes
+_STRIP = 256
+
+
+def _prepare(ref, img, crop: int, y_channel: bool, data_range: float | None = None) -> tuple[_Rows, _Rows]:
+    a, sa = _as_array(ref, "ref")
+    b, sb = _as_array(img, "img")
     if a.shape != b.shape:
         raise ParameterError(f"ref and img must have the same shape, got {a.shape} and {b.shape}")
     if data_range is not None:
@@ -85,28 +108,43 @@ def _prepare(ref, img, crop: int, y_channel: bool, data_range: float | None = No
             raise ParameterError(f"crop={crop} removes the whole {a.shape[0]}x{a.shape[1]} image")
         a = a[crop:-crop, crop:-crop]
         b = b[crop:-crop, crop:-crop]
-    if y_channel and a.ndim == 3:
-        a, b = rgb_to_y(a), rgb_to_y(b)
-    return a, b
+    if y_channel and a.ndim == 3 and a.shape[2] != 3:
+        raise ParameterError(f"y_channel needs an HxWx3 RGB image, got shape {a.shape}")
+    return _Rows(a, sa, y_channel), _Rows(b, sb, y_channel)
 
 
 def _is_int(x) -> bool:
     return isinstance(x, np.ndarray) and (np.issubdtype(x.dtype, np.integer) or x.dtype == bool)
 
 
-def _as_array(x, name: str) -> np.ndarray:
+def _as_array(x, name: str) -> tuple[np.ndarray, float]:
+    """The array as given (no copy) and the divisor that brings it to [0, 1] (integers)."""
     arr = np.asarray(x)
     if arr.dtype == bool:
-        arr = arr.astype(np.float64)
+        scale = 1.0
     elif np.issubdtype(arr.dtype, np.integer):
-        arr = arr.astype(np.float64) / float(np.iinfo(arr.dtype).max)
+        scale = float(np.iinfo(arr.dtype).max)
     elif np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float64, copy=False)
+        scale = 1.0
     else:
         raise ParameterError(f"{name} has unsupported dtype {arr.dtype}")
     if arr.ndim not in (2, 3) or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ParameterError(f"{name} must be HxW or HxWxC, got shape {arr.shape}")
-    return arr
+    return arr, scale
+
+
+def _errors(a: _Rows, b: _Rows) -> tuple[float, float]:
+    """(MSE, MAE) over all pixels and channels, strip by strip."""
+    sq = ab = 0.0
+    h = a.shape[0]
+    for r0 in range(0, h, _STRIP):
+        d = a.rows(r0, r0 + _STRIP)
+        d -= b.rows(r0, r0 + _STRIP)
+        ab += float(np.abs(d).sum())
+        d *= d
+        sq += float(d.sum())
+    n = float(np.prod(a.shape))
+    return sq / n, ab / n
 
 
 def mse(ref, img, *, crop: int = 0, y_channel: bool = False) -> float:
@@ -118,7 +156,7 @@ def mse(ref, img, *, crop: int = 0, y_channel: bool = False) -> float:
     0.01
     """
     a, b = _prepare(ref, img, crop, y_channel)
-    return float(np.mean((a - b) ** 2))
+    return _errors(a, b)[0]
 
 
 def mae(ref, img, *, crop: int = 0, y_channel: bool = False) -> float:
@@ -130,7 +168,7 @@ def mae(ref, img, *, crop: int = 0, y_channel: bool = False) -> float:
     0.1
     """
     a, b = _prepare(ref, img, crop, y_channel)
-    return float(np.mean(np.abs(a - b)))
+    return _errors(a, b)[1]
 
 
 def psnr(ref, img, *, data_range: float = 1.0, crop: int = 0, y_channel: bool = False) -> float:
@@ -156,7 +194,7 @@ def psnr(ref, img, *, data_range: float = 1.0, crop: int = 0, y_channel: bool = 
     20.0
     """
     a, b = _prepare(ref, img, crop, y_channel, data_range)
-    err = float(np.mean((a - b) ** 2))
+    err = _errors(a, b)[0]
     if err == 0.0:
         return math.inf
     return 10.0 * math.log10(float(data_range) ** 2 / err)
@@ -167,9 +205,23 @@ def _blur(x: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(x, (_SSIM_WIN, _SSIM_WIN), _SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
 
 
-def _ssim_mean(x: np.ndarray, y: np.ndarray, c1: float, c2: float) -> float:
-    # HxW or HxWxC at once (OpenCV filters each channel); the per-channel
-    # means of equal-sized maps average to the mean of the whole map.
+def _ssim_mean(a: _Rows, b: _Rows, c1: float, c2: float) -> float:
+    # The map over the pixels whose window lies inside the image, in strips of rows: each strip
+    # reads its rows plus the window's half-height above and below, so every value is the one the
+    # whole image would give. HxWxC at once (OpenCV filters each channel); the per-channel means of
+    # equal-sized maps average to the mean of the whole map.
+    h = a.shape[0]
+    half = (_SSIM_WIN - 1) // 2
+    total, count = 0.0, 0
+    for o0 in range(0, h - 2 * half, _STRIP):
+        o1 = min(o0 + _STRIP, h - 2 * half)
+        m = _ssim_map(a.rows(o0, o1 + 2 * half), b.rows(o0, o1 + 2 * half), c1, c2)
+        total += float(m.sum())
+        count += m.size
+    return total / count
+
+
+def _ssim_map(x: np.ndarray, y: np.ndarray, c1: float, c2: float) -> np.ndarray:
     x = np.ascontiguousarray(x)
     y = np.ascontiguousarray(y)
     inner = (slice((_SSIM_WIN - 1) // 2, -((_SSIM_WIN - 1) // 2)),) * 2
@@ -192,7 +244,7 @@ def _ssim_mean(x: np.ndarray, y: np.ndarray, c1: float, c2: float) -> float:
     mxy *= sxy
     mx *= sxx
     mxy /= mx
-    return float(mxy.mean())
+    return mxy
 
 
 def ssim(ref, img, *, data_range: float = 1.0, crop: int = 0, y_channel: bool = False) -> float:
@@ -242,11 +294,10 @@ def compare(ref, img, *, data_range: float = 1.0, crop: int = 0, y_channel: bool
     a, b = _prepare(ref, img, crop, y_channel, data_range)
     if min(a.shape[:2]) < _SSIM_WIN:
         raise ParameterError(f"ssim needs images of at least {_SSIM_WIN}x{_SSIM_WIN} pixels, got {a.shape[:2]}")
-    diff = a - b
-    err = float(np.mean(diff * diff))
+    err, abs_err = _errors(a, b)
     return {
         "psnr": math.inf if err == 0.0 else 10.0 * math.log10(float(data_range) ** 2 / err),
         "ssim": _ssim_mean(a, b, (_K1 * data_range) ** 2, (_K2 * data_range) ** 2),
         "mse": err,
-        "mae": float(np.mean(np.abs(diff))),
+        "mae": abs_err,
     }
