@@ -344,3 +344,17 @@ def test_device_choice_for_learned_methods():
             iw.denoise(img, "unet", sigma=25, device="cuda")
     else:  # pragma: no cover - CI has no GPU; the device check runs this on one
         np.testing.assert_allclose(iw.denoise(img, "unet", sigma=25, device="cuda"), a, atol=1e-3)
+
+
+def test_training_without_held_out_images_logs_no_nan(image_folder, tmp_path):
+    # val_count=0: nothing to validate on; the log must stay strict JSON (no NaN) and say so
+    lines = []
+    train_denoiser(_cfg(image_folder, tmp_path / "n", val_count=0), log=lines.append, progress=False)
+    import json as _json
+
+    recs = [
+        _json.loads(x, parse_constant=lambda c: pytest.fail(f"{c} in the log"))
+        for x in (tmp_path / "n" / "log.jsonl").read_text().splitlines()
+    ]
+    assert recs and all(r["val_psnr"] is None for r in recs)
+    assert any("no held-out images" in s for s in lines) and not any("nan" in s.lower() for s in lines)

@@ -379,23 +379,27 @@ def train_denoiser(
             if val_imgs
             else {}
         )
-        mean = float(np.mean(list(scores.values()))) if scores else float("nan")
+        # no held-out images (a tiny folder): no score, rather than a NaN in the log and the card
+        mean = float(np.mean(list(scores.values()))) if scores else None
         rec = {
             "step": step,
             "hours": round(elapsed / 3600, 4),
             "lr": lr_at(cfg, step),
             "loss": run_loss,
-            "val_psnr": round(mean, 4),
+            "val_psnr": None if mean is None else round(mean, 4),
             **{k: round(v, 4) for k, v in scores.items()},
         }
         history.append(rec)
         check_output(out / "log.jsonl", what="training log")
         with open(out / "log.jsonl", "a") as f:
             f.write(json.dumps(rec) + "\n")
-        log(
-            f"step {step}: val PSNR {mean:.3f} dB {json.dumps({k: round(v, 2) for k, v in scores.items()})} "
-            f"({time.time() - t0:.0f} s)"
-        )
+        if mean is None:
+            log(f"step {step}: loss {run_loss:.5f}; no held-out images to validate on")
+        else:
+            log(
+                f"step {step}: val PSNR {mean:.3f} dB {json.dumps({k: round(v, 2) for k, v in scores.items()})} "
+                f"({time.time() - t0:.0f} s)"
+            )
         # A GAN is not selected by PSNR (that would pick the least adversarial weights): its latest
         # validated generator is the one exported.
         if scores and (mean > best["psnr"] or cfg.gan):
