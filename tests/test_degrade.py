@@ -367,7 +367,7 @@ def test_declaration_tables_drive_specs():
             assert all(isinstance(p, Param) for p in decl.params)
             assert decl.summary and "\n" not in decl.summary
             assert parse_degrade_spec(name if table is NOISES else f"mask={name}")  # defaults are valid
-    assert set(NOISES) == {"gaussian", "salt-pepper", "speckle", "poisson"}
+    assert set(NOISES) == {"gaussian", "salt-pepper", "speckle", "poisson", "camera"}
     assert set(MASKS) == {"pixels", "lines", "box", "text"}
     assert format_degrade_spec(noise="gaussian:sigma=25,mean=0") == "gaussian:25"
 

@@ -15,6 +15,7 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -43,6 +44,7 @@ def main() -> None:
     from imagewizard.samples import sample
 
     torch.set_num_threads(args.threads)
+    args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
     model, _ = zoo.load("unet-color")
     model.eval()
@@ -79,16 +81,18 @@ def main() -> None:
 
     quant_pre_process(str(f32), str(pre), skip_symbolic_shape=True)
     convs = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type in ("Conv", "ConvTranspose")]
-    quantize_static(
-        str(pre),
-        str(q8),
-        Calibration(),
-        quant_format=QuantFormat.QDQ,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        nodes_to_exclude=[convs[0], convs[-1]],
-    )
+    # the quantiser drops temporary files into the working directory: keep them in --out
+    with contextlib.chdir(args.out):
+        quantize_static(
+            str(pre),
+            str(q8),
+            Calibration(),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_exclude=[convs[0], convs[-1]],
+        )
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = args.threads

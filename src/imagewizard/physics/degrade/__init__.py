@@ -36,13 +36,15 @@ Examples: ``'gaussian:25'``, ``'blur=motion:15,30+gaussian:2'``,
 ``'mask=text'``, ``'jpeg=30'``, ``'contrast=0.5'``, ``'downscale=4+gaussian:5'``. Spaces around
 parts are ignored; every key but ``noise`` may appear once. Noise specs:
 ``gaussian:25``, ``gaussian:sigma=25,mean=0``, ``salt-pepper:0.1,0.5``,
-``speckle:0.2``, ``poisson:30``. Masks: ``pixels:0.5``, ``lines:8,5``,
+``speckle:0.2``, ``poisson:30``, ``camera:1600`` (ISO; see ``camera``). Masks: ``pixels:0.5``, ``lines:8,5``,
 ``box:0.25``, ``text`` or ``text:Hello`` (no commas or '+' in the text).
 
 Colour
 ------
 Gaussian, speckle and Poisson noise are independent per pixel *and*
-channel (sensor noise). Salt-and-pepper hits whole pixels: a hit pixel
+channel (sensor noise). Camera noise is not: it is added to the raw mosaic of an unprocessed image
+and processed back (demosaic, colour matrix, tone curve), so it is correlated, chroma-heavy and
+signal-dependent, as in real photos; its output is clipped to [0, 1]. Salt-and-pepper hits whole pixels: a hit pixel
 becomes white (1) or black (0) in all channels (dead/hot pixels,
 transmission errors), so ``amount`` is the fraction of pixels. Masks are
 HxW and remove all channels.
@@ -57,7 +59,7 @@ Examples
 >>> round(float(res.image.std() * 255), 0)
 25.0
 
-The package: ``common``, ``noise``, ``blurring``, ``masks``, ``compression`` and ``compose``
+The package: ``common``, ``noise``, ``camera``, ``blurring``, ``masks``, ``compression`` and ``compose``
 (:func:`degrade`).
 """
 
@@ -65,6 +67,7 @@ from __future__ import annotations
 
 from imagewizard.physics.degrade.common import BLUR_MODES, PROTOCOLS, derive_seed, clip_round_8bit
 from imagewizard.physics.degrade.noise import NOISES, gaussian_noise, salt_pepper_noise, speckle_noise, poisson_noise
+from imagewizard.physics.degrade.camera import Camera, camera_noise, draw_camera, unprocess, process
 from imagewizard.physics.degrade.blurring import blur
 from imagewizard.physics.degrade.masks import MASKS, random_pixel_mask, scribble_mask, box_mask, text_mask, apply_mask
 from imagewizard.physics.degrade.compression import jpeg_compress, downscale
@@ -84,6 +87,11 @@ __all__ = [
     "salt_pepper_noise",
     "speckle_noise",
     "poisson_noise",
+    "camera_noise",
+    "draw_camera",
+    "Camera",
+    "unprocess",
+    "process",
     "blur",
     "random_pixel_mask",
     "scribble_mask",

@@ -22,6 +22,7 @@ from imagewizard.physics.kernels import (
 from imagewizard.physics.degrade.common import BLUR_MODES, PROTOCOLS, clip_round_8bit, derive_seed
 from imagewizard.physics.degrade.masks import MASKS, apply_mask
 from imagewizard.physics.degrade.noise import NOISES
+from imagewizard.physics.degrade.camera import camera_noise_with
 from imagewizard.physics.degrade.compression import _P_CONTRAST, _P_DOWNSCALE, _P_JPEG, downscale, jpeg_compress
 from imagewizard.physics.degrade.blurring import blur
 
@@ -51,6 +52,9 @@ class Degraded:
         The seed used (drawn at random and recorded when ``seed=None``).
     protocol : str
         ``'float'`` or ``'uint8'``.
+    cameras : list of dict
+        For every ``camera`` noise step, the camera drawn (:meth:`Camera.as_dict`: ISO, shot and
+        read noise, gains, Bayer pattern, colour matrix).
     """
 
     image: np.ndarray
@@ -60,6 +64,7 @@ class Degraded:
     spec: str = "none"
     seed: int = 0
     protocol: str = "float"
+    cameras: list[dict] = field(default_factory=list)
 
 
 _SPEC_KEYS = ("noise", "blur", "blur_mode", "contrast", "downscale", "jpeg", "mask")
@@ -159,9 +164,17 @@ def degrade(
         if alpha is not None:
             alpha = np.clip(_downscale(alpha, f), 0.0, 1.0)
         steps.append(f"downscale x{f} bicubic (MATLAB imresize)")
+    cameras: list[dict] = []
     for i, (name, bound) in enumerate(plan["noise"]):
-        x = NOISES[name].func(x, **bound, rng=np.random.default_rng(derive_seed(seed, "noise", i)))
-        steps.append(f"noise {label_declared(NOISES, name, bound)}")
+        rng = np.random.default_rng(derive_seed(seed, "noise", i))
+        label = label_declared(NOISES, name, bound)
+        if name == "camera":  # the drawn camera is part of the record, not only its ISO
+            x, cam = camera_noise_with(x, **bound, rng=rng)
+            cameras.append(cam.as_dict())
+            label += f" ({cam.describe()})"
+        else:
+            x = NOISES[name].func(x, **bound, rng=rng)
+        steps.append(f"noise {label}")
     if plan["jpeg"] is not None:
         x = jpeg_compress(x, plan["jpeg"])
         steps.append(f"jpeg quality={plan['jpeg']}")
@@ -183,7 +196,14 @@ def degrade(
         steps.append("clip and round to 8 bits")
     image = join_alpha(np.asarray(x, dtype=np.float32), alpha)
     return Degraded(
-        image=image, mask=out_mask, kernel=kernel, steps=steps, spec=plan["spec"], seed=seed, protocol=protocol
+        image=image,
+        mask=out_mask,
+        kernel=kernel,
+        steps=steps,
+        spec=plan["spec"],
+        seed=seed,
+        protocol=protocol,
+        cameras=cameras,
     )
 
 

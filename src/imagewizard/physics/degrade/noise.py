@@ -1,4 +1,4 @@
-"""Noise models: Gaussian, salt-and-pepper, speckle and Poisson (shot) noise, each seeded."""
+"""Noise models: Gaussian, salt-and-pepper, speckle, Poisson (shot) and camera noise, each seeded."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from imagewizard.core.arrays import as_float_image
 from imagewizard.physics.kernels import Declaration
 from imagewizard.core.registry import Param
 from imagewizard.physics.degrade.common import _bind, _rng
+from imagewizard.physics.degrade.camera import _P_CAMERA, camera_noise
 
 
 _P_GAUSS = (
@@ -127,4 +128,7 @@ NOISES: dict[str, Declaration] = {
     "salt-pepper": Declaration(_P_SP, salt_pepper_noise, "Impulse noise: random pixels set to white or black."),
     "speckle": Declaration(_P_SPECKLE, speckle_noise, "Multiplicative noise x + x*n (radar, ultrasound, laser)."),
     "poisson": Declaration(_P_POISSON, poisson_noise, "Photon shot noise, stronger in bright areas."),
+    "camera": Declaration(
+        _P_CAMERA, camera_noise, "Camera noise: shot and read noise on the raw mosaic, then demosaiced and tone-mapped."
+    ),
 }
