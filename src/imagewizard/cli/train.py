@@ -36,6 +36,12 @@ Examples:
         --mix folder=0.6,photos=0.25,dead-leaves=0.15 --colour-aug 0.3 --val-set photos \\
         --val-protocols float,uint8 --lr 1e-4 --loss mse --steps 6000 --out runs/unet-color-real
 
+    # the blind real-photo denoiser: camera-model, JPEG-compressed and signal-dependent noise
+    imagewizard train denoiser --arch unet-blind --init unet-color --noise real \
+        --data data/bsds500/images --exclude data/testsets/CBSD68 --channels 3 \
+        --mix folder=0.6,photos=0.25,dead-leaves=0.15 --colour-aug 0.3 --val-set photos \
+        --lr 1e-4 --loss mse --steps 6000 --out runs/real-color
+
     imagewizard train denoiser --arch unet --init unet-gray --gan --l1-weight 100 --channels 1 \\
         --data data/bsds500/images --exclude data/testsets/CBSD68 --lr 1e-4 --steps 1200 --out runs/gan-gray
 """,
@@ -53,6 +59,11 @@ def denoiser(
     exclude: Optional[Path] = typer.Option(None, help="folder of images never to train on (matched by file name)"),
     channels: int = typer.Option(3, help="1 = gray, 3 = colour"),
     sigma: str = typer.Option("0-75", help="Gaussian noise sigma or range on the 0..255 scale, e.g. 25 or 0-75"),
+    noise: str = typer.Option(
+        "gaussian",
+        help="training noise: gaussian (--sigma, the model told it) or real (camera-model, JPEG-compressed and "
+        "signal-dependent noise for a blind model such as --arch unet-blind)",
+    ),
     patch: int = typer.Option(128, help="patch side in pixels"),
     batch: int = typer.Option(8, help="patches per step"),
     steps: Optional[int] = typer.Option(None, help="schedule length in steps (default 10000)"),
@@ -130,6 +141,7 @@ def denoiser(
             exclude=str(exclude) if exclude else None,
             channels=channels,
             sigma=parse_sigma_range(sigma),
+            noise=noise,
             patch=patch,
             batch=batch,
             steps=steps or 10000,

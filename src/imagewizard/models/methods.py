@@ -64,6 +64,8 @@ def _learned_denoiser(
         prepare = (lambda m: wrap(m, **extra)) if wrap else (lambda m: m)
         if not weights:
             weights = gray if img.ndim == 2 or (zoo.find(color) is None and zoo.find(gray) is not None) else color
+            if weights == gray and zoo.find(gray) is None and zoo.find(color) is not None:
+                weights = color  # colour-only models take a gray image as three equal planes
         model, card = zoo.load(weights)
         _check_card_method(card, name, weights)
         model = prepare(on_device(model, dev))  # the zoo's network moved once per device, then wrapped
@@ -73,6 +75,9 @@ def _learned_denoiser(
             return _gray_model_on_color(
                 model, img, sigma, tile=tile, threads=threads or default_threads(), device=device
             )
+        if want == 1 and got == 3:
+            rgb = np.repeat(img[..., None], 3, axis=2)
+            return predict(model, rgb, sigma, tile=tile, threads=threads or default_threads(), device=device).mean(2)
         if got != want:
             from imagewizard.core.errors import ParameterError
 
@@ -159,6 +164,33 @@ _learned_denoiser(
         ),
     ),
     wrap=_ensemble_wrap,
+)
+
+
+def _strength_wrap(model, *, strength: float = 1.0):
+    from imagewizard.models.archs.unet_blind import WithStrength
+
+    return model if strength == 1.0 else WithStrength(model, strength)
+
+
+_learned_denoiser(
+    "real",
+    "Blind real-photo denoiser: estimates a per-pixel noise map (camera, JPEG, shot noise), then the U-Net.",
+    gray="real-gray",
+    color="real-color",
+    blind=True,
+    params=(
+        Param(
+            "strength",
+            float,
+            1.0,
+            "scales the estimated noise map: 0 = off, 1 = as estimated, above 1 = stronger",
+            low=0.0,
+            high=4.0,
+        ),
+    ),
+    wrap=_strength_wrap,
+    note="trained on camera-model noise (Brooks et al. 2019), JPEG and Poisson noise: see its model card",
 )
 _learned_denoiser(
     "dncnn",

@@ -75,6 +75,9 @@ class TrainConfig:
     colour_aug: float = 0.0  # probability of data.colour_augment on a photograph patch (needs mix)
     val_set: str = "folder"  # or "photos": the held-out package photos (nn.photos), the folder then all trained on
     val_protocols: tuple[str, ...] = ("float",)  # validation protocols, of degrade.PROTOCOLS; selection on their mean
+    # "gaussian": white noise of a sigma drawn from `sigma`, the model told it; "real": data.RealNoise
+    # (camera, JPEG-compressed and signal-dependent noise), for a blind model, validated on REAL_VAL_CASES
+    noise: str = "gaussian"
 
     def validate(self) -> None:
         if self.loss not in LOSSES:
@@ -106,6 +109,10 @@ class TrainConfig:
         if bad or not self.val_protocols:
             raise ParameterError(f"val_protocols must be among {', '.join(PROTOCOLS)}, got {list(self.val_protocols)}")
         D.parse_mix(self.mix)  # raises on unknown sources or bad weights
+        if self.noise not in D.NOISE_MODELS:
+            raise ParameterError(f"noise must be one of {', '.join(D.NOISE_MODELS)}, got '{self.noise}'")
+        if self.noise == "real" and (self.objective != "denoise" or self.gan):
+            raise ParameterError("noise real trains a plain denoiser (no --gan, objective denoise)")
 
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
@@ -238,6 +245,38 @@ def evaluate(
     return out
 
 
+#: The real-photo validation: name -> degrade() keywords (uint8, as a file holds them), seeded per image.
+REAL_VAL_CASES: dict[str, dict[str, Any]] = {
+    "cam800": {"noise": "camera:800"},
+    "cam3200_jpeg80": {"noise": "camera:3200", "jpeg": 80},
+    "cam12800": {"noise": "camera:12800"},
+    "gauss25_jpeg80": {"noise": "gaussian:25", "jpeg": 80},
+}
+
+
+def evaluate_real(model, images: list[np.ndarray], *, seed: int = 1234, crop: int = 0) -> dict[str, float]:
+    """Mean PSNR (dB) of a blind ``model`` on uint8 ``images`` under each of :data:`REAL_VAL_CASES`."""
+    from imagewizard.physics.degrade import degrade
+    from imagewizard.models.infer import predict
+
+    out: dict[str, float] = {}
+    model.eval()
+    for name, kw in REAL_VAL_CASES.items():
+        vals = []
+        for i, im in enumerate(images):
+            if crop:
+                h, w = im.shape[:2]
+                y, x = max((h - crop) // 2, 0), max((w - crop) // 2, 0)
+                im = im[y : y + crop, x : x + crop]
+            clean = (im[:, :, 0] if im.shape[2] == 1 else im).astype(np.float32) / 255.0
+            noisy = degrade(clean, **kw, seed=seed + i, protocol="uint8").image
+            pred = np.clip(predict(model, noisy, 0.0, tile=1024), 0, 1)
+            mse = float(np.mean((pred.astype(np.float64) - clean) ** 2))
+            vals.append(10 * math.log10(1.0 / max(mse, 1e-12)))
+        out[f"psnr_{name}"] = float(np.mean(vals))
+    return out
+
+
 #: What may change when a run is resumed; everything else comes from the checkpoint.
 RESUME_OVERRIDES = ("steps", "minutes", "out", "lr", "lr_min", "val_every", "checkpoint_minutes", "threads", "device")
 
@@ -292,7 +331,7 @@ def train_denoiser(
     data = _training_data(cfg, log)
     train_files, val_files = data["train_files"], data["val_files"]
     val_imgs, sampler = data["val_imgs"], data["sampler"]
-    noise = D.GaussianNoise(*cfg.sigma)
+    noise = D.RealNoise() if cfg.noise == "real" else D.GaussianNoise(*cfg.sigma)
 
     if cfg.arch == "diffusers-unet":  # a diffusers UNet2DModel, fine-tuned from cfg.init
         from imagewizard.models.diffusers_unet import load_diffusers_unet
@@ -368,17 +407,18 @@ def train_denoiser(
     def validate() -> None:
         net = ema.module if ema is not None else model
         t0 = time.time()
-        scores = (
-            evaluate(
+        if not val_imgs:
+            scores = {}
+        elif cfg.noise == "real":
+            scores = evaluate_real(net, val_imgs, crop=cfg.val_crop)
+        else:
+            scores = evaluate(
                 DiffusionRestorer(net) if diffusion else net,
                 val_imgs,
                 cfg.val_sigmas,
                 crop=cfg.val_crop,
                 protocols=cfg.val_protocols,
             )
-            if val_imgs
-            else {}
-        )
         # no held-out images (a tiny folder): no score, rather than a NaN in the log and the card
         mean = float(np.mean(list(scores.values()))) if scores else None
         rec = {
@@ -404,12 +444,14 @@ def train_denoiser(
         # validated generator is the one exported.
         if scores and (mean > best["psnr"] or cfg.gan):
             best.update(psnr=mean, step=step, **scores)
-            method = "gan" if cfg.gan else "diffusion" if diffusion else cfg.arch  # the method that runs them
+            # the method that runs them
+            method = "gan" if cfg.gan else "diffusion" if diffusion else "real" if cfg.noise == "real" else cfg.arch
             card = {
                 "task": "denoise",
                 "method": method,
                 "channels": cfg.channels,
                 "sigma_range": list(cfg.sigma),
+                "noise": cfg.noise,
                 "data": {
                     "folder": cfg.data,
                     "exclude": cfg.exclude,
@@ -477,7 +519,7 @@ def train_denoiser(
             else:
                 noisy, sig = noise(clean, rng)
                 # Only drawn when asked for, so runs without clip_fraction keep their random streams.
-                if cfg.clip_fraction > 0 and rng.random() < cfg.clip_fraction:
+                if cfg.noise == "gaussian" and cfg.clip_fraction > 0 and rng.random() < cfg.clip_fraction:
                     noisy = clip_round_8bit(noisy)
                 x = torch.from_numpy(noisy).to(dev).contiguous(memory_format=torch.channels_last)
                 pred = model(x, torch.from_numpy(sig).to(dev))
@@ -650,6 +692,15 @@ def _init_from(model, source: str, arch: str, log) -> None:
     target = model
     if arch == "diffusion-unet" and card.get("arch") == "unet":
         target = model.denoiser  # a diffusion model starts from a trained denoiser: the same x0 predictor
+    elif arch == "unet-blind" and card.get("arch") == "unet":
+        try:  # the real-photo denoiser starts as the Gaussian U-Net told sigma 15 everywhere
+            model.load_unet_state(src.state_dict())
+        except (RuntimeError, ValueError):
+            raise ParameterError(
+                f"--init {source}: its U-Net differs from this run's (pass --arch-config {json.dumps(card.get('config'))})"
+            ) from None
+        log(f"initialised the U-Net from {source}")
+        return
     elif card.get("arch") != arch:
         raise ParameterError(f"--init {source}: its architecture is {card.get('arch')}, not {arch}")
     state = src.state_dict()

@@ -18,6 +18,12 @@ def _unet(**cfg):
     return UNetDenoiser(**cfg)
 
 
+def _unet_blind(**cfg):
+    from imagewizard.models.archs.unet_blind import BlindUNet
+
+    return BlindUNet(**cfg)
+
+
 def _dncnn(**cfg):
     from imagewizard.models.archs.dncnn import DnCNN
 
@@ -84,6 +90,18 @@ ARCHS: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
         _unet,
         {"in_channels": 3, "channels": (64, 128, 256, 384), "blocks": 1, "shuffle": 2},
         "multi-scale residual U-Net with a noise-level map (flagship)",
+    ),
+    "unet-blind": (
+        _unet_blind,
+        {
+            "in_channels": 3,
+            "channels": (64, 128, 256, 384),
+            "blocks": 1,
+            "shuffle": 2,
+            "est_features": 32,
+            "est_depth": 5,
+        },
+        "the U-Net behind a per-pixel noise-map estimator (CBDNet-style): blind, for real photos",
     ),
     "dncnn": (
         _dncnn,

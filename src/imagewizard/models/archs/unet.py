@@ -32,10 +32,15 @@ class UNetDenoiser(nn.Module):
     """Noise-level-conditioned U-Net. Input (N, C, H, W) in [0, 1] and sigma (N,) on the 0..1 scale."""
 
     def __init__(
-        self, in_channels: int = 3, channels: tuple[int, ...] = (64, 128, 256, 384), blocks: int = 1, shuffle: int = 2
+        self,
+        in_channels: int = 3,
+        channels: tuple[int, ...] = (64, 128, 256, 384),
+        blocks: int = 1,
+        shuffle: int = 2,
+        map_channels: int = 1,
     ):
         super().__init__()
-        self.in_channels, self.shuffle = in_channels, shuffle
+        self.in_channels, self.shuffle, self.map_channels = in_channels, shuffle, map_channels
         self.multiple = shuffle * 2 ** (len(channels) - 1)  # H and W must be multiples of this (padding handles it)
         # One-sided receptive field in input pixels (an upper bound: every conv and resampling step
         # widens it by its reach times its scale); tiled inference keeps this much context.
@@ -46,7 +51,7 @@ class UNetDenoiser(nn.Module):
         reach += shuffle * 2**levels * 2 * blocks  # bottleneck blocks
         self.receptive_margin = -(-reach // self.multiple) * self.multiple
         c_in = in_channels * shuffle * shuffle
-        self.head = nn.Conv2d(c_in + 1, channels[0], 3, 1, 1)
+        self.head = nn.Conv2d(c_in + map_channels, channels[0], 3, 1, 1)
         self.encoders = nn.ModuleList()
         self.downs = nn.ModuleList()
         for i in range(len(channels) - 1):
@@ -61,12 +66,20 @@ class UNetDenoiser(nn.Module):
         self.tail = nn.Conv2d(channels[0], c_in, 3, 1, 1)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        xp, y = self.prepare(x)
+        noise_map = sigma.to(y.dtype).view(-1, 1, 1, 1).expand(y.shape[0], self.map_channels, y.shape[2], y.shape[3])
+        return self.denoise(xp, y, noise_map)[..., : x.shape[-2], : x.shape[-1]]
+
+    def prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The input padded to a multiple of :attr:`multiple`, and its pixel-unshuffled planes."""
         h, w = x.shape[-2:]
         m = self.multiple
         ph, pw = (-h) % m, (-w) % m
         xp = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
-        y = F.pixel_unshuffle(xp, self.shuffle) if self.shuffle > 1 else xp
-        noise_map = sigma.to(y.dtype).view(-1, 1, 1, 1).expand(y.shape[0], 1, y.shape[2], y.shape[3])
+        return xp, (F.pixel_unshuffle(xp, self.shuffle) if self.shuffle > 1 else xp)
+
+    def denoise(self, xp: torch.Tensor, y: torch.Tensor, noise_map: torch.Tensor) -> torch.Tensor:
+        """Denoise the padded input given a noise-level map (N, map_channels) at the unshuffled size."""
         feat = self.head(torch.cat([y, noise_map], 1))
         skips = []
         for enc, down in zip(self.encoders, self.downs):
@@ -79,7 +92,7 @@ class UNetDenoiser(nn.Module):
         noise = self.tail(feat)
         if self.shuffle > 1:
             noise = F.pixel_shuffle(noise, self.shuffle)
-        return (xp - noise)[..., :h, :w]
+        return xp - noise
 
 
 def colour_state_from_gray(state: dict, shuffle: int = 2) -> dict:
