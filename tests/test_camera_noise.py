@@ -111,3 +111,15 @@ def test_degrade_records_the_camera_and_composes_with_jpeg(smooth):
 def test_iso_out_of_range_is_a_clear_error(smooth):
     with pytest.raises(ValueError, match="iso"):
         camera_noise(smooth, 10)
+
+
+def test_only_the_noise_is_added_not_demosaicing_artefacts():
+    from imagewizard.samples import sample
+
+    textured = sample("astronaut")[:96, :96].astype(np.float32)
+    quiet = camera_noise(textured, 50, rng=0)
+    # ISO 50 on a textured photo: the noise is small, and the zipper/fringe errors of the bilinear
+    # demosaic (about 10 grey levels RMS here) are not in the result
+    assert 255 * np.sqrt(np.mean((quiet - textured) ** 2)) < 4.0
+    loud = camera_noise(textured, 6400, rng=0)
+    assert 255 * np.sqrt(np.mean((loud - textured) ** 2)) > 8.0
