@@ -199,3 +199,27 @@ def test_stretch_maps_the_percentiles_to_the_given_output_levels():
     np.testing.assert_allclose(out, 0.04 + 0.91 * (x - 0.3) / 0.3, atol=1e-5)
     with pytest.raises(ParameterError, match="black"):
         apply("enhance", x, "stretch", black=0.9, white=0.1)
+
+
+def test_brightening_keeps_saturation_and_hue():
+    import skimage.color as skc
+
+    from imagewizard.samples import sample
+    from imagewizard.tasks.enhance.luminance import with_luminance
+
+    img = sample("astronaut")[::2, ::2]
+    dark = ((img.astype(np.float64) ** 2.2) * 0.1) ** (1 / 2.2)  # ~3.3 stops darker in linear light
+    sat = skc.rgb2hsv(dark)[..., 1].mean()
+    for method in ("clahe", "equalize"):
+        out = apply("enhance", dark.astype(np.float32), method)
+        assert skc.rgb2hsv(out)[..., 1].mean() > 0.9 * sat  # was 0.118 vs 0.357 with the complementary map
+    # in gamut: an exact scaling (saturation unchanged); out of gamut: brightest channel at 1, same hue
+    rgb = np.array([[[0.2, 0.1, 0.05], [0.6, 0.3, 0.1]]], np.float32)
+    ny = np.array([[0.3, 0.8]], np.float32)
+    out = with_luminance(rgb, ny)
+    np.testing.assert_allclose(out @ np.array([0.299, 0.587, 0.114]), ny, atol=1e-6)
+    y0 = rgb[0, 0] @ np.array([0.299, 0.587, 0.114])
+    np.testing.assert_allclose(out[0, 0], rgb[0, 0] * (0.3 / y0), atol=1e-6)
+    assert out[0, 1].max() == pytest.approx(1.0)
+    h_in, h_out = skc.rgb2hsv(rgb)[..., 0], skc.rgb2hsv(out)[..., 0]
+    np.testing.assert_allclose(h_out, h_in, atol=1e-6)
