@@ -200,3 +200,25 @@ def test_console_script_exit_codes(files, tmp_path):
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "missing.png" in r.stderr
     r = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("imagewizard ")
+
+
+def test_wizard_with_nothing_to_do_copies_the_file_and_quality_is_a_cli_option(capsys, tmp_path):
+    from PIL import Image
+
+    from imagewizard.samples import sample
+
+    src = tmp_path / "clean.jpg"
+    Image.fromarray((sample("astronaut") * 255).astype(np.uint8)).save(src, quality=92)
+    code, out, _ = run(capsys, "enhance", str(src), "-o", str(tmp_path / "same.jpg"))
+    assert code == 0 and "nothing to do" in out and "copied byte for byte" in out
+    assert (tmp_path / "same.jpg").read_bytes() == src.read_bytes()
+    # a quality asked for means an encode, at that quality
+    code, out, _ = run(capsys, "enhance", str(src), "-o", str(tmp_path / "q.jpg"), "--quality", "50")
+    assert code == 0 and "copied" not in out
+    import imagewizard.io as iio
+
+    assert iio.read(tmp_path / "q.jpg")[1].jpeg_quality == 50
+    code, out, err = run(
+        capsys, "denoise", str(src), "-o", str(tmp_path / "d.jpg"), "-m", "median", "--subsampling", "4:1:1"
+    )
+    assert code != 0 and "subsampling" in (out + err) and "Traceback" not in (out + err)

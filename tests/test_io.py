@@ -686,3 +686,50 @@ def test_atomic_folder_replaces_on_success_and_keeps_the_old_one_on_failure(tmp_
         (d / "b.txt").write_text("3")
     assert sorted(p.name for p in out.iterdir()) == ["b.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary folders left
+
+
+@pytest.mark.parametrize("quality,sub", [(30, 2), (60, 1), (80, 2), (92, 0), (97, 2)])
+def test_jpeg_quality_and_subsampling_are_read_and_followed(tmp_path, quality, sub):
+    from PIL import JpegImagePlugin
+
+    rng = np.random.default_rng(0)
+    src = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
+    p = tmp_path / "in.jpg"
+    Image.fromarray(src).save(p, quality=quality, subsampling=sub)
+    img, info = iio.read(p)
+    names = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
+    assert info.jpeg_quality == quality and info.jpeg_subsampling == names[sub]
+    assert info.summary()["quality_setting"] == quality
+    out = iio.write(tmp_path / "out.jpg", img, like=info)  # defaults follow the source, quality >= 75
+    with Image.open(out) as im:
+        assert JpegImagePlugin.get_sampling(im) == sub
+    _, again = iio.read(out)
+    assert again.jpeg_quality == max(quality, 75)
+    forced = iio.write(tmp_path / "forced.jpg", img, like=info, quality=50, subsampling="4:4:4")
+    _, f = iio.read(forced)
+    assert (f.jpeg_quality, f.jpeg_subsampling) == (50, "4:4:4")
+    with pytest.raises(ParameterError, match="subsampling"):
+        iio.write(tmp_path / "bad.jpg", img, subsampling="4:1:1")
+
+
+def test_no_source_quality_means_95_and_no_subsampling_at_high_quality(tmp_path):
+    img = np.random.default_rng(1).random((32, 32, 3)).astype(np.float32)
+    _, info = iio.read(iio.write(tmp_path / "a.jpg", img))
+    assert (info.jpeg_quality, info.jpeg_subsampling) == (95, "4:4:4")
+    _, info = iio.read(iio.write(tmp_path / "b.jpg", img, quality=70))
+    assert info.jpeg_subsampling == "4:2:0"
+    _, png = iio.read(iio.write(tmp_path / "c.png", img))
+    assert png.jpeg_quality is None and "quality_setting" not in png.summary()
+
+
+def test_copy_unchanged_copies_bytes_only_for_the_same_format(tmp_path):
+    src = (np.random.default_rng(2).random((24, 24, 3)) * 255).astype(np.uint8)
+    p = tmp_path / "photo.jpg"
+    Image.fromarray(src).save(p, quality=88)
+    _, info = iio.read(p)
+    out = iio.copy_unchanged(tmp_path / "copy.jpg", info)
+    assert out is not None and out.read_bytes() == p.read_bytes()
+    assert iio.copy_unchanged(tmp_path / "copy.png", info) is None  # another format: the caller encodes
+    with pytest.raises(ImageWriteError, match="refusing to overwrite"):
+        iio.copy_unchanged(p, info)
+    assert iio.copy_unchanged(p, info, overwrite=True) == p and p.read_bytes() == out.read_bytes()

@@ -126,6 +126,9 @@ def _run_task(
     overwrite: bool,
     ref: Optional[Path],
     as_json: bool,
+    *,
+    quality: Optional[int] = None,
+    subsampling: Optional[str] = None,
     **extra: Any,
 ) -> None:
     from imagewizard.core import registry
@@ -160,7 +163,7 @@ def _run_task(
     t0 = time.perf_counter()
     out = apply(task, img, method, sigma=sigma_value, **extra, **kv)
     seconds = time.perf_counter() - t0
-    path = _write(output, out, meta, overwrite)
+    path = _write(output, out, meta, overwrite, quality=quality, subsampling=subsampling)
     record: dict[str, Any] = {
         "task": task,
         "method": method,
@@ -194,6 +197,23 @@ _REF = typer.Option(None, "--ref", help="clean reference image: report PSNR/SSIM
 
 
 _JSON = typer.Option(False, "--json", help="print a JSON record instead of text")
+
+
+_QUALITY = typer.Option(
+    None,
+    "--quality",
+    "-q",
+    min=1,
+    max=100,
+    help="JPEG/WebP quality 1-100 (default: a JPEG input's own quality, at least 75; else 95)",
+)
+
+
+_SUBSAMPLING = typer.Option(
+    None,
+    "--subsampling",
+    help="JPEG chroma subsampling 4:4:4, 4:2:2 or 4:2:0 (default: a JPEG input's own; else 4:4:4 from quality 90)",
+)
 
 
 _PARAMS = typer.Argument(None, help="method parameters as name=value (see the list below)", show_default=False)

@@ -15,7 +15,9 @@ from imagewizard.cli.app import (
     _OUT,
     _OVERWRITE,
     _PARAMS,
+    _QUALITY,
     _REF,
+    _SUBSAMPLING,
     _SIGMA,
     _check_output,
     _console,
@@ -59,7 +61,13 @@ def _task_command(task) -> Any:
     if task.sigma:
         params.append(opt("sigma", _SIGMA, Optional[str]))
     params += [p for i, p in inputs if not i.primary]
-    params += [opt("ref", _REF, Optional[Path]), opt("overwrite", _OVERWRITE, bool), opt("as_json", _JSON, bool)]
+    params += [
+        opt("ref", _REF, Optional[Path]),
+        opt("overwrite", _OVERWRITE, bool),
+        opt("quality", _QUALITY, Optional[int]),
+        opt("subsampling", _SUBSAMPLING, Optional[str]),
+        opt("as_json", _JSON, bool),
+    ]
 
     def command(**kw: Any) -> None:
         extra = {i.name: kw[i.name] for i in task.inputs}
@@ -73,6 +81,8 @@ def _task_command(task) -> Any:
             kw["overwrite"],
             kw["ref"],
             kw["as_json"],
+            quality=kw["quality"],
+            subsampling=kw["subsampling"],
             **extra,
         )
 
@@ -135,15 +145,34 @@ def enhance(
     save_plan: Optional[Path] = typer.Option(None, "--save-plan", help="wizard: write the plan (YAML/JSON)"),
     ref: Optional[Path] = _REF,
     overwrite: bool = _OVERWRITE,
+    quality: Optional[int] = _QUALITY,
+    subsampling: Optional[str] = _SUBSAMPLING,
     as_json: bool = _JSON,
 ) -> None:
-    """Improve an image: with no --method the wizard analyses it, plans the steps and runs them."""
+    """Improve an image: with no --method the wizard analyses it, plans the steps and runs them.
+
+    When the plan is empty the input file is copied byte for byte (same format asked for, no
+    --quality or --subsampling), so nothing is lost to re-encoding.
+    """
     from imagewizard.core.errors import ParameterError
 
     if method is not None:
         if dry_run or explain or save_plan:
             raise ParameterError("--dry-run, --explain and --save-plan are for the wizard (no --method)")
-        _run_task("enhance", input, output, method, None, params, overwrite, ref, as_json, reference=reference)
+        _run_task(
+            "enhance",
+            input,
+            output,
+            method,
+            None,
+            params,
+            overwrite,
+            ref,
+            as_json,
+            quality=quality,
+            subsampling=subsampling,
+            reference=reference,
+        )
         return
     if params:
         raise ParameterError("method parameters need --method; the wizard chooses its own")
@@ -156,6 +185,8 @@ def enhance(
         ref=ref,
         overwrite=overwrite,
         as_json=as_json,
+        quality=quality,
+        subsampling=subsampling,
     )
 
 
@@ -169,6 +200,8 @@ def _run_wizard(
     ref: Optional[Path],
     overwrite: bool,
     as_json: bool,
+    quality: Optional[int] = None,
+    subsampling: Optional[str] = None,
 ) -> None:
     from imagewizard.core.arrays import split_alpha
     from imagewizard.run.wizard import plan
@@ -218,7 +251,13 @@ def _run_wizard(
         t0 = time.perf_counter()
         out, steps = decided.pipeline.run(img, source=input) if decided.pipeline else (img, [])
         record.update(seconds=time.perf_counter() - t0, steps=steps)
-        record["output"] = str(_write(output, out, meta, overwrite))
+        copied = None
+        if decided.pipeline is None and quality is None and subsampling is None:
+            from imagewizard.io import copy_unchanged
+
+            copied = copy_unchanged(output, meta, overwrite=overwrite)  # nothing to do: the file as it was
+        record["output"] = str(copied or _write(output, out, meta, overwrite, quality=quality, subsampling=subsampling))
+        record["copied_unchanged"] = copied is not None
         if ref is not None:
             from imagewizard.analysis.metrics import compare
 
@@ -232,7 +271,8 @@ def _run_wizard(
                     f"SSIM {b['ssim']:.4f} -> {a['ssim']:.4f}",
                     highlight=False,
                 )
-            console.print(f"wrote {record['output']}  ({record['seconds']:.2f} s)", highlight=False)
+            how = ", the input copied byte for byte" if record["copied_unchanged"] else ""
+            console.print(f"wrote {record['output']}  ({record['seconds']:.2f} s{how})", highlight=False)
     if as_json:
         typer.echo(json.dumps(record, default=_json_default))
 

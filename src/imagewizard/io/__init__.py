@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from imagewizard.io.metadata import DEFAULT_MAX_PIXELS, ImageInfo, MAX_PIXELS_ENV, SUPPORTED_READ, SUPPORTED_WRITE
 from imagewizard.io.reading import read
-from imagewizard.io.writing import atomic_write, check_image_output, write
+from imagewizard.io.writing import atomic_write, check_image_output, copy_unchanged, write
 from imagewizard.io.folders import list_images
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "SUPPORTED_WRITE",
     "atomic_write",
     "check_image_output",
+    "copy_unchanged",
     "list_images",
     "read",
     "write",

@@ -88,6 +88,9 @@ class ImageInfo:
     dpi: tuple[float, float] | None = None
     frames: int = 1
     file_size: int | None = None
+    #: JPEG sources: the IJG quality whose tables the file uses (nearest), and the chroma subsampling
+    jpeg_quality: int | None = None
+    jpeg_subsampling: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """Plain, JSON-serialisable facts for ``imagewizard info``."""
@@ -107,6 +110,8 @@ class ImageInfo:
             "frames": self.frames,
             "file_size": self.file_size,
         }
+        if self.jpeg_quality is not None or self.jpeg_subsampling is not None:
+            out.update(quality_setting=self.jpeg_quality, chroma_subsampling=self.jpeg_subsampling)
         out.update(_exif_highlights(self.exif))
         return out
 

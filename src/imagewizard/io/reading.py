@@ -116,6 +116,8 @@ class _Decoded:
     icc: bytes | None = None
     dpi: tuple[float, float] | None = None
     frames: int = 1
+    jpeg_quality: int | None = None
+    jpeg_subsampling: str | None = None
 
 
 def _finish(d: _Decoded, p: Path, fmt: str, size: int, gray: bool) -> tuple[np.ndarray, ImageInfo]:
@@ -159,6 +161,8 @@ def _finish(d: _Decoded, p: Path, fmt: str, size: int, gray: bool) -> tuple[np.n
         dpi=d.dpi,
         frames=d.frames,
         file_size=size,
+        jpeg_quality=d.jpeg_quality,
+        jpeg_subsampling=d.jpeg_subsampling,
     )
     return np.ascontiguousarray(img, dtype=np.float32), info
 
@@ -334,7 +338,39 @@ def _decode_png16(fh: BinaryIO, p: Path, im, colour_type: int) -> _Decoded:
 def _pillow_meta(im) -> dict[str, Any]:
     meta: dict[str, Any] = {"icc": im.info.get("icc_profile"), "dpi": _dpi(im.info.get("dpi"))}
     meta.update(_exif_meta(im.info.get("exif")))
+    if im.format == "JPEG":
+        meta.update(_jpeg_settings(im))
     return meta
+
+
+# The IJG (libjpeg) standard luminance quantisation table; files made by libjpeg, Pillow, OpenCV and
+# most cameras' firmware scale it by the quality setting.
+_IJG_LUMA = np.array(
+    [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+     14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]
+)  # fmt: skip
+_SAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
+
+
+def _ijg_table(quality: int) -> np.ndarray:
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    return np.clip((_IJG_LUMA * scale + 50) // 100, 1, 255)
+
+
+def _jpeg_settings(im) -> dict[str, Any]:
+    """The quality (the IJG setting whose luminance table is closest) and chroma subsampling of a JPEG."""
+    from PIL import JpegImagePlugin
+
+    out: dict[str, Any] = {}
+    tables = getattr(im, "quantization", None) or {}
+    if 0 in tables and len(tables[0]) == 64:
+        luma = np.sort(np.asarray(tables[0], dtype=np.int64))  # sorted: independent of the zigzag order
+        errs = [float(np.abs(np.sort(_ijg_table(q)) - luma).mean()) for q in range(1, 101)]
+        out["jpeg_quality"] = int(np.argmin(errs)) + 1
+    sampling = JpegImagePlugin.get_sampling(im) if im.mode not in ("L", "1") else -1
+    out["jpeg_subsampling"] = _SAMPLING.get(sampling)
+    return out
 
 
 def _pillow_pixels(im, p: Path) -> tuple[np.ndarray, bool, float | None, int]:

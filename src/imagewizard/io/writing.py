@@ -43,7 +43,8 @@ def write(
     *,
     like: ImageInfo | None = None,
     bit_depth: int | None = None,
-    quality: int = 95,
+    quality: int | None = None,
+    subsampling: str | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write an image atomically; the format comes from the extension.
@@ -63,8 +64,13 @@ def write(
         8 or 16 (PNG, TIFF), 32 = float32 (TIFF). Default: the source's depth
         where the format can store it (16-bit stays 16-bit, float TIFF stays
         float), else 8; ``.npy`` is always float32 and unclipped.
-    quality : int
-        JPEG/WebP quality 1-100; WebP at 100 is lossless.
+    quality : int, optional
+        JPEG/WebP quality 1-100; WebP at 100 is lossless. Default: a JPEG source's own quality
+        (read from its quantisation tables, :attr:`ImageInfo.jpeg_quality`), at least 75, so a
+        repaired photo stays about the size it was; else 95.
+    subsampling : {'4:4:4', '4:2:2', '4:2:0'}, optional
+        JPEG chroma subsampling. Default: a JPEG source's own; else 4:4:4 at quality 90 and above
+        (4:2:0 visibly smears coloured detail), 4:2:0 below.
     overwrite : bool
         Allow replacing the file ``like`` was read from.
 
@@ -81,8 +87,7 @@ def write(
     """
     p = Path(path)
     fmt = _format_for(p)
-    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
-        raise ParameterError(f"quality must be an integer from 1 to 100, got {quality!r}")
+    quality, subsampling = output_settings(quality, subsampling, like)
     src_dtype = getattr(img, "dtype", None)
     arr = as_float_image(img, name="image", allow_alpha=True)
     colour, alpha = split_alpha(arr)
@@ -95,13 +100,37 @@ def write(
         )
     check_output(p, what="image", replace=like.path if (overwrite and like is not None) else None)
     try:
-        data = _ENCODERS[fmt](colour, alpha if fmt in _ALPHA_FORMATS else None, depth, quality, like)
+        if fmt == "JPEG":
+            data = _encode_jpeg(colour, None, depth, quality, like, subsampling=subsampling)
+        else:
+            data = _ENCODERS[fmt](colour, alpha if fmt in _ALPHA_FORMATS else None, depth, quality, like)
     except ParameterError:
         raise
     except Exception as e:
         raise ImageWriteError(f"cannot write {p}: encoding {fmt} failed ({_one_line(e)})") from None
     atomic_write(p, data, what="image", replace=like.path if (overwrite and like is not None) else None)
     return p
+
+
+#: The lowest quality a JPEG source's own setting is followed down to (below, 75): re-encoding at a
+#: poor source's quality would add a second generation of the same artefacts.
+MIN_FOLLOWED_QUALITY = 75
+SUBSAMPLINGS = ("4:4:4", "4:2:2", "4:2:0")
+
+
+def output_settings(quality, subsampling, like: ImageInfo | None) -> tuple[int, str]:
+    """The JPEG/WebP quality and JPEG subsampling to write with (see :func:`write`), checked."""
+    if quality is None:
+        src = like.jpeg_quality if like is not None else None
+        quality = max(int(src), MIN_FOLLOWED_QUALITY) if src else 95
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
+        raise ParameterError(f"quality must be an integer from 1 to 100, got {quality!r}")
+    if subsampling is None:
+        src = like.jpeg_subsampling if like is not None else None
+        subsampling = src or ("4:4:4" if quality >= 90 else "4:2:0")
+    if subsampling not in SUBSAMPLINGS:
+        raise ParameterError(f"subsampling must be one of {', '.join(SUBSAMPLINGS)}, got {subsampling!r}")
+    return int(quality), subsampling
 
 
 def _format_for(p: Path) -> str:
@@ -186,15 +215,13 @@ def _encode_pillow(fmt: str, a: np.ndarray, **kw: Any) -> bytes:
     return buf.getvalue()
 
 
-def _encode_jpeg(colour, alpha, depth, quality, like) -> bytes:
+def _encode_jpeg(colour, alpha, depth, quality, like, subsampling: str = "4:2:0") -> bytes:
     a = _pixels(colour, None, 8)
-    # 4:2:0 chroma subsampling visibly smears coloured detail; skip it when quality is asked for
-    subsampling = 0 if quality >= 90 else None
     return _encode_pillow(
         "JPEG",
         a,
         quality=int(quality),
-        subsampling=subsampling,
+        subsampling=SUBSAMPLINGS.index(subsampling),  # Pillow: 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0
         exif=_exif_for(like),
         icc_profile=_icc_for(like, a.shape[2]),
         dpi=like.dpi if like else None,
@@ -390,6 +417,27 @@ _ENCODERS = {
     "WEBP": _encode_webp,
     "NPY": _encode_npy,
 }
+
+
+def copy_unchanged(path, like: ImageInfo, *, overwrite: bool = False) -> Path | None:
+    """Copy the source file ``like`` was read from to ``path`` byte for byte, when the formats match.
+
+    For a result that is the input unchanged (a wizard plan with nothing to do): re-encoding would
+    lose quality and metadata for nothing. Returns None (nothing written) when ``path`` asks for
+    another format, or the source is not a plain file of known size; the caller then writes.
+    """
+    p = Path(path)
+    src = Path(like.path) if like is not None and like.path is not None else None
+    if src is None or _format_for(p) != like.format or not src.is_file() or src.stat().st_size != like.file_size:
+        return None
+    if not overwrite and _same_file(p, src):
+        raise ImageWriteError(
+            f"refusing to overwrite the input file {p}; choose another output path or pass overwrite=True (--overwrite)"
+        )
+    if overwrite and _same_file(p, src):
+        return p  # the file already is the result
+    check_output(p, what="image")
+    return atomic_write(p, src.read_bytes(), what="image")
 
 
 def atomic_write(p: Path, data: bytes, *, what: str = "output", replace=None) -> Path:

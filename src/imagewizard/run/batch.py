@@ -87,7 +87,7 @@ def _wizard(img, source: str) -> tuple[Any, list[dict[str, Any]], dict[str, Any]
 
 def process_one(source: str, dest: str, rel: str, pipeline: dict[str, Any]) -> dict[str, Any]:
     """Read, run the pipeline (or the wizard), write keeping format, bit depth, alpha and metadata. Never raises."""
-    from imagewizard.io import read, write
+    from imagewizard.io import copy_unchanged, read, write
 
     t0 = time.perf_counter()
     record: dict[str, Any] = {"input": rel, "output": rel}
@@ -101,7 +101,9 @@ def process_one(source: str, dest: str, rel: str, pipeline: dict[str, Any]) -> d
                 record.update(decided)
             else:
                 out, steps = p.run(img, source=source)
-            write(dest, out, like=meta)
+            # a wizard with nothing to do copies the file as it was rather than re-encoding it
+            if not (p is None and not decided["plan"] and copy_unchanged(dest, meta)):
+                write(dest, out, like=meta)
         record.update(status="ok", steps=steps, megapixels=round(img.shape[0] * img.shape[1] / 1e6, 4))
     except ImageWizardError as exc:
         record.update(status="error", error=str(exc))
