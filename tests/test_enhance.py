@@ -223,3 +223,42 @@ def test_brightening_keeps_saturation_and_hue():
     assert out[0, 1].max() == pytest.approx(1.0)
     h_in, h_out = skc.rgb2hsv(rgb)[..., 0], skc.rgb2hsv(out)[..., 0]
     np.testing.assert_allclose(h_out, h_in, atol=1e-6)
+
+
+def test_exposure_undoes_a_linear_light_darkening_and_keeps_hue():
+    from imagewizard.samples import sample
+    from imagewizard.tasks.enhance.exposure import auto_stops, exposure, linear_to_srgb, log_average, srgb_to_linear
+
+    img = sample("astronaut")[::4, ::4].astype(np.float32)
+    dark = linear_to_srgb(srgb_to_linear(img) / 2**3.5).astype(np.float32)
+    np.testing.assert_allclose(exposure(dark, stops=3.5, knee=1.0), img, atol=2e-3)  # 8-bit-free: exact inverse
+    assert auto_stops(dark) == pytest.approx(np.log2(0.13 / log_average(dark)))
+    assert auto_stops(img) == pytest.approx(max(0.0, np.log2(0.13 / log_average(img))))
+    out = exposure(dark)  # auto
+    assert out.min() >= 0 and out.max() <= 1
+    assert log_average(out) == pytest.approx(0.13, rel=0.01)  # at a typical key, the shoulder included
+    # linear-light ratios between channels (hue and saturation) are kept, highlights included
+    lin_in, lin_out = srgb_to_linear(dark), srgb_to_linear(exposure(dark, stops=5.0))
+    bright = lin_in.max(axis=-1) > 1e-3
+    ratio_in = lin_in[bright] / lin_in[bright].max(axis=-1, keepdims=True)
+    ratio_out = lin_out[bright] / lin_out[bright].max(axis=-1, keepdims=True)
+    np.testing.assert_allclose(ratio_out, ratio_in, atol=2e-3)
+    ramp = np.linspace(0, 1, 256, dtype=np.float32)[None]
+    assert np.all(np.diff(exposure(ramp, stops=2.0)) >= 0)  # monotone, rolls off into white
+
+
+def test_wizard_lifts_an_underexposed_photo_after_denoising_but_not_a_dark_scene():
+    from imagewizard.physics.degrade import degrade
+    from imagewizard.run.wizard import plan
+    from imagewizard.samples import sample
+    from imagewizard.tasks.enhance.exposure import linear_to_srgb, srgb_to_linear
+
+    img = sample("astronaut")[::2, ::2].astype(np.float32)
+    dark = linear_to_srgb(srgb_to_linear(img) / 2**3.5).astype(np.float32)
+    noisy = degrade(dark, noise="camera:3200", seed=0, protocol="uint8").image
+    steps = [(s.task, s.method) for s in plan(noisy).pipeline.steps]
+    assert steps[0][0] == "denoise" and steps[-1] == ("enhance", "exposure")
+    night = dark.copy()  # a scene meant to be dark keeps its lights: no exposure change
+    night[:20, :20] = 0.95
+    decided = plan(night)
+    assert decided.pipeline is None or all(s.method != "exposure" for s in decided.pipeline.steps)

@@ -40,6 +40,10 @@ def analyze(img) -> dict:
     out.update(_histogram_stats(x))
     out.update(_contrast(y))
     out.update(_exposure(y))
+    from imagewizard.tasks.enhance.exposure import log_average
+
+    out["key"] = log_average(x)  # log-average linear luminance: typical photos 0.05-0.26, median 0.13
+    out["highlight_level"] = float(np.percentile(y, 99.5))  # where the brightest tones reach
     sigma = _noise_sigma(x)
     kind, evidence = _noise_type(x, sigma)
     out.update(

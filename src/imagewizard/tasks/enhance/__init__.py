@@ -27,6 +27,8 @@ TASK = declare_task(
         rank=40,
         cli="imagewizard.cli.tasks:enhance",  # the wizard's options (--dry-run, --explain, --save-plan) beside the methods
         example="imagewizard enhance photo.jpg -o better.jpg",
-        modules=tuple(f"imagewizard.tasks.enhance.{m}" for m in ("color", "curves", "histogram", "sharpen", "auto")),
+        modules=tuple(
+            f"imagewizard.tasks.enhance.{m}" for m in ("color", "curves", "exposure", "histogram", "sharpen", "auto")
+        ),
     )
 )
