@@ -174,3 +174,51 @@ def test_readme_method_table_matches_the_registry():
             rows[m.group(1)] = {n.strip() for n in text.split(",") if n.strip()}
     for task in registry.tasks():
         assert rows.get(task) == {m.name for m in registry.methods(task)}, f"README's {task} row is out of date"
+
+
+def test_strength_dial_scales_sigma_or_the_change_and_zero_is_off():
+    from imagewizard.core.errors import ParameterError as PE
+
+    rng = np.random.default_rng(0)
+    clean = np.tile(np.linspace(0.2, 0.8, 48, dtype=np.float32), (48, 1))
+    noisy = np.clip(clean + rng.normal(0, 20 / 255, clean.shape), 0, 1).astype(np.float32)
+    # a method with a noise level runs at strength * sigma
+    np.testing.assert_array_equal(
+        apply("denoise", noisy, "tv", sigma=20, strength=0.5), apply("denoise", noisy, "tv", sigma=10)
+    )
+    # a method without one: the change is scaled
+    full = apply("enhance", noisy, "gamma", gamma=0.5)
+    half = apply("enhance", noisy, "gamma", gamma=0.5, strength=0.5)
+    np.testing.assert_allclose(half, noisy + 0.5 * (full - noisy), atol=1e-6)
+    assert np.array_equal(apply("enhance", noisy, "gamma", strength=1.0), full)
+    for method in ("median", "gaussian", "clahe"):  # 0 = off: the input back
+        task = "enhance" if method == "clahe" else "denoise"
+        np.testing.assert_array_equal(apply(task, noisy, method, strength=0), noisy)
+    with pytest.raises(PE, match="no strength control"):
+        apply("deblur", noisy, "wiener", kernel="gaussian:1", strength=1)
+    for bad in (-0.1, 5, "x", float("nan"), True):
+        with pytest.raises(PE, match="strength"):
+            apply("denoise", noisy, "median", strength=bad)
+
+
+def test_strength_in_pipelines_and_the_cli(tmp_path, capsys):
+    from PIL import Image
+
+    from imagewizard.cli.commands import main
+    from imagewizard.run.pipeline import Pipeline
+
+    p = Pipeline.from_dict({"steps": [{"method": "tv", "sigma": 20, "strength": 0.5}]})
+    assert p.to_dict()["steps"][0]["strength"] == 0.5
+    img = np.random.default_rng(1).random((32, 32)).astype(np.float32)
+    out, rec = p.run(img)
+    np.testing.assert_array_equal(out, apply("denoise", img, "tv", sigma=10))
+    assert rec[0]["strength"] == 0.5
+    with pytest.raises(ParameterError, match="strength"):
+        Pipeline.from_dict({"steps": [{"method": "wiener", "kernel": "gaussian:1", "strength": 1}]})
+    src = tmp_path / "in.png"
+    Image.fromarray((img * 255).astype(np.uint8)).save(src)
+    assert main(["denoise", str(src), "-o", str(tmp_path / "o.png"), "-m", "median", "--strength", "0", "--json"]) == 0
+    assert '"strength": 0.0' in capsys.readouterr().out
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "o.png")), np.asarray(Image.open(src)))
+    assert main(["denoise", str(src), "-o", str(tmp_path / "p.png"), "--strength", "9"]) != 0
+    assert "--strength" in capsys.readouterr().err

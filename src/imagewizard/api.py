@@ -48,6 +48,24 @@ class _DefaultMethods(Mapping):
 DEFAULT_METHODS = _DefaultMethods()
 
 
+#: The strength dial's range: 0 = off, 1 = as measured, up to 4 times as strong.
+STRENGTH_RANGE = (0.0, 4.0)
+
+
+def check_strength(strength: Any, where: str = "strength") -> float:
+    """``strength`` as a float in :data:`STRENGTH_RANGE`, or a one-line error."""
+    lo, hi = STRENGTH_RANGE
+    if isinstance(strength, bool):
+        raise ParameterError(f"{where} must be a number from {lo:g} to {hi:g}, got {strength!r}")
+    try:
+        value = float(strength)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{where} must be a number from {lo:g} to {hi:g}, got {strength!r}") from None
+    if not lo <= value <= hi:  # NaN fails this too
+        raise ParameterError(f"{where} must be from {lo:g} (off) to {hi:g}, got {strength!r}")
+    return value
+
+
 def resolve_sigma(img: np.ndarray, sigma: Any) -> float:
     """Return a noise level on the 0..255 scale: a number as given, or estimated for ``None``/``'auto'``."""
     if sigma is None or (isinstance(sigma, str) and sigma.strip().lower() == "auto"):
@@ -86,7 +104,7 @@ def sigma_for(method: "registry.Method", image: np.ndarray, sigma: Any) -> float
     return resolve_sigma(image, sigma)
 
 
-def apply(task: str, img, method: str, *, sigma: Any = None, **params: Any) -> np.ndarray:
+def apply(task: str, img, method: str, *, sigma: Any = None, strength: Any = None, **params: Any) -> np.ndarray:
     """Run registered method ``method`` of ``task`` on ``img``.
 
     Parameters
@@ -102,6 +120,12 @@ def apply(task: str, img, method: str, *, sigma: Any = None, **params: Any) -> n
     sigma : float or 'auto', optional
         Noise standard deviation on the 0..255 scale, for methods that use
         it; ``None``/``'auto'`` estimates it from the image.
+    strength : float, optional
+        For tasks with the dial (denoise, enhance; ``Task.strength``): 0 = off (the input comes
+        back), 1 = as measured (the default), above 1 = stronger, up to 4. A method with a
+        ``strength`` parameter of its own takes it (the real-photo denoiser scales its noise
+        map); a method with a noise level runs at ``strength * sigma``; any other method's change
+        is scaled: ``img + strength * (result - img)``.
     **params
         The task's inputs by name (deblur: ``kernel``, an array, a spec such as
         ``'gaussian:2'`` or ``'motion:15,30'``, or an image/.npy file; inpaint: ``mask``, True
@@ -133,15 +157,34 @@ def apply(task: str, img, method: str, *, sigma: Any = None, **params: Any) -> n
     if m.color == "gray" and image.ndim == 3:
         raise ParameterError(f"method '{m.name}' works on gray images only; convert with --gray or pick another method")
     kwargs: dict[str, Any] = dict(bound)
-    if m.sigma != "none":
-        kwargs["sigma"] = sigma_for(m, image, sigma)
-    else:
-        sigma_for(m, image, sigma)  # rejects a noise level given to a method that does not use one
+    own_strength = "strength" in bound  # the method has its own dial (the real-photo denoiser)
+    if strength is not None:
+        if not t.strength:
+            raise ParameterError(f"task '{t.name}' has no strength control; drop strength")
+        strength = check_strength(strength)
+        if own_strength:
+            if "strength" in params:
+                raise ParameterError(f"give strength once (method '{m.name}' takes it as its own parameter)")
+            kwargs["strength"] = strength
     for what, value in given.items():
         if what in m.needs and value is None:
             raise ParameterError(f"method '{m.name}' needs a {what}: {what}= {t.input(what).summary}")
         if value is not None and what not in m.needs | m.accepts:
             raise ParameterError(f"method '{m.name}' does not use a {what}; drop it")
+    dial = None if own_strength else strength  # what apply itself does with the strength
+    if dial == 0.0:  # off: the input back, nothing estimated or run
+        if m.sigma == "none" and not (sigma is None or str(sigma).strip().lower() == "auto"):
+            raise ParameterError(f"method '{m.name}' does not use a noise level; drop sigma")
+        return join_alpha(np.clip(image, 0.0, 1.0), None if alpha is None else np.clip(alpha, 0.0, 1.0))
+    if m.sigma != "none":
+        kwargs["sigma"] = sigma_for(m, image, sigma)
+    else:
+        sigma_for(m, image, sigma)  # rejects a noise level given to a method that does not use one
+    blend = None
+    if dial is not None and kwargs.get("sigma") is not None:
+        kwargs["sigma"] = min(float(kwargs["sigma"]) * dial, 255.0)  # strength scales the noise level
+    elif dial is not None:
+        blend = dial  # no level to scale: the change itself is scaled
     for what, value in given.items():
         if value is not None:
             kwargs[what] = t.input(what).resolver()(value, image.shape)
@@ -153,6 +196,8 @@ def apply(task: str, img, method: str, *, sigma: Any = None, **params: Any) -> n
     out = np.asarray(out, dtype=np.float32)
     if t.output == "same-shape image" and out.shape != image.shape:
         raise RuntimeError(f"{m.key} returned shape {out.shape} for input {image.shape}")
+    if blend is not None and blend != 1.0:
+        out = image + np.float32(blend) * (out - image)
     out = np.clip(out, 0.0, 1.0, out=out)
     # alpha is carried through, but the result keeps the API's promise of [0, 1] in every channel
     return join_alpha(out, None if alpha is None else np.clip(alpha, 0.0, 1.0))
@@ -244,8 +289,10 @@ def task_function(task: str):
     method = [P("method", P.POSITIONAL_OR_KEYWORD, default=t.default_method, annotation=str)]
     later = [P(i.name, P.POSITIONAL_OR_KEYWORD, default=None) for i in t.inputs if not i.primary]
     sigma = [P("sigma", P.POSITIONAL_OR_KEYWORD, default=None)] if t.sigma else []
+    strength = [P("strength", P.KEYWORD_ONLY, default=None)] if t.strength else []
     sig = inspect.Signature(
-        first + primary + method + later + sigma + [P("params", P.VAR_KEYWORD)], return_annotation=np.ndarray
+        first + primary + method + later + sigma + strength + [P("params", P.VAR_KEYWORD)],
+        return_annotation=np.ndarray,
     )
 
     def run(*args: Any, **kwargs: Any) -> np.ndarray:
@@ -267,6 +314,11 @@ def task_function(task: str):
         if t.sigma
         else ""
     )
+    if t.strength:
+        sigma_doc += (
+            "    strength : float, optional\n        0 = off, 1 = as measured (default), above 1 = stronger "
+            "(up to 4): see :func:`imagewizard.apply`.\n"
+        )
     run.__doc__ = (
         f"{t.summary}\n\n    Runs one of the task's methods through :func:`imagewizard.apply`. Returns "
         f"float32 in [0, 1], also for uint8 input (scaled, not 0..255).\n\n"

@@ -129,6 +129,7 @@ def _run_task(
     *,
     quality: Optional[int] = None,
     subsampling: Optional[str] = None,
+    strength: Optional[float] = None,
     **extra: Any,
 ) -> None:
     from imagewizard.core import registry
@@ -144,6 +145,10 @@ def _run_task(
     m.check_available()
     kv = registry.parse_assignments(params or [])
     m.bind(kv)  # validate parameters before reading anything
+    if strength is not None:
+        from imagewizard.api import check_strength
+
+        strength = check_strength(strength, "--strength")
     sigma = _sigma_arg(sigma)
     if sigma is not None and m.sigma == "none":
         raise ParameterError(f"method '{m.name}' does not use a noise level; drop --sigma")
@@ -161,7 +166,7 @@ def _run_task(
     )
     sigma_value = sigma_for(m, split_alpha(img)[0], sigma)
     t0 = time.perf_counter()
-    out = apply(task, img, method, sigma=sigma_value, **extra, **kv)
+    out = apply(task, img, method, sigma=sigma_value, strength=strength, **extra, **kv)
     seconds = time.perf_counter() - t0
     path = _write(output, out, meta, overwrite, quality=quality, subsampling=subsampling)
     record: dict[str, Any] = {
@@ -172,6 +177,7 @@ def _run_task(
         "params": m.bind(kv),
         "sigma": sigma_value,
         "sigma_estimated": estimated,
+        **({"strength": strength} if strength is not None else {}),
         "seconds": seconds,
         "megapixels_per_second": img.shape[0] * img.shape[1] / 1e6 / max(seconds, 1e-9),
     }
@@ -206,6 +212,14 @@ _QUALITY = typer.Option(
     min=1,
     max=100,
     help="JPEG/WebP quality 1-100 (default: a JPEG input's own quality, at least 75; else 95)",
+)
+
+
+_STRENGTH = typer.Option(
+    None,
+    "--strength",
+    help="0 = off, 1 = as measured (default), above 1 = stronger (up to 4): scales the noise level, "
+    "or the change for methods without one",
 )
 
 

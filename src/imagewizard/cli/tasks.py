@@ -17,6 +17,7 @@ from imagewizard.cli.app import (
     _PARAMS,
     _QUALITY,
     _REF,
+    _STRENGTH,
     _SUBSAMPLING,
     _SIGMA,
     _check_output,
@@ -60,6 +61,8 @@ def _task_command(task) -> Any:
     params.append(opt("method", _method_option(task.name), str))
     if task.sigma:
         params.append(opt("sigma", _SIGMA, Optional[str]))
+    if task.strength:
+        params.append(opt("strength", _STRENGTH, Optional[float]))
     params += [p for i, p in inputs if not i.primary]
     params += [
         opt("ref", _REF, Optional[Path]),
@@ -83,6 +86,7 @@ def _task_command(task) -> Any:
             kw["as_json"],
             quality=kw["quality"],
             subsampling=kw["subsampling"],
+            strength=kw.get("strength"),
             **extra,
         )
 
@@ -140,6 +144,7 @@ def enhance(
         None, "--method", "-m", help="enhance method (listed below); none: the wizard decides"
     ),
     reference: Optional[Path] = typer.Option(None, "--reference", help="reference image (histogram matching)"),
+    strength: Optional[float] = _STRENGTH,
     dry_run: bool = typer.Option(False, "--dry-run", help="wizard: print the plan only"),
     explain: bool = typer.Option(False, "--explain", help="wizard: also print the measurements"),
     save_plan: Optional[Path] = typer.Option(None, "--save-plan", help="wizard: write the plan (YAML/JSON)"),
@@ -171,11 +176,14 @@ def enhance(
             as_json,
             quality=quality,
             subsampling=subsampling,
+            strength=strength,
             reference=reference,
         )
         return
     if params:
         raise ParameterError("method parameters need --method; the wizard chooses its own")
+    if strength is not None:
+        raise ParameterError("--strength needs --method (the wizard's steps run as measured)")
     _run_wizard(
         input,
         output,

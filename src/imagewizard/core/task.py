@@ -108,6 +108,10 @@ class Task:
         What a method may receive besides the image; each method says which it needs or accepts.
     sigma : bool
         Its methods may take a noise level (``--sigma``, ``sigma=``; the 0..255 scale).
+    strength : bool
+        It has the ``strength`` dial (``--strength``, ``strength=``, a pipeline step's field):
+        0 = off (the input back), 1 = as measured, above 1 = stronger; see
+        :func:`imagewizard.api.apply`.
     output, writer : str
         What it returns (:data:`OUTPUT_KINDS`) and how that is written (:data:`WRITERS`).
     metrics : tuple of str
@@ -135,6 +139,7 @@ class Task:
     summary: str
     inputs: tuple[Input, ...] = ()
     sigma: bool = False
+    strength: bool = False
     output: str = "same-shape image"
     writer: str = "image"
     metrics: tuple[str, ...] = ("psnr", "ssim", "mse", "mae")
@@ -175,6 +180,7 @@ class Task:
             "output": self.output,
             "writer": self.writer,
             "sigma": self.sigma,
+            "strength": self.strength,
             "metrics": list(self.metrics),
             "default_method": self.default_method,
             "made_by": self.made_by,

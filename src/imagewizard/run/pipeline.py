@@ -42,7 +42,7 @@ from imagewizard.core.errors import ParameterError
 PIPELINE_SUFFIXES = (".yaml", ".yml", ".json")
 #: Pipeline files are a few lines; a huge one is a mistake (or a YAML bomb).
 PIPELINE_MAX_BYTES = 1024**2
-_BASE_FIELDS = ("task", "method", "params", "sigma")
+_BASE_FIELDS = ("task", "method", "params", "sigma", "strength")
 
 
 def _fields() -> tuple[str, ...]:
@@ -66,6 +66,8 @@ class Step:
     method: str
     params: dict[str, Any] = field(default_factory=dict)
     sigma: Any = None
+    #: the task's strength dial (0 = off, 1 = as measured; see imagewizard.api.apply), None: as measured
+    strength: float | None = None
     #: the task's inputs the step gives (kernel spec, mask file name, ...), by name
     inputs: dict[str, Any] = field(default_factory=dict)
 
@@ -80,6 +82,8 @@ class Step:
             d["params"] = dict(self.params)
         if self.sigma is not None:
             d["sigma"] = self.sigma
+        if self.strength is not None:
+            d["strength"] = self.strength
         for key in _fields():
             if self.inputs.get(key) is not None:
                 d[key] = self.inputs[key]
@@ -132,6 +136,14 @@ def _step_from_dict(d: Any, where: str) -> Step:
             raise ParameterError(f"{where}: field 'sigma' must be a number (0..255 scale) or 'auto', got {sigma!r}")
         if isinstance(sigma, (int, float)) and not 0 <= sigma <= 255:  # NaN fails this too
             raise ParameterError(f"{where}: field 'sigma' must be in [0, 255] (0..255 scale) or 'auto', got {sigma!r}")
+    strength = d.get("strength")
+    if strength is not None:
+        from imagewizard.api import check_strength
+        from imagewizard.core.task import get_task
+
+        if not get_task(task).strength:
+            raise ParameterError(f"{where}: field 'strength' given but task {task} has no strength control")
+        strength = check_strength(strength, f"{where}: field 'strength'")
     inputs = {}
     for key in fields[len(_BASE_FIELDS) :]:
         if d.get(key) is not None and key not in m.needs | m.accepts:
@@ -145,7 +157,7 @@ def _step_from_dict(d: Any, where: str) -> Step:
             else:
                 _check_value_field(spec, d[key], where)
             inputs[key] = d[key]
-    return Step(task=task, method=method, params=dict(params), sigma=sigma, inputs=inputs)
+    return Step(task=task, method=method, params=dict(params), sigma=sigma, strength=strength, inputs=inputs)
 
 
 def _check_value_field(spec, value: Any, where: str) -> None:
@@ -336,13 +348,15 @@ class Pipeline:
             tiled = m.halo is not None and h * w > tile_above and not files[i - 1]
             if tiled:
                 out = apply_tiled(
-                    lambda t, s=s, sigma=sigma: apply(s.task, t, s.method, sigma=sigma, **extra, **s.params),
+                    lambda t, s=s, sigma=sigma: apply(
+                        s.task, t, s.method, sigma=sigma, strength=s.strength, **extra, **s.params
+                    ),
                     np.asarray(out),
                     tile=tile,
                     halo=m.halo,
                 )
             else:
-                out = apply(s.task, out, s.method, sigma=sigma, **extra, **s.params)
+                out = apply(s.task, out, s.method, sigma=sigma, strength=s.strength, **extra, **s.params)
             records.append(
                 {
                     "step": i,
@@ -350,6 +364,7 @@ class Pipeline:
                     "method": s.method,
                     "params": m.bind(s.params),
                     "sigma": sigma,
+                    **({"strength": s.strength} if s.strength is not None else {}),
                     "seconds": round(time.perf_counter() - t0, 4),
                     **({"tiles": f"{tile}px, halo {m.halo}px"} if tiled else {}),
                 }

@@ -15,6 +15,7 @@ TASK = declare_task(
         "denoise",
         "Remove noise.",
         sigma=True,
+        strength=True,
         default_method="unet",
         bench_fallback=True,
         rank=10,  # the flagship (was nlm: slower, 1.9 dB worse)

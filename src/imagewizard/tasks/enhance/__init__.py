@@ -23,6 +23,7 @@ TASK = declare_task(
         "enhance",
         "Improve an image: with no --method the wizard analyses it, plans the steps and runs them.",
         inputs=(REFERENCE,),
+        strength=True,
         default_method="clahe",
         rank=40,
         cli="imagewizard.cli.tasks:enhance",  # the wizard's options (--dry-run, --explain, --save-plan) beside the methods
