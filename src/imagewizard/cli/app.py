@@ -166,7 +166,10 @@ def _run_task(
     )
     sigma_value = sigma_for(m, split_alpha(img)[0], sigma)
     t0 = time.perf_counter()
-    out = apply(task, img, method, sigma=sigma_value, strength=strength, **extra, **kv)
+    from imagewizard.cli.progress import progress_bar
+
+    with progress_bar(f"{task} {method}"):
+        out = apply(task, img, method, sigma=sigma_value, strength=strength, **extra, **kv)
     seconds = time.perf_counter() - t0
     path = _write(output, out, meta, overwrite, quality=quality, subsampling=subsampling)
     record: dict[str, Any] = {

@@ -60,7 +60,10 @@ def run_pipeline(
     _check_output(output, input, overwrite)
     img, meta = _read(input)
     t0 = time.perf_counter()
-    out, steps = p.run(img, source=input)
+    from imagewizard.cli.progress import progress_bar
+
+    with progress_bar():
+        out, steps = p.run(img, source=input)
     seconds = time.perf_counter() - t0
     path = _write(output, out, meta, overwrite)
     record = {"pipeline": str(pipeline), "input": str(input), "output": str(path), "seconds": seconds, "steps": steps}

@@ -257,7 +257,10 @@ def _run_wizard(
             console.print(f"wrote plan {record['plan_file']}", highlight=False)
     if not dry_run:
         t0 = time.perf_counter()
-        out, steps = decided.pipeline.run(img, source=input) if decided.pipeline else (img, [])
+        from imagewizard.cli.progress import progress_bar
+
+        with progress_bar():
+            out, steps = decided.pipeline.run(img, source=input) if decided.pipeline else (img, [])
         record.update(seconds=time.perf_counter() - t0, steps=steps)
         copied = None
         if decided.pipeline is None and quality is None and subsampling is None:

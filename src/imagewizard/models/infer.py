@@ -150,6 +150,9 @@ def run_tiled(
             t = torch.from_numpy(x).to(dev).contiguous(memory_format=torch.channels_last)
             out[:] = model(t, s).cpu().numpy()
         else:
+            from imagewizard.core.progress import report
+
+            total, done = -(-h // tile) * -(-w // tile), 0
             for y0 in range(0, h, tile):
                 for x0 in range(0, w, tile):
                     y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
@@ -158,6 +161,8 @@ def run_tiled(
                     t = torch.from_numpy(np.ascontiguousarray(x[:, :, ya:yb, xa:xb])).to(dev)
                     r = model(t.contiguous(memory_format=torch.channels_last), s).cpu().numpy()
                     out[:, :, y0:y1, x0:x1] = r[:, :, y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+                    done += 1
+                    report(done, total)
     res = out[0, 0] if img.ndim == 2 else out[0].transpose(1, 2, 0)
     return np.ascontiguousarray(res)
 

@@ -317,9 +317,8 @@ class Pipeline:
         run each local method (one declared with a ``halo``) in tiles of ``tile`` pixels a side, so
         memory stays bounded; the noise level is estimated once on the whole image first.
         """
-        from imagewizard.api import apply, sigma_for
-        from imagewizard.core.arrays import split_alpha
-        from imagewizard.run.tiling import TILE, TILE_ABOVE, apply_tiled
+        from imagewizard.core.progress import stage
+        from imagewizard.run.tiling import TILE, TILE_ABOVE
 
         tile_above = TILE_ABOVE if tile_above is None else tile_above
         tile = TILE if tile is None else tile
@@ -335,41 +334,48 @@ class Pipeline:
         records = []
         out = img
         for i, s in enumerate(self.steps, 1):
-            m = registry.get(s.task, s.method)
-            extra: dict[str, Any] = {**s.inputs, **files[i - 1]}
-            if isinstance(extra.get("kernel"), list):
-                extra["kernel"] = np.asarray(extra["kernel"], dtype=np.float64)
-            sigma = (
-                sigma_for(m, split_alpha(np.asarray(out, dtype=np.float32))[0], s.sigma) if m.sigma != "none" else None
-            )
-            t0 = time.perf_counter()
-            h, w = np.shape(out)[:2]
-            # an image-sized input (a mask, a reference) cannot be cut into the same tiles
-            tiled = m.halo is not None and h * w > tile_above and not files[i - 1]
-            if tiled:
-                out = apply_tiled(
-                    lambda t, s=s, sigma=sigma: apply(
-                        s.task, t, s.method, sigma=sigma, strength=s.strength, **extra, **s.params
-                    ),
-                    np.asarray(out),
-                    tile=tile,
-                    halo=m.halo,
-                )
-            else:
-                out = apply(s.task, out, s.method, sigma=sigma, strength=s.strength, **extra, **s.params)
-            records.append(
-                {
-                    "step": i,
-                    "task": s.task,
-                    "method": s.method,
-                    "params": m.bind(s.params),
-                    "sigma": sigma,
-                    **({"strength": s.strength} if s.strength is not None else {}),
-                    "seconds": round(time.perf_counter() - t0, 4),
-                    **({"tiles": f"{tile}px, halo {m.halo}px"} if tiled else {}),
-                }
-            )
+            with stage(f"step {i}/{len(self.steps)}: {s.task} {s.method}"):
+                out, rec = self._run_step(i, s, out, files[i - 1], tile_above, tile)
+            records.append(rec)
         return out, records
+
+    @staticmethod
+    def _run_step(
+        i: int, s: Step, out: np.ndarray, files: dict[str, Any], tile_above: int, tile: int
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """One step: its noise level estimated, then the method run whole or in tiles; returns its record."""
+        from imagewizard.api import apply, sigma_for
+        from imagewizard.core.arrays import split_alpha
+        from imagewizard.run.tiling import apply_tiled
+
+        m = registry.get(s.task, s.method)
+        extra: dict[str, Any] = {**s.inputs, **files}
+        if isinstance(extra.get("kernel"), list):
+            extra["kernel"] = np.asarray(extra["kernel"], dtype=np.float64)
+        sigma = sigma_for(m, split_alpha(np.asarray(out, dtype=np.float32))[0], s.sigma) if m.sigma != "none" else None
+        t0 = time.perf_counter()
+        h, w = np.shape(out)[:2]
+        # an image-sized input (a mask, a reference) cannot be cut into the same tiles
+        tiled = m.halo is not None and h * w > tile_above and not files
+        if tiled:
+            out = apply_tiled(
+                lambda t: apply(s.task, t, s.method, sigma=sigma, strength=s.strength, **extra, **s.params),
+                np.asarray(out),
+                tile=tile,
+                halo=m.halo,
+            )
+        else:
+            out = apply(s.task, out, s.method, sigma=sigma, strength=s.strength, **extra, **s.params)
+        return out, {
+            "step": i,
+            "task": s.task,
+            "method": s.method,
+            "params": m.bind(s.params),
+            "sigma": sigma,
+            **({"strength": s.strength} if s.strength is not None else {}),
+            "seconds": round(time.perf_counter() - t0, 4),
+            **({"tiles": f"{tile}px, halo {m.halo}px"} if tiled else {}),
+        }
 
 
 def single_step(

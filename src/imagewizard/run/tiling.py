@@ -38,14 +38,20 @@ def apply_tiled(
     func: Callable[[np.ndarray], np.ndarray], img: np.ndarray, *, tile: int = TILE, halo: int = 32
 ) -> np.ndarray:
     """``func`` applied to ``img`` tile by tile (see the module docstring); same shape and dtype as ``func`` gives."""
+    from imagewizard.core.progress import report, reporting
+
     h, w = img.shape[:2]
     out: np.ndarray | None = None
+    total, done = -(-h // tile) * -(-w // tile), 0
     for y0 in range(0, h, tile):
         for x0 in range(0, w, tile):
             y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
             ya, xa = max(0, y0 - halo), max(0, x0 - halo)
             yb, xb = min(h, y1 + halo), min(w, x1 + halo)
-            res = np.asarray(func(np.ascontiguousarray(img[ya:yb, xa:xb])))
+            with reporting(None):  # these tiles are the count; a method's own inner tiles are not
+                res = np.asarray(func(np.ascontiguousarray(img[ya:yb, xa:xb])))
+            done += 1
+            report(done, total)
             if out is None:
                 out = np.empty(img.shape[:2] + res.shape[2:], dtype=res.dtype)
             out[y0:y1, x0:x1] = res[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
