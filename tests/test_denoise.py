@@ -404,3 +404,34 @@ def test_anscombe_beats_gaussian_denoising_of_shot_noise():
     np.testing.assert_array_equal(
         apply("denoise", flat, "anscombe", denoiser="wavelet"), apply("denoise", flat, "wavelet", sigma="auto")
     )
+
+
+def test_dust_finds_isolated_specks_and_leaves_texture_alone():
+    from imagewizard.run.wizard import plan
+    from imagewizard.samples import sample
+    from imagewizard.tasks.denoise.dust import dust, speck_fraction, speck_mask
+
+    clean = sample("astronaut").astype(np.float32)
+    rng = np.random.default_rng(0)
+    dirty = clean.copy()
+    h, w = clean.shape[:2]
+    spots = []
+    for _ in range(int(0.002 * h * w / 2.5)):  # 0.2 % of the pixels, 1x1 to 2x2 white specks
+        y, x, s = rng.integers(4, h - 6), rng.integers(4, w - 6), rng.integers(1, 3)
+        if clean[y - 4 : y + s + 4, x - 4 : x + s + 4].max() < 0.65:  # where a white speck stands out
+            dirty[y : y + s, x : x + s] = 1.0
+            spots.append((y, x))
+    found = speck_mask(dirty)
+    pts = np.array(spots)
+    near = np.abs(pts[:, None] - pts[None]).max(axis=2)
+    alone = [tuple(p) for p, d in zip(pts, near) if np.sort(d)[1] > 6]  # a cluster is no isolated speck
+    assert len(alone) > 15 and np.mean([found[y, x] for y, x in alone]) > 0.95
+    assert speck_fraction(clean) < 0.0005 <= speck_fraction(dirty)
+    out = dust(dirty)
+    err = lambda a: float(np.sqrt(np.mean((a - clean) ** 2)))  # noqa: E731
+    assert err(out) < 0.4 * err(dirty)
+    assert np.array_equal(out[~found], dirty[~found])  # nothing else touched
+    steps = [s.method for s in plan(dirty).pipeline.steps]
+    assert steps[0] == "dust"
+    decided = plan(clean)
+    assert decided.pipeline is None or "dust" not in [s.method for s in decided.pipeline.steps]

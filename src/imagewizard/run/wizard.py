@@ -36,6 +36,9 @@ DENOISERS = ("unet", "bm3d", "nlm")
 #: For the noise of real photos (camera noise: correlated, chroma, growing in the shadows; noise under
 #: JPEG; low light): the blind real-photo denoiser first, which estimates its own noise map.
 REAL_DENOISERS = ("real", "unet", "bm3d", "nlm")
+#: Isolated specks (contrast 0.3, tasks.denoise.dust) on more than this share of the pixels are dust:
+#: clean BSDS500 training photos have at most 0.027 % (catchlights, glints).
+DUST_MIN_FRACTION = 0.0005
 #: Low light, i.e. underexposed: a log-average linear luminance ("key") below LOW_LIGHT_KEY (typical
 #: photos: 0.05-0.26, BSDS500 training photos 10-90 %, median 0.13) *and* nothing bright (99.5th
 #: percentile of luminance below LOW_LIGHT_HIGHLIGHT). Photos meant to be dark keep their highlights:
@@ -116,6 +119,13 @@ def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
             "estimated: left alone"
         )
 
+    specks = float(a.get("speck_fraction") or 0.0)
+    if specks >= DUST_MIN_FRACTION and ntype != "salt-pepper":
+        steps.append({"task": "denoise", "method": "dust"})
+        reasons.append(
+            f"dust or specks: {100 * specks:.2f}% of the pixels are isolated spots standing out from everything "
+            "around them; filled from their surroundings first, so that no denoiser smears them into blotches"
+        )
     key = float(a.get("key") if a.get("key") is not None else 1.0)
     low_light = key < LOW_LIGHT_KEY and float(a.get("highlight_level", 1.0)) < LOW_LIGHT_HIGHLIGHT
     if low_light:
@@ -164,7 +174,7 @@ def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
     else:
         skipped.append(f"no denoising: noise sigma {sigma:.1f} is below {NOISE_MIN_SIGMA:g}")
 
-    if a.get("likely_blurred") and not steps:
+    if a.get("likely_blurred") and all(st["method"] == "dust" for st in steps):
         steps.append({"task": "deblur", "method": "blind-rl"})
         reasons.append(
             f"soft image (detail ratio {a.get('detail_ratio', 0):.2f}) without noise to amplify: "

@@ -23,7 +23,7 @@ TASK = declare_task(
         # import order is listing order (imagewizard methods); the learned methods come last
         modules=tuple(
             f"imagewizard.tasks.denoise.{m}"
-            for m in ("filters", "nlm", "tv", "wavelet", "diffusion", "mrf", "blockmatch", "deblock", "vst")
+            for m in ("filters", "nlm", "tv", "wavelet", "diffusion", "mrf", "blockmatch", "deblock", "vst", "dust")
         )
         + ("imagewizard.models.methods",),
     )
