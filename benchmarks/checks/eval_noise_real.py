@@ -6,7 +6,9 @@ For every case the clean 8-bit image is degraded with ``imagewizard.physics.degr
 over all pixels and channels, on the 0..255 scale (for JPEG-compressed noise this includes what
 JPEG changed: the whole error a denoiser should remove). The estimates: the wizard's
 (``analysis.estimate.noise_sigma``, what ``sigma='auto'`` uses) and scikit-image's wavelet MAD
-(``skimage.restoration.estimate_sigma``, averaged over channels) for reference. Prints the Markdown
+(``skimage.restoration.estimate_sigma``, averaged over channels) for reference, and, where the
+real-photo denoiser is installed, ``analysis.estimate.residual.noise_rms`` (the RMS of what it
+removes, on four 256-pixel crops). Prints the Markdown
 table of docs/noise-estimation.md: mean truth, mean estimate, mean signed and absolute relative
 error, and the share of images within 20 % of the truth.
 
@@ -43,11 +45,15 @@ def estimators() -> dict:
     from skimage.restoration import estimate_sigma
 
     from imagewizard.analysis.estimate import noise_sigma
+    from imagewizard.analysis.estimate.residual import available, noise_rms
 
-    return {
+    out = {
         "noise_sigma": noise_sigma,
         "skimage MAD": lambda x: 255.0 * float(np.mean(estimate_sigma(x, channel_axis=-1 if x.ndim == 3 else None))),
     }
+    if available():
+        out["noise_rms (real residual)"] = noise_rms
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

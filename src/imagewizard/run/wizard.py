@@ -36,9 +36,11 @@ DENOISERS = ("unet", "bm3d", "nlm")
 #: For the noise of real photos (camera noise: correlated, chroma, growing in the shadows; noise under
 #: JPEG; low light): the blind real-photo denoiser first, which estimates its own noise map.
 REAL_DENOISERS = ("real", "unet", "bm3d", "nlm")
-#: Isolated specks (contrast 0.3, tasks.denoise.dust) on more than this share of the pixels are dust:
-#: clean BSDS500 training photos have at most 0.027 % (catchlights, glints).
-DUST_MIN_FRACTION = 0.0005
+#: Isolated specks (contrast 0.3, tasks.denoise.dust) are dust when they cover this share of the
+#: pixels and spread over the frame as a random scatter does (clean photos' glints cluster; see
+#: tasks.denoise.dust for the measurements behind both numbers).
+DUST_MIN_FRACTION = 0.001
+DUST_MIN_SPREAD = 0.78
 #: Low light, i.e. underexposed: a log-average linear luminance ("key") below LOW_LIGHT_KEY (typical
 #: photos: 0.05-0.26, BSDS500 training photos 10-90 %, median 0.13) *and* nothing bright (99.5th
 #: percentile of luminance below LOW_LIGHT_HIGHLIGHT). Photos meant to be dark keep their highlights:
@@ -120,11 +122,13 @@ def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
         )
 
     specks = float(a.get("speck_fraction") or 0.0)
-    if specks >= DUST_MIN_FRACTION and ntype != "salt-pepper":
+    spread = float(a.get("speck_spread") or 0.0)
+    if specks >= DUST_MIN_FRACTION and spread >= DUST_MIN_SPREAD and ntype != "salt-pepper":
         steps.append({"task": "denoise", "method": "dust"})
         reasons.append(
             f"dust or specks: {100 * specks:.2f}% of the pixels are isolated spots standing out from everything "
-            "around them; filled from their surroundings first, so that no denoiser smears them into blotches"
+            f"around them, scattered over the whole frame (spread {spread:.2f}); filled from their surroundings "
+            "first, so that no denoiser smears them into blotches"
         )
     key = float(a.get("key") if a.get("key") is not None else 1.0)
     low_light = key < LOW_LIGHT_KEY and float(a.get("highlight_level", 1.0)) < LOW_LIGHT_HIGHLIGHT

@@ -44,9 +44,9 @@ def analyze(img) -> dict:
 
     out["key"] = log_average(x)  # log-average linear luminance: typical photos 0.05-0.26, median 0.13
     out["highlight_level"] = float(np.percentile(y, 99.5))  # where the brightest tones reach
-    from imagewizard.tasks.denoise.dust import speck_fraction
+    from imagewizard.tasks.denoise.dust import speck_stats
 
-    out["speck_fraction"] = speck_fraction(x)  # isolated spots of contrast 0.3 (dust, hot pixels)
+    out.update(speck_stats(x))  # isolated spots of contrast 0.3 (dust, hot pixels) and their spread
     sigma = _noise_sigma(x)
     kind, evidence = _noise_type(x, sigma)
     out.update(
