@@ -97,3 +97,29 @@ def test_the_wizard_is_a_registered_method(clean):
     np.testing.assert_array_equal(iw.enhance(dull, method="wizard"), auto(dull)[0])
     p = Pipeline.from_dict({"steps": [{"method": "wizard"}]})
     np.testing.assert_array_equal(p.run(dull)[0], auto(dull)[0])
+
+
+def test_real_photo_noise_goes_to_the_real_photo_denoiser(clean, monkeypatch):
+    from imagewizard.analysis.estimate import residual
+    from imagewizard.physics.degrade import degrade
+
+    rms = {"value": 9.0}
+    monkeypatch.setattr(residual, "available", lambda: True)
+    monkeypatch.setattr(residual, "noise_rms", lambda img, **kw: rms["value"])
+    camera = degrade(clean, noise="camera:1600", seed=0, protocol="uint8").image
+    decided = plan(camera)
+    assert [s.method for s in decided.pipeline.steps] == ["real"]
+    assert "correlated" in decided.reasons[0] and decided.analysis["noise_rms"] == 9.0
+    # white noise of the same RMS stays with the Gaussian flagship told its sigma (rms ~ sigma)
+    white = degrade(clean, noise="gaussian:9", seed=0, protocol="uint8").image
+    assert [s.method for s in plan(white).pipeline.steps] != ["real"]
+    # white noise under JPEG is correlated too
+    assert [s.method for s in plan(degrade(clean, noise="gaussian:9", jpeg=80, seed=0).image).pipeline.steps] == [
+        "real"
+    ]
+    # a residual at the level of clean photos' grain (below REAL_NOISE_MIN_RMS) is left alone
+    rms["value"] = 4.0
+    assert plan(clean).pipeline is None
+    monkeypatch.setattr(residual, "available", lambda: False)  # without the model: as before
+    without = plan(camera)
+    assert without.pipeline is None or "real" not in [s.method for s in without.pipeline.steps]

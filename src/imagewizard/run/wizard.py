@@ -36,6 +36,13 @@ DENOISERS = ("unet", "bm3d", "nlm")
 #: For the noise of real photos (camera noise: correlated, chroma, growing in the shadows; noise under
 #: JPEG; low light): the blind real-photo denoiser first, which estimates its own noise map.
 REAL_DENOISERS = ("real", "unet", "bm3d", "nlm")
+#: Real-photo noise (the RMS of what the real-photo denoiser removes, analysis.estimate.residual)
+#: counts from this level: on clean BSDS500 training photos that residual is 3.5 (median) to 5.8
+#: (grain and JPEG artefacts the model also removes), camera noise at ISO 800 gives 6-8.
+REAL_NOISE_MIN_RMS = 6.5
+#: Noise whose RMS is this many times the white-noise estimate is correlated (demosaicing, JPEG):
+#: white Gaussian noise gives 0.8-0.93, camera noise at ISO 800 1.9-16.
+CORRELATED_RATIO = 1.5
 #: Isolated specks (contrast 0.3, tasks.denoise.dust) are dust when they cover this share of the
 #: pixels and spread over the frame as a random scatter does (clean photos' glints cluster; see
 #: tasks.denoise.dust for the measurements behind both numbers).
@@ -79,6 +86,27 @@ def _range_without_noise(img: np.ndarray) -> float:
 def _peak(a: dict[str, Any]) -> float | None:
     fit = (a.get("noise_evidence") or {}).get("poisson_fit")
     return 255.0 / fit[1] if fit and fit[1] > 0 else None
+
+
+def _real_noise(colour: np.ndarray, a: dict[str, Any], sigma: float) -> bool:
+    """Whether the noise looks like a real photo's (records ``noise_rms`` in ``a``); needs the real model."""
+    from imagewizard.analysis.estimate import residual
+
+    if not residual.available():
+        return False
+    if a.get("noise_rms") is None:
+        a["noise_rms"] = residual.noise_rms(colour)
+    rms = float(a["noise_rms"] or 0.0)
+    if rms < REAL_NOISE_MIN_RMS:
+        return False
+    if rms >= CORRELATED_RATIO * max(sigma, 0.5):
+        return True
+    from imagewizard.analysis.estimate import jpeg_quality
+
+    # white noise saved as a JPEG is no longer white: the real-photo denoiser was trained on that too
+    if "jpeg_grid_quality" not in a:
+        a["jpeg_grid_quality"] = jpeg_quality(colour)[0]
+    return a["jpeg_grid_quality"] is not None
 
 
 def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
@@ -149,6 +177,18 @@ def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
         reasons.append(
             "then expose in linear light to a typical photo's key, highlights rolled off, hue and "
             "saturation kept (a stretch or gamma on the sRGB values would bend tones and colours)"
+        )
+    elif ntype != "salt-pepper" and _real_noise(colour, a, sigma):
+        rms = float(a["noise_rms"])
+        if steps and steps[-1]["method"] == "deblock":  # the real-photo denoiser takes JPEG'd noise as it is
+            steps.pop()
+            reasons.pop()
+        steps.append({"task": "denoise", "method": "real"})
+        reasons.append(
+            f"real-photo noise: RMS {rms:.1f} (0..255) removed by the real-photo denoiser, "
+            f"{rms / max(sigma, 0.5):.1f}x what white noise would show ({sigma:.1f}): correlated and "
+            "signal-dependent like a camera's (demosaicing, colour processing, JPEG); the blind real-photo "
+            "denoiser, which estimates its own per-pixel noise map"
         )
     elif ntype == "salt-pepper":
         steps.append({"task": "denoise", "method": "median", "params": {"size": 3}})

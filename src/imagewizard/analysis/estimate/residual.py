@@ -5,8 +5,11 @@ weakly textured patches: exact for white noise, but camera noise is spatially co
 demosaicing and JPEG, so most of its energy sits at coarser scales and that estimate reads a
 small fraction of it (docs/noise-estimation.md). The blind real-photo denoiser (``real``) was
 trained on exactly that noise, so the RMS of what it removes, ``noisy - real(noisy)``, measures
-the whole noise, correlated and signal-dependent alike. To stay quick on large photos it runs on
-up to ``crops`` crops of ``side`` pixels spread over the image.
+the whole noise, correlated and signal-dependent alike. Under JPEG the error also holds what the
+compression took away, which no denoiser returns: when the pixels show a JPEG grid and its
+quality (:func:`~imagewizard.analysis.estimate.jpeg.jpeg_quality`), that part is estimated as what
+the same compression takes from the denoised image, and added in quadrature. To stay quick on
+large photos it runs on up to ``crops`` crops of ``side`` pixels spread over the image.
 """
 
 from __future__ import annotations
@@ -52,10 +55,17 @@ def noise_rms(img, *, side: int = 256, crops: int = 4) -> float | None:
     from imagewizard.api import apply
     from imagewizard.core.arrays import as_float_image
 
+    from imagewizard.analysis.estimate.jpeg import jpeg_quality
+    from imagewizard.physics.degrade import jpeg_compress
+
     x = as_float_image(img)
-    total, count = 0.0, 0
+    quality = jpeg_quality(x)[0]  # the grid's quantisation, read from the pixels; None: no JPEG seen
+    total = lost = 0.0
+    count = 0
     for c in crops_of(x, side, crops):
         den = apply("denoise", c, "real", threads=0)
         total += float(np.sum((np.asarray(c, np.float64) - den) ** 2))
+        if quality:  # what JPEG itself took away, which no denoiser gives back: as much as it takes from den
+            lost += float(np.sum((den.astype(np.float64) - jpeg_compress(den, quality)) ** 2))
         count += c.size
-    return 255.0 * float(np.sqrt(total / max(count, 1)))
+    return 255.0 * float(np.sqrt((total + lost) / max(count, 1)))
