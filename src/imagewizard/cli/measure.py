@@ -59,21 +59,31 @@ def info(
 def estimate_noise(
     img: Path = typer.Argument(..., help="image file"), as_json: bool = typer.Option(False, "--json", help="print JSON")
 ) -> None:
-    """Estimate the noise level (sigma on 0..255) and, where it can tell, the noise type."""
+    """Estimate the noise level (sigma on 0..255), the noise type and, with the real-photo denoiser, the noise RMS.
+
+    sigma reads white noise exactly but only the finest scale of correlated (camera, JPEG) noise;
+    rms measures all of it (docs/noise-estimation.md).
+    """
     from imagewizard.core.arrays import split_alpha
     from imagewizard.analysis.estimate import noise_sigma, noise_type
 
     arr, _ = _read(img)
     arr = split_alpha(arr)[0]
+    from imagewizard.analysis.estimate.residual import noise_rms
+
     sigma = float(noise_sigma(arr))
     kind, evidence = noise_type(arr)
+    rms = noise_rms(arr)  # None without the real-photo denoiser
     if as_json:
-        typer.echo(json.dumps({"sigma": sigma, "type": kind, "evidence": evidence}, default=_json_default))
+        record = {"sigma": sigma, "type": kind, "evidence": evidence, "noise_rms": rms}
+        typer.echo(json.dumps(record, default=_json_default))
         return
     console = _console()
     console.print(f"sigma  {sigma:.2f}  (Gaussian-equivalent std on the 0..255 scale)")
     brief = {k: v for k, v in evidence.items() if k != "levels"}  # per-intensity levels: --json has them
     console.print(f"type   {kind}  ({_fmt(brief)})")
+    if rms is not None:
+        console.print(f"rms    {rms:.2f}  (all the noise, correlated included: what the real-photo denoiser removes)")
 
 
 @app.command()
