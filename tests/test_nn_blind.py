@@ -132,3 +132,40 @@ def test_noise_real_refuses_a_gan():
         TrainConfig(noise="real", gan=True).validate()
     with pytest.raises(Exception, match="noise must be"):
         TrainConfig(noise="pink").validate()
+
+
+def test_true_noise_map_is_the_local_noise_level():
+    from imagewizard.models.train import true_noise_map
+
+    g = torch.Generator().manual_seed(0)
+    white = torch.randn(1, 3, 96, 96, generator=g) * 0.1
+    m = true_noise_map(white, 2)
+    assert m.shape == (1, 3, 48, 48) and abs(float(m.mean()) - 0.1) < 0.005
+    # level growing left to right, and a quieter channel: the map follows both
+    ramp = torch.linspace(0.02, 0.2, 96).view(1, 1, 1, 96)
+    scale = torch.tensor([1.0, 1.0, 0.5]).view(1, 3, 1, 1)
+    m = true_noise_map(torch.randn(1, 3, 96, 96, generator=g) * ramp * scale, 2)
+    assert float(m[0, 0, :, -8:].mean()) > 5 * float(m[0, 0, :, :8].mean())
+    assert abs(float(m[0, 2].mean() / m[0, 0].mean()) - 0.5) < 0.05
+
+
+def test_blind_training_step_teaches_the_estimator_the_map():
+    from imagewizard.models.train import _blind_step, make_loss
+
+    torch.manual_seed(0)
+    net, _ = build("unet-blind", **TINY_BLIND)
+    opt = torch.optim.Adam(net.estimator.parameters(), lr=3e-3)
+    clean = torch.rand(4, 3, 32, 32) * 0.5 + 0.25
+    loss_fn = make_loss("mse")
+    first = None
+    for step in range(60):
+        noisy = clean + torch.randn_like(clean) * 0.12  # sigma ~31: the estimator starts at 15
+        pred, loss = _blind_step(net, noisy, clean, loss_fn, teacher=step % 2 == 0)
+        assert pred.shape == clean.shape and torch.isfinite(loss)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            level = float(net.noise_map(noisy).mean())
+        first = level if first is None else first
+    assert first < 20 and level > 25  # learnt toward the true 31 on the 0..255 scale

@@ -522,8 +522,11 @@ def train_denoiser(
                 if cfg.noise == "gaussian" and cfg.clip_fraction > 0 and rng.random() < cfg.clip_fraction:
                     noisy = clip_round_8bit(noisy)
                 x = torch.from_numpy(noisy).to(dev).contiguous(memory_format=torch.channels_last)
-                pred = model(x, torch.from_numpy(sig).to(dev))
-                loss = loss_fn(pred, y)
+                if cfg.noise == "real" and hasattr(model, "estimate"):
+                    pred, loss = _blind_step(model, x, y, loss_fn, teacher=bool(rng.random() < 0.5))
+                else:
+                    pred = model(x, torch.from_numpy(sig).to(dev))
+                    loss = loss_fn(pred, y)
             if hasattr(model, "extra_loss"):  # e.g. the VAE's beta * KL
                 loss = loss + model.extra_loss()
             if disc is not None:
@@ -638,6 +641,54 @@ def _training_data(cfg: TrainConfig, log: Callable[[str], None]) -> dict[str, An
         "card": card,
         "val_label": val_label,
     }
+
+
+#: CBDNet's weights (Guo et al. 2019): the asymmetric map loss (under-estimates cost 1 - ALPHA,
+#: over-estimates ALPHA: a denoiser told too little leaves noise, told too much only smooths a
+#: little more) and the total variation that keeps the map smooth.
+MAP_ALPHA, MAP_WEIGHT, MAP_TV = 0.3, 0.5, 0.05
+
+
+def true_noise_map(noise, shuffle: int, blur: float = 2.0):
+    """Per-pixel, per-channel noise level (0..1 sigma scale) of a known ``noise`` (N, C, H, W), at 1/shuffle size.
+
+    The local RMS: squared noise averaged over shuffle x shuffle cells, then a Gaussian window of
+    ``blur`` cells, square-rooted; for white noise of sigma s it is about s everywhere, for shot noise
+    it follows the brightness, for camera noise also the colour channel.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    v = F.avg_pool2d(noise.float() ** 2, shuffle) if shuffle > 1 else noise.float() ** 2
+    r = int(3 * blur)
+    t = torch.arange(-r, r + 1, dtype=v.dtype, device=v.device)
+    k = torch.exp(-0.5 * (t / blur) ** 2)
+    k = k / k.sum()
+    c = v.shape[1]
+    v = F.pad(v, (r, r, r, r), mode="reflect")
+    v = F.conv2d(v, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    v = F.conv2d(v, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    return v.clamp_min(0).sqrt()
+
+
+def _blind_step(model, x, y, loss_fn, *, teacher: bool):
+    """Loss of a blind estimator + U-Net (CBDNet): reconstruction, asymmetric map loss, map smoothness.
+
+    ``teacher``: denoise with the true map instead of the estimate (half the batches), so the U-Net
+    keeps answering to its map, which is what makes ``strength`` (scaling the map) mean something.
+    """
+    import torch
+
+    xp, planes = model.denoiser.prepare(x)
+    est = model.estimate(planes)
+    with torch.no_grad():
+        truth = true_noise_map(x - y, model.denoiser.shuffle)
+    under = (est < truth).to(est.dtype)
+    map_loss = (torch.abs(MAP_ALPHA - under) * (est - truth) ** 2).mean()
+    tv = ((est[..., 1:, :] - est[..., :-1, :]) ** 2).mean() + ((est[..., :, 1:] - est[..., :, :-1]) ** 2).mean()
+    pred = model.denoiser.denoise(xp, planes, truth if teacher else est)[..., : x.shape[-2], : x.shape[-1]]
+    # the map terms (0..1 sigma scale, squared) come out about a tenth of the image MSE: x10 evens them
+    return pred, loss_fn(pred, y) + 10.0 * (MAP_WEIGHT * map_loss + MAP_TV * tv)
 
 
 def _diffusion_setup(cfg: TrainConfig, model) -> dict[str, Any]:
