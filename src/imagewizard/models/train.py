@@ -363,8 +363,16 @@ def train_denoiser(
 
         # use_buffers: batch-norm statistics are averaged too, so the EMA model is usable as is.
         ema = AveragedModel(model, multi_avg_fn=_ema_update(cfg.ema), use_buffers=True)
+    params: Any = model.parameters()
+    if hasattr(model, "estimator"):
+        # the noise-map estimator is new and small beside a trained U-Net: it learns at 10x the rate
+        est = {id(p) for p in model.estimator.parameters()}
+        params = [
+            {"params": [p for p in model.parameters() if id(p) not in est]},
+            {"params": list(model.estimator.parameters()), "lr_scale": ESTIMATOR_LR_SCALE},
+        ]
     opt = torch.optim.AdamW(
-        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.5, 0.999) if cfg.gan else (0.9, 0.999)
+        params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.5, 0.999) if cfg.gan else (0.9, 0.999)
     )
     loss_fn = make_loss(cfg.loss)
     diffusion = _diffusion_setup(cfg, model) if cfg.objective == "diffusion" else None
@@ -504,7 +512,7 @@ def train_denoiser(
             clean = sampler.sample(cfg.batch, rng)
             y = torch.from_numpy(clean).to(dev).contiguous(memory_format=torch.channels_last)
             for g in [*opt.param_groups, *(opt_d.param_groups if opt_d is not None else [])]:
-                g["lr"] = lr_at(cfg, step)
+                g["lr"] = lr_at(cfg, step) * g.get("lr_scale", 1.0)
             if diffusion is not None:
                 loss = diffusion_loss(
                     model,
@@ -647,6 +655,7 @@ def _training_data(cfg: TrainConfig, log: Callable[[str], None]) -> dict[str, An
 #: over-estimates ALPHA: a denoiser told too little leaves noise, told too much only smooths a
 #: little more) and the total variation that keeps the map smooth.
 MAP_ALPHA, MAP_WEIGHT, MAP_TV = 0.3, 0.5, 0.05
+ESTIMATOR_LR_SCALE = 10.0
 
 
 def true_noise_map(noise, shuffle: int, blur: float = 2.0):
