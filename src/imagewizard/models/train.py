@@ -211,6 +211,20 @@ def _save_atomic(obj: Any, path: Path) -> None:
         torch.save(obj, tmp)
 
 
+def _val_clean(im: np.ndarray, crop: int) -> np.ndarray:
+    """A uint8 validation image as float32 in [0, 1] (HxW for one channel), centre-cropped to ``crop`` if set."""
+    if crop:
+        h, w = im.shape[:2]
+        y, x = max((h - crop) // 2, 0), max((w - crop) // 2, 0)
+        im = im[y : y + crop, x : x + crop]
+    return (im[:, :, 0] if im.shape[2] == 1 else im).astype(np.float32) / 255.0
+
+
+def _val_psnr(clean: np.ndarray, pred: np.ndarray) -> float:
+    mse = float(np.mean((np.clip(pred, 0, 1).astype(np.float64) - clean) ** 2))
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
 def evaluate(
     model, images: list[np.ndarray], sigmas, *, seed: int = 1234, crop: int = 0, protocols: tuple[str, ...] = ("float",)
 ) -> dict[str, float]:
@@ -229,18 +243,12 @@ def evaluate(
         for s in sigmas:
             vals = []
             for i, im in enumerate(images):
-                if crop:
-                    h, w = im.shape[:2]
-                    y, x = max((h - crop) // 2, 0), max((w - crop) // 2, 0)
-                    im = im[y : y + crop, x : x + crop]
-                clean = (im[:, :, 0] if im.shape[2] == 1 else im).astype(np.float32) / 255.0
+                clean = _val_clean(im, crop)
                 rng = np.random.default_rng([seed, i, int(round(s * 100))])
                 noisy = clean + rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(s / 255.0)
                 if protocol == "uint8":
                     noisy = clip_round_8bit(noisy)
-                pred = np.clip(predict(model, noisy, s, tile=1024), 0, 1)
-                mse = float(np.mean((pred.astype(np.float64) - clean) ** 2))
-                vals.append(10 * math.log10(1.0 / max(mse, 1e-12)))
+                vals.append(_val_psnr(clean, predict(model, noisy, s, tile=1024)))
             out[f"psnr_s{s:g}" if protocol == "float" else f"psnr_{protocol}_s{s:g}"] = float(np.mean(vals))
     return out
 
@@ -264,15 +272,9 @@ def evaluate_real(model, images: list[np.ndarray], *, seed: int = 1234, crop: in
     for name, kw in REAL_VAL_CASES.items():
         vals = []
         for i, im in enumerate(images):
-            if crop:
-                h, w = im.shape[:2]
-                y, x = max((h - crop) // 2, 0), max((w - crop) // 2, 0)
-                im = im[y : y + crop, x : x + crop]
-            clean = (im[:, :, 0] if im.shape[2] == 1 else im).astype(np.float32) / 255.0
+            clean = _val_clean(im, crop)
             noisy = degrade(clean, **kw, seed=seed + i, protocol="uint8").image
-            pred = np.clip(predict(model, noisy, 0.0, tile=1024), 0, 1)
-            mse = float(np.mean((pred.astype(np.float64) - clean) ** 2))
-            vals.append(10 * math.log10(1.0 / max(mse, 1e-12)))
+            vals.append(_val_psnr(clean, predict(model, noisy, 0.0, tile=1024)))
         out[f"psnr_{name}"] = float(np.mean(vals))
     return out
 
