@@ -29,7 +29,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (beyond loopback a token is required)"),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="port to listen on"),
     workers: int = typer.Option(1, "--workers", min=1, max=64, help="worker processes that run the jobs"),
-    cluster: Optional[str] = typer.Option(None, "--cluster", help="run jobs on a Dask cluster: tcp://HOST:8786 or local:N"),
+    cluster: Optional[str] = typer.Option(
+        None, "--cluster", help="run jobs on a Dask cluster: tcp://HOST:8786 or local:N"
+    ),
     token: Optional[List[str]] = typer.Option(
         None, "--token", help="token callers must send (repeat for several users; default: $IMAGEWIZARD_TOKEN)"
     ),

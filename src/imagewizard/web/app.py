@@ -101,10 +101,20 @@ class BodyLimit:
 
 
 async def _too_large(send, limit: int) -> None:
-    body = json.dumps({"error": f"upload too large: this server takes at most {limit / 2**20:g} MiB per request"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    body = json.dumps(
+        {"error": f"upload too large: this server takes at most {limit / 2**20:g} MiB per request"}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -223,8 +233,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             token = auth[7:].strip()
         who = settings.owner(token)
         if who is None:
-            raise Problem(401, "a valid token is needed (ask whoever runs this server)" if token is None or not token
-                          else "this token is not accepted", headers={"WWW-Authenticate": "Bearer"})
+            raise Problem(
+                401,
+                "a valid token is needed (ask whoever runs this server)"
+                if token is None or not token
+                else "this token is not accepted",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return who
 
     # --- the page ---------------------------------------------------------------------------
@@ -294,8 +309,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         active = server.table.active()
         if active >= settings.max_queued:
             wait_s = max(1, RETRY_PER_JOB_S * (active - settings.max_queued + 1) // max(1, server.pool.size))
-            raise Problem(429, f"the queue is full ({active} jobs); try again in {wait_s} s",
-                          headers={"Retry-After": str(wait_s)})
+            raise Problem(
+                429, f"the queue is full ({active} jobs); try again in {wait_s} s", headers={"Retry-After": str(wait_s)}
+            )
 
     async def form_of(request: Request):
         ctype = request.headers.get("content-type", "")
@@ -357,8 +373,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 value = form.get(key)
                 if isinstance(value, UploadFile):
                     if key == "kernel" and display_name(value.filename).lower().endswith(".npy"):
-                        raise RequestProblem("kernel: give a kernel image (PNG/TIFF) or a spec such as gaussian:2",
-                                             status=415, field=key)
+                        raise RequestProblem(
+                            "kernel: give a kernel image (PNG/TIFF) or a spec such as gaussian:2", status=415, field=key
+                        )
                     p, shown = await save_upload(value, job, key, key)
                     uploads[key], names[p.name] = p, shown
                 elif isinstance(value, str) and value.strip():
@@ -383,7 +400,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     text, pname = pipeline_field, "pipeline"
                 doc = parse_pipeline_text(text, pname)
                 if texts:
-                    raise RequestProblem(f"{', '.join(texts)}: belongs in the pipeline's steps", field=next(iter(texts)))
+                    raise RequestProblem(
+                        f"{', '.join(texts)}: belongs in the pipeline's steps", field=next(iter(texts))
+                    )
                 pipeline = build_pipeline(doc, uploads)
             elif method:
                 task = form.get("task") if isinstance(form.get("task"), str) else None
@@ -392,12 +411,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 try:
                     pipeline = build_pipeline({"steps": [step]}, uploads)
                 except RequestProblem as exc:
-                    exc.field = "params" if "parameter" in str(exc) else ("method" if "method" in str(exc) else exc.field)
+                    exc.field = _field_of(str(exc), exc.field)
                     raise
             else:
                 if uploads or texts:
                     extra = ", ".join([*uploads, *texts])
-                    raise RequestProblem(f"{extra}: needs a method (the wizard plans without one)", field=next(iter([*uploads, *texts])))
+                    raise RequestProblem(
+                        f"{extra}: needs a method (the wizard plans without one)", field=next(iter([*uploads, *texts]))
+                    )
                 pipeline = {"wizard": True}
             dest = job.folder / f"result{src.suffix}"
             stem = Path(name).stem or "image"
@@ -420,7 +441,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def find(job_id: str, who: str) -> Job:
         job = server.table.get(job_id, who)
         if job is None:
-            raise Problem(404, f"no job {job_id[:40]} (finished jobs are deleted after {settings.result_lifetime_s:g} s)")
+            raise Problem(
+                404, f"no job {job_id[:40]} (finished jobs are deleted after {settings.result_lifetime_s:g} s)"
+            )
         return job
 
     @app.get("/api/jobs")
@@ -502,8 +525,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             import yaml
 
             text, media = yaml.safe_dump(doc, sort_keys=False), "application/yaml"
-        return Response(text, media_type=media,
-                        headers={"Content-Disposition": f'attachment; filename="{stem}-plan.{format}"'})
+        return Response(
+            text, media_type=media, headers={"Content-Disposition": f'attachment; filename="{stem}-plan.{format}"'}
+        )
 
     @app.delete("/api/jobs/{job_id}")
     async def delete_job(job_id: str, who: str = Depends(owner)):
@@ -538,10 +562,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return buf.getvalue()
 
         data = await asyncio.to_thread(build)
-        return Response(data, media_type="application/zip",
-                        headers={"Content-Disposition": 'attachment; filename="imagewizard-results.zip"'})
+        return Response(
+            data,
+            media_type="application/zip",
+            headers={"Content-Disposition": 'attachment; filename="imagewizard-results.zip"'},
+        )
 
     return app
+
+
+def _field_of(message: str, default: str | None) -> str | None:
+    """The form field a pipeline check's message is about (the page shows the error beside it)."""
+    import re
+
+    m = re.search(r"field '(\w+)'", message)
+    if m and m.group(1) != "params":
+        return m.group(1)
+    if "parameter '" in message or "field 'params'" in message:
+        return "params"
+    if "method '" in message or "unknown method" in message:
+        return "method"
+    return default
 
 
 def _text(form, key: str) -> str | None:
@@ -550,9 +591,16 @@ def _text(form, key: str) -> str | None:
 
 
 def _media(path: Path) -> str:
-    return {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".jpe": "image/jpeg",
-            ".tif": "image/tiff", ".tiff": "image/tiff", ".webp": "image/webp", ".bmp": "image/bmp"}.get(
-        path.suffix.lower(), "application/octet-stream")
+    return {
+        ".png": "image/png",
+        ".jpg": "image/jpeg",
+        ".jpeg": "image/jpeg",
+        ".jpe": "image/jpeg",
+        ".tif": "image/tiff",
+        ".tiff": "image/tiff",
+        ".webp": "image/webp",
+        ".bmp": "image/bmp",
+    }.get(path.suffix.lower(), "application/octet-stream")
 
 
 def _pipeline_doc(job: Job) -> dict[str, Any]:
@@ -563,4 +611,6 @@ def _pipeline_doc(job: Job) -> dict[str, Any]:
         steps = (job.record or {}).get("plan") or []
         return {"name": f"wizard plan for {job.name}", "steps": steps}
     names = {Path(k).name: v for k, v in job.spec.get("names", {}).items()}
-    return scrub({"name": f"imagewizard job for {job.name}", **{k: v for k, v in p.items() if k != "name"}}, job.folder, names)
+    return scrub(
+        {"name": f"imagewizard job for {job.name}", **{k: v for k, v in p.items() if k != "name"}}, job.folder, names
+    )

@@ -20,7 +20,13 @@ from imagewizard.core.errors import ParameterError
 #: Formats a page may upload, by the reader's sniffed name, with the extension stored.
 UPLOAD_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
 #: Extensions kept from the user's name when they mean the sniffed format.
-_SAME = {"JPEG": (".jpg", ".jpeg", ".jpe"), "TIFF": (".tif", ".tiff"), "PNG": (".png",), "WEBP": (".webp",), "BMP": (".bmp",)}
+_SAME = {
+    "JPEG": (".jpg", ".jpeg", ".jpe"),
+    "TIFF": (".tif", ".tiff"),
+    "PNG": (".png",),
+    "WEBP": (".webp",),
+    "BMP": (".bmp",),
+}
 
 
 class RequestProblem(ParameterError):
@@ -48,9 +54,7 @@ def sniff(head: bytes, name: str, field: str) -> str:
     if fmt not in UPLOAD_FORMATS:
         other = "NumPy .npy" if fmt == "NPY" else _sniff_other(head)
         what = f"{other} files are not supported here" if other else "not an image file"
-        raise RequestProblem(
-            f"{name}: {what} (the page takes PNG, JPEG, TIFF, WebP and BMP)", status=415, field=field
-        )
+        raise RequestProblem(f"{name}: {what} (the page takes PNG, JPEG, TIFF, WebP and BMP)", status=415, field=field)
     return fmt
 
 
@@ -71,12 +75,16 @@ def check_header(path: Path, name: str, fmt: str, limit: int, field: str) -> tup
                 w, h = im.size
         except Image.DecompressionBombError:
             raise RequestProblem(
-                f"{name}: too many pixels for this server's limit of {limit:,} pixels per image", status=413, field=field
+                f"{name}: too many pixels for this server's limit of {limit:,} pixels per image",
+                status=413,
+                field=field,
             ) from None
         except Exception:  # noqa: BLE001 - any parser error: the header is broken
             if fmt == "TIFF":
                 return None
-            raise RequestProblem(f"{name}: corrupt {fmt} file (its header cannot be read)", status=422, field=field) from None
+            raise RequestProblem(
+                f"{name}: corrupt {fmt} file (its header cannot be read)", status=422, field=field
+            ) from None
     if w * h > limit:
         raise RequestProblem(
             f"{name}: {w}x{h} = {w * h:,} pixels exceeds this server's limit of {limit:,} pixels per image",
@@ -116,7 +124,9 @@ def parse_pipeline_text(text: str, name: str) -> Any:
     from imagewizard.run.pipeline import PIPELINE_MAX_BYTES
 
     if len(text.encode()) > PIPELINE_MAX_BYTES:
-        raise RequestProblem(f"{name}: a pipeline file is at most {PIPELINE_MAX_BYTES // 1024} KiB", status=413, field="pipeline")
+        raise RequestProblem(
+            f"{name}: a pipeline file is at most {PIPELINE_MAX_BYTES // 1024} KiB", status=413, field="pipeline"
+        )
     try:
         return json.loads(text)
     except ValueError:
@@ -131,7 +141,9 @@ def parse_pipeline_text(text: str, name: str) -> Any:
 
 
 def _no_server_file(value: Any, where: str) -> None:
-    if isinstance(value, str) and ("/" in value or "\\" in value or value.strip().startswith(".") or os.path.exists(value.strip())):
+    if isinstance(value, str) and (
+        "/" in value or "\\" in value or value.strip().startswith(".") or os.path.exists(value.strip())
+    ):
         raise RequestProblem(f"{where}: '{value}' names a file; upload the file instead", field=where.split()[-1])
 
 
@@ -176,8 +188,9 @@ def _method_wants(step: dict[str, Any], key: str) -> bool:
     return key in m.needs or key in m.accepts
 
 
-def single_step(task: str | None, method: str, params: dict | None, sigma: str | None, strength: str | None,
-                texts: dict[str, str]) -> dict[str, Any]:
+def single_step(
+    task: str | None, method: str, params: dict | None, sigma: str | None, strength: str | None, texts: dict[str, str]
+) -> dict[str, Any]:
     """The one step of a task/method request, as a pipeline step mapping."""
     step: dict[str, Any] = {"method": method}
     if task:
@@ -189,7 +202,9 @@ def single_step(task: str | None, method: str, params: dict | None, sigma: str |
         try:
             step["sigma"] = s if s.lower() == "auto" else float(s)
         except ValueError:
-            raise RequestProblem(f"sigma: must be a number (0..255 scale) or 'auto', got {s!r}", field="sigma") from None
+            raise RequestProblem(
+                f"sigma: must be a number (0..255 scale) or 'auto', got {s!r}", field="sigma"
+            ) from None
     if strength is not None and strength.strip():
         try:
             step["strength"] = float(strength)

@@ -142,7 +142,9 @@ class JobTable:
         """Delete finished jobs older than the lifetime (and their files); returns how many."""
         now = time.time() if now is None else now
         with self.lock:
-            old = [j for j in self.jobs.values() if j.state in FINAL and j.finished and now - j.finished > self.lifetime_s]
+            old = [
+                j for j in self.jobs.values() if j.state in FINAL and j.finished and now - j.finished > self.lifetime_s
+            ]
         for j in old:
             self.remove(j)
         return len(old)
@@ -376,12 +378,12 @@ class DaskPool:
 
         fut.add_done_callback(finished)
 
-    def cancel(self, job: Job) -> None:
+    def cancel(self, job: Job, *, state: str = "cancelled", error: str = "cancelled") -> None:
         with self.lock:
             entry = self.futures.pop(job.id, None)
         if entry is not None:
             entry[1].cancel()
-        job.finish("cancelled", error="cancelled")
+        job.finish(state, error=error)
         self.on_done(job)
 
     def queued_ahead(self) -> int:
@@ -394,9 +396,7 @@ class DaskPool:
             with self.lock:
                 late = [j for j, _ in self.futures.values() if j.started and now - j.started > self.max_run_s]
             for job in late:
-                self.cancel(job)
-                job.error = f"stopped: ran past the limit of {self.max_run_s:g} s per job"
-                job.state = "failed"
+                self.cancel(job, state="failed", error=f"stopped: ran past the limit of {self.max_run_s:g} s per job")
 
     def close(self) -> None:
         self.closed = True

@@ -76,6 +76,5 @@ def check_binding(host: str, tokens: tuple[str, ...]) -> None:
     """Refuse to listen beyond this machine without a token."""
     if host not in LOOPBACK and not tokens:
         raise ParameterError(
-            f"serving on {host} reaches other machines: give a token with --token or {TOKEN_ENV}, "
-            "or bind to 127.0.0.1"
+            f"serving on {host} reaches other machines: give a token with --token or {TOKEN_ENV}, or bind to 127.0.0.1"
         )
