@@ -534,8 +534,9 @@ function wire() {
   $("cancel-all").addEventListener("click", () => state.jobs.filter((j) => !FINAL.includes(j.view.state)).forEach(cancel));
   $("slider").addEventListener("input", (e) => setSlider(e.target.value));
   $("zoom").addEventListener("click", () => zoomAt(0.5, 0.5));
-  $("img-after").addEventListener("click", (e) => {
-    const rect = e.target.getBoundingClientRect();
+  // on the stack, not an image: the clipped part of the "after" image takes no clicks
+  document.querySelector("#viewer .stack").addEventListener("click", (e) => {
+    const rect = e.currentTarget.getBoundingClientRect();
     if ($("viewer").classList.contains("zoomed")) return zoomAt(0.5, 0.5);
     zoomAt((e.clientX - rect.left) / rect.width, (e.clientY - rect.top) / rect.height);
   });
