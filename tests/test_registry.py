@@ -222,3 +222,29 @@ def test_strength_in_pipelines_and_the_cli(tmp_path, capsys):
     assert np.array_equal(np.asarray(Image.open(tmp_path / "o.png")), np.asarray(Image.open(src)))
     assert main(["denoise", str(src), "-o", str(tmp_path / "p.png"), "--strength", "9"]) != 0
     assert "--strength" in capsys.readouterr().err
+
+
+def test_a_spec_less_module_counts_as_installed_and_loading_is_thread_safe(monkeypatch):
+    # a compiled package's submodule (cv2.xphoto) can sit in sys.modules without a spec, where
+    # importlib.util.find_spec raises ValueError: the web server answered 500 for it once
+    import importlib.util
+    import sys
+    import threading
+    import types
+
+    from imagewizard.core import registry
+
+    fake = types.ModuleType("imagewizard_fake_pkg")
+    fake.__spec__ = None
+    monkeypatch.setitem(sys.modules, "imagewizard_fake_pkg", fake)
+    with pytest.raises(ValueError):
+        importlib.util.find_spec("imagewizard_fake_pkg")
+    assert registry._installed("imagewizard_fake_pkg")
+    assert not registry._installed("imagewizard_no_such_module.sub")
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(len(registry.methods()))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(seen)) == 1 and seen[0] > 20

@@ -8,7 +8,6 @@ chromium``). With ``IMAGEWIZARD_SCREENSHOTS=1`` the screenshots are written into
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import socket
@@ -130,7 +129,9 @@ def test_wizard_flow_upload_plan_run_slider_histograms_download(browser, server,
     page.fill("#slider", "20")
     page.dispatch_event("#slider", "input")
     assert "20%" in page.eval_on_selector("#img-after", "e => e.style.clipPath")
-    page.wait_for_function("document.getElementById('img-after').complete && document.getElementById('img-after').naturalWidth > 0")
+    page.wait_for_function(
+        "document.getElementById('img-after').complete && document.getElementById('img-after').naturalWidth > 0"
+    )
     shot(page, "web-wizard.png", tmp_path)
     with page.expect_download() as d:
         page.click("#download")

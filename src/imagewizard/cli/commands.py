@@ -38,7 +38,12 @@ def demo(
 
 #: Modules that add sub-commands: each has ``register(app)``. A new command group is one module
 #: with that function and one line here (the task commands above come from the task declarations).
-SUBCOMMAND_MODULES = ("imagewizard.cli.bench", "imagewizard.cli.train", "imagewizard.cli.generate", "imagewizard.cli.serve")
+SUBCOMMAND_MODULES = (
+    "imagewizard.cli.bench",
+    "imagewizard.cli.train",
+    "imagewizard.cli.generate",
+    "imagewizard.cli.serve",
+)
 
 
 def _register_subcommands() -> None:

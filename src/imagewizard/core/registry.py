@@ -24,6 +24,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
+import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -233,7 +235,7 @@ class Method:
 
     def unavailable_reason(self) -> str | None:
         """None when the method can run; otherwise why not, in one line."""
-        missing = [mod for mod in self.requires if importlib.util.find_spec(mod) is None]
+        missing = [mod for mod in self.requires if not _installed(mod)]
         if missing:
             hint = f"pip install 'imagewizard[{self.extra}]'" if self.extra else "install " + ", ".join(missing)
             return f"method '{self.name}' needs {', '.join(missing)}: {hint}"
@@ -278,8 +280,19 @@ class Method:
             )
 
 
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it. A compiled package's submodule
+    (``cv2.xphoto``) sits in ``sys.modules`` without a spec, and for a moment while another
+    thread imports its package: find_spec raises ValueError for it, so the module table decides."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ValueError, ImportError):
+        return module in sys.modules
+
+
 _REGISTRY: dict[tuple[str, str], Method] = {}
 _LOADED = False
+_LOAD_LOCK = threading.RLock()
 
 
 def register(
@@ -362,21 +375,26 @@ def load_builtins() -> None:
     global _LOADED
     if _LOADED:
         return
-    _LOADED = True
-    from imagewizard.core.task import all_tasks
+    # a threaded caller (the web server) waits here until the table is complete; the flag is set
+    # first so that a method module importing the registry does not start the loading again
+    with _LOAD_LOCK:
+        if _LOADED:
+            return
+        _LOADED = True
+        from imagewizard.core.task import all_tasks
 
-    own, other = [], []
-    for t in all_tasks():
-        for mod in t.modules:
-            (own if mod.startswith("imagewizard.tasks.") else other).append(mod)
-    for mod in dict.fromkeys(own + other):
-        if importlib.util.find_spec(mod) is not None:
-            importlib.import_module(mod)
-    # Third-party methods: packages that expose an ``imagewizard.tasks`` entry point.
-    from importlib.metadata import entry_points
+        own, other = [], []
+        for t in all_tasks():
+            for mod in t.modules:
+                (own if mod.startswith("imagewizard.tasks.") else other).append(mod)
+        for mod in dict.fromkeys(own + other):
+            if _installed(mod):
+                importlib.import_module(mod)
+        # Third-party methods: packages that expose an ``imagewizard.tasks`` entry point.
+        from importlib.metadata import entry_points
 
-    for ep in entry_points(group="imagewizard.methods"):
-        ep.load()
+        for ep in entry_points(group="imagewizard.methods"):
+            ep.load()
 
 
 def load_task(task: str) -> None:

@@ -143,6 +143,9 @@ class Server:
         self._stop = threading.Event()
 
     def start(self) -> None:
+        from imagewizard.core import registry
+
+        registry.load_builtins()  # the method table once, before the first request
         s = self.settings
         if s.cluster:
             from imagewizard.run.cluster import connect
