@@ -43,8 +43,10 @@ def noisy(h=64, w=64, seed=0, sigma=0.08) -> np.ndarray:
 def wait(client, job_id: str, timeout: float = 60.0, headers=None) -> dict:
     t0 = time.time()
     while time.time() - t0 < timeout:
-        view = client.get(f"/api/jobs/{job_id}", headers=headers).json()
+        r = client.get(f"/api/jobs/{job_id}", headers=headers)
+        view = r.json()
         if view["state"] in ("done", "failed", "cancelled"):
+            assert getattr(client, "server_root", "/tmp/imagewizard-web-") not in r.text  # no server path, ever
             return view
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} did not finish in {timeout} s: {view}")
@@ -156,6 +158,26 @@ def test_16bit_tiff_and_alpha_survive_a_job(client):
     view = wait(client, r.json()["id"])
     im = Image.open(io.BytesIO(client.get(f"/api/jobs/{view['id']}/result").content))
     assert im.mode == "RGBA" and np.array_equal(np.asarray(im)[..., 3], rgba[..., 3])
+
+
+def test_exif_is_kept_and_any_file_name_is_safe(client):
+    im = Image.fromarray(noisy(64, 64))
+    exif = Image.Exif()
+    exif[0x010F] = "ImageWizard Test Camera"  # Make
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=90, exif=exif.tobytes())
+    name = "фото 1.jpg"
+    view = wait(client, submit(client, {"method": "median"}, image=buf.getvalue(), name=name).json()["id"])
+    assert view["state"] == "done" and view["name"] == name
+    out = client.get(f"/api/jobs/{view['id']}/result")
+    got = Image.open(io.BytesIO(out.content))
+    assert got.format == "JPEG" and got.getexif()[0x010F] == "ImageWizard Test Camera"
+    assert "filename*=utf-8''%D1%84%D0%BE%D1%82%D0%BE" in out.headers["content-disposition"]
+    plan = client.get(f"/api/jobs/{view['id']}/pipeline")
+    assert plan.status_code == 200 and "____ 1-plan.yaml" in plan.headers["content-disposition"]
+    # a name that tries to climb out of the job folder is only a name
+    r = submit(client, {"method": "median"}, name="../../../../etc/passwd.png")
+    assert wait(client, r.json()["id"])["name"] == "passwd.png"
 
 
 def test_wizard_job_scores_against_a_clean_reference_and_replays_as_a_pipeline(client):

@@ -228,3 +228,24 @@ def test_the_page_asks_for_the_token_once(browser):
         page.reload()  # remembered: not asked again
         page.wait_for_function("document.querySelectorAll('#task option').length > 0")
         assert page.is_hidden("#token-box")
+
+
+def test_a_pipeline_file_runs_and_a_running_job_is_cancelled(browser, server, files, tmp_path):
+    steps = "\n".join("  - {method: wavelet, sigma: 20}" for _ in range(25))
+    (tmp_path / "slow.yaml").write_text(f"name: slow\nsteps:\n{steps}\n")
+    Image.fromarray((sample("coffee")[:300, :300] * 255).round().astype(np.uint8)).save(tmp_path / "big.png")
+    page, errors = open_page(browser, server)
+    page.set_input_files("#files", str(tmp_path / "big.png"))
+    page.check("input[value=pipeline]")
+    page.set_input_files("#pipeline-file", str(tmp_path / "slow.yaml"))
+    page.click("#run")
+    page.wait_for_function(
+        "(() => { const r = document.querySelector('#queue tbody tr');"
+        " return r && r.querySelector('.state').textContent === 'running' && r.querySelector('progress').value > 0; })()",
+        timeout=60_000,
+    )
+    assert "step" in page.inner_text("#queue tbody tr .progress-text")  # the current step and an ETA
+    page.click("#queue tbody tr button:has-text('Cancel')")
+    page.wait_for_function("document.querySelector('#queue tbody tr .state').textContent === 'cancelled'")
+    assert "cancelled while running" in page.inner_text("#queue tbody tr")
+    assert errors == []

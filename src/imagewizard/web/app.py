@@ -528,9 +528,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             import yaml
 
             text, media = yaml.safe_dump(doc, sort_keys=False), "application/yaml"
-        return Response(
-            text, media_type=media, headers={"Content-Disposition": f'attachment; filename="{stem}-plan.{format}"'}
-        )
+        return Response(text, media_type=media, headers={"Content-Disposition": _attachment(f"{stem}-plan.{format}")})
 
     @app.delete("/api/jobs/{job_id}")
     async def delete_job(job_id: str, who: str = Depends(owner)):
@@ -568,7 +566,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(
             data,
             media_type="application/zip",
-            headers={"Content-Disposition": 'attachment; filename="imagewizard-results.zip"'},
+            headers={"Content-Disposition": _attachment("imagewizard-results.zip")},
         )
 
     return app
@@ -586,6 +584,14 @@ def _field_of(message: str, default: str | None) -> str | None:
     if "method '" in message or "unknown method" in message:
         return "method"
     return default
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition for any file name (headers are Latin-1: others go as RFC 5987)."""
+    from urllib.parse import quote
+
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=utf-8''{quote(filename)}"
 
 
 def _text(form, key: str) -> str | None:
