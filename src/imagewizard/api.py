@@ -199,6 +199,10 @@ def apply(task: str, img, method: str, *, sigma: Any = None, strength: Any = Non
     if blend is not None and blend != 1.0:
         out = image + np.float32(blend) * (out - image)
     out = np.clip(out, 0.0, 1.0, out=out)
+    if alpha is not None and alpha.shape != out.shape[:2]:  # a task of another output size: alpha on its own
+        from imagewizard.physics.resize import resize_plane
+
+        alpha = resize_plane(alpha, out.shape[:2])
     # alpha is carried through, but the result keeps the API's promise of [0, 1] in every channel
     return join_alpha(out, None if alpha is None else np.clip(alpha, 0.0, 1.0))
 

@@ -148,11 +148,6 @@ def _degradations(texts: Sequence[str]) -> list[Degradation]:
     seen: dict[str, str] = {}
     for text in texts:
         kw = parse_degrade_spec(text)
-        if kw.get("downscale"):
-            raise ParameterError(
-                f"--degrade {text}: downscaling changes the image size, so it cannot be scored "
-                "against the clean image here"
-            )
         spec = format_degrade_spec(**kw)
         if spec == "none":
             raise ParameterError(f"--degrade {text}: degrades nothing")
@@ -320,10 +315,14 @@ def plan_bench(config: BenchConfig) -> Plan:
     gray_only = [m for m in methods if m.color == "gray"]
     colour_skips = 0
     crop_images = {r.name for r in ds.images[: c.crops]}
+    from imagewizard.core.task import task_or_generic
+
+    # the degraded input is a row only where it has the clean image's shape (not a small upscale input)
+    rows = [BASELINE] if task_or_generic(task, strict=False).output == "same-shape image" else []
     for ref in ds.images:
         colour = None
         for d in degs:
-            for name in [BASELINE, *(m.name for m in methods)]:
+            for name in [*rows, *(m.name for m in methods)]:
                 m = next((x for x in methods if x.name == name), None)
                 if m is not None and (
                     m.needs & {"kernel"} and not d.kw.get("blur") or m.needs & {"mask"} and not d.kw.get("mask")

@@ -224,7 +224,9 @@ def _call(job: Job, method, image, sigma_arg, res):
 
     kw: dict[str, Any] = {}
     for i in task_or_generic(method.task).inputs:  # what the degradation made (its kernel, its mask) goes in
-        if i.name in method.needs:
+        if i.name == "scale" and i.name in method.needs:  # an upscaler undoes the downscaling's factor
+            kw["scale"] = job.degrade_kw.get("downscale")
+        elif i.name in method.needs:
             kw[i.name] = getattr(res, i.name, None)
     if method.sigma != "none":
         kw["sigma"] = sigma
@@ -257,7 +259,10 @@ def run_job(job: Job) -> dict[str, Any]:
     clean = _clean(job)
     seed = noise_seed(st.seed, job.image, job.degradation)
     res = degrade(clean, **job.degrade_kw, seed=seed, protocol=st.protocol)
-    h, w = clean.shape[:2]
+    factor = int(job.degrade_kw.get("downscale") or 1)
+    if factor > 1:  # the clean image cropped as the downscaling cropped it (the papers' modcrop)
+        clean = clean[: clean.shape[0] // factor * factor, : clean.shape[1] // factor * factor]
+    h, w = clean.shape[:2]  # the output's size: upscalers' speed is in output megapixels
     record: dict[str, Any] = {
         "image": job.image,
         "degradation": job.degradation,
@@ -328,7 +333,10 @@ def run_job(job: Job) -> dict[str, Any]:
                 "threads": worker_threads(),
             }
         )
-    scores = task.scorer()(clean, out)  # the task's declared scoring
+    # the task's declared scoring; an upscale score removes a border of `scale` pixels
+    scores = (
+        task.scorer()(clean, out, scale=factor) if factor > 1 and task.name == "upscale" else task.scorer()(clean, out)
+    )
     record.update({k: _finite(v) for k, v in scores.items()})
     if scores["psnr"] == math.inf:
         record["psnr"] = None

@@ -102,11 +102,20 @@ def _report(console, record: dict[str, Any], as_json: bool) -> None:
         return
     msg = (
         f"{record['task']}: {record['method']} on {record['input']} "
-        f"in {record['seconds']:.2f} s ({record['megapixels_per_second']:.2f} MP/s)"
+        f"in {record['seconds']:.2f} s ({record['megapixels_per_second']:.2f} MP/s"
+        + (
+            f", {record['output_megapixels_per_second']:.2f} output MP/s"
+            if "output_megapixels_per_second" in record
+            else ""
+        )
+        + ")"
     )
     if record.get("sigma") is not None:
         msg += f", sigma {record['sigma']:.2f}" + (" (estimated)" if record.get("sigma_estimated") else "")
     console.print(msg)
+    if "after" in record and "before" not in record:
+        a = record["after"]
+        console.print(f"  vs reference ({record['scored']}): PSNR {a['psnr']:.2f} dB, SSIM {a['ssim']:.4f}")
     if "before" in record:
         b, a = record["before"], record["after"]
         console.print(
@@ -184,12 +193,25 @@ def _run_task(
         "seconds": seconds,
         "megapixels_per_second": img.shape[0] * img.shape[1] / 1e6 / max(seconds, 1e-9),
     }
+    if out.shape[:2] != img.shape[:2]:  # another output size (upscale): speed in output pixels, as papers give it
+        record["output_megapixels_per_second"] = out.shape[0] * out.shape[1] / 1e6 / max(seconds, 1e-9)
     if ref is not None:
         from imagewizard.analysis.metrics import compare
+        from imagewizard.core.task import get_task
 
         clean, _ = _read(ref)
-        record["before"] = compare(clean, img)
-        record["after"] = compare(clean, out)
+        if out.shape[:2] == img.shape[:2]:
+            record["before"] = compare(clean, img)
+            record["after"] = compare(clean, out)
+        else:  # scored the task's way (upscale: Y channel, border of `scale`), the reference cropped to fit
+            h, w = out.shape[:2]
+            if clean.shape[0] < h or clean.shape[1] < w:
+                from imagewizard.core.errors import ParameterError
+
+                raise ParameterError(f"--ref is {clean.shape[1]}x{clean.shape[0]}, smaller than the result {w}x{h}")
+            scale = round(h / img.shape[0])
+            record["after"] = get_task(task).scorer()(clean[:h, :w], split_alpha(out)[0], scale=scale)
+            record["scored"] = f"Y channel of YCbCr, border of {scale} px removed (super-resolution protocol)"
     _report(_console(), record, as_json)
 
 

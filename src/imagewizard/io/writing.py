@@ -91,8 +91,12 @@ def write(
     src_dtype = getattr(img, "dtype", None)
     arr = as_float_image(img, name="image", allow_alpha=True)
     colour, alpha = split_alpha(arr)
-    if alpha is None and like is not None and like.alpha is not None and like.alpha.shape == colour.shape[:2]:
+    if alpha is None and like is not None and like.alpha is not None:
         alpha = like.alpha
+        if alpha.shape != colour.shape[:2]:  # the source's alpha for an upscaled image: resized on its own
+            from imagewizard.physics.resize import resize_plane
+
+            alpha = resize_plane(alpha, colour.shape[:2])
     depth = _resolve_depth(fmt, bit_depth, like, src_dtype)
     if like is not None and like.path is not None and not overwrite and _same_file(p, Path(like.path)):
         raise ImageWriteError(

@@ -54,6 +54,12 @@ def _vae(**cfg):
     return RestorationVAE(**cfg)
 
 
+def _srnet(**cfg):
+    from imagewizard.models.archs.srnet import SRNet
+
+    return SRNet(**cfg)
+
+
 def _patchgan(**cfg):
     from imagewizard.models.archs.patchgan import PatchGAN
 
@@ -86,6 +92,11 @@ def _ddpm(**cfg):
 
 #: name -> (builder, default config, one-line summary): restorers, a discriminator and the generators
 ARCHS: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
+    "srnet": (
+        _srnet,
+        {"scales": (2, 3, 4), "channels": 3, "features": 32, "blocks": 6},
+        "compact super-resolution network (EDSR-baseline shape, one body for x2/x3/x4)",
+    ),
     "unet": (
         _unet,
         {"in_channels": 3, "channels": (64, 128, 256, 384), "blocks": 1, "shuffle": 2},
