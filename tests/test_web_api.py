@@ -445,3 +445,17 @@ def test_jobs_run_on_a_dask_cluster_too():
         assert c.get(f"/api/jobs/{view['id']}/result").status_code == 200
         r = c.post("/api/analyze", files={"image": ("a.png", png(noisy()), "image/png")})
         assert r.status_code == 200 and r.json()["measurements"]["noise_sigma"] > 0
+
+
+def test_the_upscale_task_appears_and_runs_from_its_declaration(client):
+    tasks = {t["name"]: t for t in client.get("/api/tasks").json()}
+    assert tasks["upscale"]["output"] == "image" and tasks["upscale"]["inputs"][0]["example"] == "2"
+    view = wait(client, submit(client, {"method": "lanczos", "scale": "3"}, image=png(noisy(20, 30))).json()["id"])
+    assert view["state"] == "done", view
+    assert view["result"]["image"]["width"] == 30  # the input's facts; the result is 3x
+    got = Image.open(io.BytesIO(client.get(f"/api/jobs/{view['id']}/result").content))
+    assert got.size == (90, 60)
+    r = submit(client, {"method": "lanczos", "scale": "12"})
+    assert r.status_code == 422 and r.json()["field"] == "scale"
+    r = submit(client, {"method": "lanczos"}, files={"scale": ("s.png", png(noisy()), "image/png")})
+    assert r.status_code == 400 and r.json()["field"] == "scale"

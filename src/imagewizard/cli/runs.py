@@ -106,6 +106,9 @@ def batch(
     params: Optional[List[str]] = typer.Argument(
         None, help="method parameters as name=value (with --method)", show_default=False
     ),
+    scale: Optional[int] = typer.Option(
+        None, "--scale", "-s", min=2, max=8, help="upscaling factor (an upscale --method)"
+    ),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="worker processes"),
     cluster: Optional[str] = typer.Option(
         None,
@@ -139,14 +142,21 @@ def batch(
 
         parse_cluster(cluster)
     if pipeline is not None:
-        if params or sigma is not None:
-            raise ParameterError("method parameters and --sigma go in the pipeline file when --pipeline is used")
+        if params or sigma is not None or scale is not None:
+            raise ParameterError(
+                "method parameters, --sigma and --scale go in the pipeline file when --pipeline is used"
+            )
         p = Pipeline.load(pipeline)
     elif method is not None:
-        p = single_step(method, task=task, params=registry.parse_assignments(params or []), sigma=_sigma_arg(sigma))
+        extra = {"scale": scale} if scale is not None else {}
+        p = single_step(
+            method, task=task, params=registry.parse_assignments(params or []), sigma=_sigma_arg(sigma), **extra
+        )
     else:  # neither: the main job, the wizard's own analysis and plan for every image
-        if params or sigma is not None or task is not None:
-            raise ParameterError("method parameters, --sigma and --task need --method; the wizard chooses its own")
+        if params or sigma is not None or task is not None or scale is not None:
+            raise ParameterError(
+                "method parameters, --sigma, --task and --scale need --method; the wizard chooses its own"
+            )
         p = None
     for s in p.steps if p is not None else []:  # an unavailable method fails now, not once per image
         registry.get(s.task, s.method).check_available()

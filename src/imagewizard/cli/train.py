@@ -281,6 +281,73 @@ def diffusion(
     )
 
 
+@train_app.command(
+    "upscaler",
+    epilog="""
+Examples:
+
+    # the shipped srnet-color weights: BSDS500 train + test (never val: it is BSD100, a test set)
+    imagewizard train upscaler --data data/bsds500/images --splits train,test --steps 15000 --out runs/upscaler
+
+    imagewizard train upscaler --resume runs/upscaler/checkpoint.pt --steps 30000   # go on, longer
+""",
+)
+def upscaler(
+    data: Optional[Path] = typer.Option(None, help="folder holding the SPLITS sub-folders of training photos"),
+    splits: str = typer.Option("train,test", help="sub-folders to train on; the last one's last VAL_IMAGES validate"),
+    val_images: int = typer.Option(10, min=1, help="held-out validation images"),
+    scales: str = typer.Option("2,3,4", help="upscaling factors, one network body for all"),
+    features: int = typer.Option(32, min=4, help="feature maps of the network"),
+    blocks: int = typer.Option(6, min=1, help="residual blocks"),
+    steps: int = typer.Option(15000, min=1, help="optimizer steps in all (cosine schedule)"),
+    batch: int = typer.Option(16, min=1, help="patches per step"),
+    patch: int = typer.Option(96, min=24, help="high-resolution patch side (a multiple of every scale)"),
+    lr: float = typer.Option(2e-4, help="peak learning rate (Adam)"),
+    val_every: int = typer.Option(1000, min=1, help="validate (and keep the best weights) every N steps"),
+    threads: int = typer.Option(1, min=1, help="CPU threads (one per training job on a 2-core machine)"),
+    seed: int = typer.Option(0, help="random seed"),
+    resume: Optional[Path] = typer.Option(None, help="checkpoint.pt of an earlier run to go on from"),
+    out: Path = typer.Option(Path("runs/upscaler"), help="run folder: checkpoint, weights, card, log"),
+) -> None:
+    """Train the learned upscaler (srnet) on bicubic-shrunk photos, the papers' protocol."""
+    from imagewizard.core.errors import ParameterError
+    from imagewizard.models.train_sr import SRConfig, train_upscaler
+
+    if data is None and resume is None:
+        raise ParameterError("give --data (a folder of photos) or --resume (a checkpoint)")
+    try:
+        scale_list = tuple(int(x) for x in scales.split(",") if x.strip())
+    except ValueError:
+        raise ParameterError(f"--scales: integers separated by commas, got {scales!r}") from None
+    if (
+        not scale_list
+        or any(s not in (2, 3, 4) for s in scale_list)
+        or patch % max(scale_list)
+        or patch % 3
+        and 3 in scale_list
+    ):
+        raise ParameterError("--scales are 2, 3 and/or 4, and --patch a multiple of each")
+    cfg = SRConfig(
+        data=str(data or ""),
+        splits=tuple(x.strip() for x in splits.split(",") if x.strip()),
+        val_images=val_images,
+        scales=scale_list,
+        features=features,
+        blocks=blocks,
+        patch=patch,
+        batch=batch,
+        steps=steps,
+        lr=lr,
+        val_every=val_every,
+        checkpoint_every=max(1, min(500, val_every)),
+        seed=seed,
+        threads=threads,
+        out=str(out),
+    )
+    path = train_upscaler(cfg, resume=str(resume) if resume else None, log=typer.echo)
+    typer.echo(f"best weights: {path}")
+
+
 def _is_diffusers(init: str) -> bool:
     """A diffusers UNet (folder with config.json, pipeline folder with unet/, or a hub id) rather than zoo weights."""
     p = Path(init)

@@ -67,6 +67,10 @@ class Input:
     check : str or None
         ``module:function`` called as ``check(value, where)`` when a pipeline file is loaded, for an
         input that is not a file (a kernel spec); None: the resolver is tried on the value.
+    example : str
+        A typical value of a non-file input (the web form's placeholder): ``'gaussian:2'``, ``'2'``.
+    upload : bool
+        A non-file input that may also be given as a file (a kernel image): the web form offers both.
     """
 
     name: str
@@ -78,6 +82,8 @@ class Input:
     primary: bool = True
     required: bool = False
     cli_short: str | None = None
+    example: str = ""
+    upload: bool = False
     check: str | None = None
 
     @property
@@ -185,7 +191,18 @@ class Task:
             "default_method": self.default_method,
             "made_by": self.made_by,
             "example": self.example,
-            "inputs": [{"name": i.name, "summary": i.summary, "file": i.files, "cli": i.cli_flag} for i in self.inputs],
+            "inputs": [
+                {
+                    "name": i.name,
+                    "summary": i.summary,
+                    "file": i.files,
+                    "cli": i.cli_flag,
+                    "example": i.example,
+                    "upload": i.upload,
+                    "required": i.required,
+                }
+                for i in self.inputs
+            ],
         }
 
 

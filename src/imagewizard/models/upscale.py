@@ -60,7 +60,7 @@ def upscale_tiled(model, img: np.ndarray, scale: int, *, tile: int = TILE, margi
     ),
     needs=("scale",),
     requires=("torch",),
-    check=lambda: None if zoo.find(WEIGHTS) else zoo.missing_reason(WEIGHTS),
+    check=lambda: None if zoo.find(WEIGHTS) else zoo.missing_reason(WEIGHTS, train="imagewizard train upscaler"),
     tags=("learned",),
 )
 def learned(img: np.ndarray, *, scale: int, tile: int = TILE) -> np.ndarray:

@@ -49,7 +49,7 @@ def require(name: str) -> Path:
     return p
 
 
-def missing_reason(*names: str) -> str | None:
+def missing_reason(*names: str, train: str = "imagewizard train denoiser") -> str | None:
     """None when all ``names`` have weights; otherwise a one-line reason (for registry checks)."""
     missing = [n for n in names if find(n) is None]
     if not missing:
@@ -57,7 +57,7 @@ def missing_reason(*names: str) -> str | None:
     where = ", ".join(str(d) for d in weight_dirs())
     return (
         f"trained weights {', '.join(missing)} not found (looked in {where}); "
-        "train them with `imagewizard train denoiser` or point IMAGEWIZARD_WEIGHTS at them"
+        f"train them with `{train}` or point IMAGEWIZARD_WEIGHTS at them"
     )
 
 

@@ -131,7 +131,12 @@ def _real_noise(colour: np.ndarray, a: dict[str, Any], sigma: float, shot: bool 
     return a["jpeg_grid_quality"] is not None
 
 
-def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
+#: Upscalers by preference; the first installed is used (BSD100, docs/benchmarks.md: the learned
+#: network first; Lanczos is 0.2-0.4 dB above MATLAB bicubic at x2-x4).
+UPSCALERS = ("learned", "lanczos", "bicubic")
+
+
+def plan(img: np.ndarray, analysis: dict[str, Any] | None = None, *, scale: int | None = None) -> Plan:
     """Measure ``img`` and decide the steps that should improve it.
 
     Parameters
@@ -285,6 +290,16 @@ def plan(img: np.ndarray, analysis: dict[str, Any] | None = None) -> Plan:
             "imagewizard enhance --method gamma brightens or darkens on request"
         )
 
+    if scale is not None:  # asked to enlarge: repair first at the size the damage has, then upscale
+        from imagewizard.tasks.upscale.score import resolve_scale
+
+        scale = resolve_scale(scale)
+        name = next(m for m in UPSCALERS if registry.get("upscale", m).available() and (m != "learned" or scale <= 4))
+        steps.append({"task": "upscale", "method": name, "scale": scale})
+        reasons.append(
+            f"enlarge x{scale} with {name}, the best upscaler installed for this factor, after the repairs "
+            "(upscaling first would enlarge the damage too)"
+        )
     pipeline = Pipeline.from_dict({"name": "wizard", "steps": steps}) if steps else None
     return Plan(pipeline=pipeline, reasons=reasons, analysis=a, skipped=skipped)
 

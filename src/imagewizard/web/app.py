@@ -359,7 +359,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (the wizard), ``method`` [+ ``task``, ``params`` (JSON), ``sigma``, ``strength``, the task's
         inputs: ``kernel`` (spec or file), ``mask``, ``reference`` (files)], or ``pipeline`` (a
         YAML/JSON file or text). ``truth``: a clean reference to score PSNR/SSIM/MSE against."""
-        from imagewizard.run.pipeline import _fields
+        from imagewizard.run.pipeline import _fields, _input
 
         admit(who)
         form = await form_of(request)
@@ -375,6 +375,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for key in _fields()[5:]:
                 value = form.get(key)
                 if isinstance(value, UploadFile):
+                    spec = _input(key)
+                    if not (spec.files or spec.upload):
+                        raise RequestProblem(f"{key}: a value such as {spec.example or '...'}, not a file", field=key)
                     if key == "kernel" and display_name(value.filename).lower().endswith(".npy"):
                         raise RequestProblem(
                             "kernel: give a kernel image (PNG/TIFF) or a spec such as gaussian:2", status=415, field=key

@@ -17,6 +17,8 @@ KERNEL = Input(
     files=False,
     cli_short="-k",
     check="imagewizard.run.pipeline:_check_kernel_field",
+    example="gaussian:2",
+    upload=True,
 )
 
 TASK = declare_task(

@@ -18,6 +18,7 @@ SCALE = Input(
     required=True,
     cli_short="-s",
     check="imagewizard.tasks.upscale.score:check_scale_field",
+    example="2",
 )
 
 TASK = declare_task(

@@ -172,9 +172,11 @@ function fillParams() {
     if (!spec.file) {
       const text = document.createElement("input");
       text.type = "text"; text.dataset.inputText = name; text.dataset.field = name;
-      text.placeholder = "gaussian:2";
-      box.append(field(name + need, text, spec.summary.replace(/``/g, "") + "; or upload a kernel image:"));
-      box.lastChild.append(up);
+      text.placeholder = spec.example || "";
+      if (spec.example && m.needs.includes(name)) text.value = spec.example;
+      const help = spec.summary.replace(/``/g, "") + (spec.upload ? `; or upload a ${name} image:` : "");
+      box.append(field(name + need, text, help));
+      if (spec.upload) box.lastChild.append(up);
     } else {
       box.append(field(name + need, up, spec.summary.replace(/``/g, "")));
     }
