@@ -168,7 +168,7 @@ def test_readme_method_table_matches_the_registry():
     readme = Path(__file__).resolve().parents[1] / "README.md"
     rows = {}
     for line in readme.read_text(encoding="utf-8").splitlines():
-        m = re.match(r"^\| (denoise|deblur|inpaint|enhance) \| (.+) \|$", line)
+        m = re.match(r"^\| (" + "|".join(registry.tasks()) + r") \| (.+) \|$", line)
         if m:
             text = re.sub(r"\([^)]*\)", "", m.group(2))  # drop the explanations in brackets
             rows[m.group(1)] = {n.strip() for n in text.split(",") if n.strip()}

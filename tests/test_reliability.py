@@ -310,6 +310,7 @@ WRITES = {
         ["batch", "IN", "p.yaml", "--pipeline", "p.yaml"],
     ],
     "demo": [["demo", "-o", "in.png", "--quick"]],
+    "upscale": [["upscale", "in.png", "-o", "in.png", "--scale", "2"]],
     "bench": [["bench", "--data", "IN", "-D", "gaussian:25", "--methods", "median", "--out", "IN/x.png"]],
     "generate": [["generate", "--model", "vae", "-n", "1", "--weights", "w.safetensors", "--out", "w.safetensors"]],
     "train denoiser": [
@@ -321,6 +322,7 @@ WRITES = {
         ["train", "diffusion", "--resume", "in.png", "--out", "in.png"],
     ],
     "train generator": [["train", "generator", "--data", "IN", "--steps", "1", "--out", "IN/x.png"]],
+    "train upscaler": [["train", "upscaler", "--resume", "in.png", "--out", "in.png"]],
 }
 NO_WRITES = {
     "methods": ["methods"],

@@ -155,10 +155,21 @@ def test_nothing_lists_the_tasks_a_second_time():
     from imagewizard.run import pipeline
 
     names = T.task_names()
-    assert names == ("denoise", "deblur", "inpaint", "enhance")
+    assert names == ("denoise", "deblur", "inpaint", "enhance", "upscale")
     assert registry.TASKS == names and dict(api.DEFAULT_METHODS) == {t.name: t.default_method for t in T.all_tasks()}
     assert cli._task_commands() == names
-    assert pipeline._fields() == ("task", "method", "params", "sigma", "strength", "kernel", "mask", "reference")
+    assert pipeline._fields() == (
+        "task",
+        "method",
+        "params",
+        "sigma",
+        "strength",
+        "kernel",
+        "mask",
+        "reference",
+        "scale",
+    )
+    assert T.task_for_degradation({"downscale": 3}) == "upscale"
     assert T.task_for_degradation({"blur": "gaussian:1"}) == "deblur"
     assert T.task_for_degradation({"mask": "box:0.2", "blur": "gaussian:1"}) == "inpaint"
     assert T.task_for_degradation({"noise": ["gaussian:5"]}) == "denoise"

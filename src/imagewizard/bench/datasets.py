@@ -38,6 +38,8 @@ KNOWN_IDENTITIES = {
     "kodak24": "kodak24",
     "mcmaster": "mcmaster",
     "urban100": "urban100",
+    "bsd100": "bsd100",
+    "b100": "bsd100",
 }
 TINY = "tiny"
 DATA_ENV = "IMAGEWIZARD_DATA"
@@ -159,6 +161,8 @@ def resolve_dataset(data: str, *, limit: int | None = None, gray: bool = False) 
             raise ParameterError(f"--data {text}: no images in {path}")
         refs = _name_files(path, files)
         identity = KNOWN_IDENTITIES.get(path.name.lower())
+        if path.name.lower() == "val" and path.parent.name == "images" and "bsds500" in path.parent.parent.name.lower():
+            identity = "bsd100"  # BSDS500's val split is BSD100, the super-resolution test set
         ds = Dataset(name, refs, str(path), identity, f"{len(refs)} images in {path}")
     ds.total = len(ds.images)
     if limit is not None and limit < ds.total:

@@ -28,13 +28,14 @@ __all__ = [
 @dataclass(frozen=True)
 class PublishedRow:
     dataset: str
-    sigma: float
+    sigma: float | None  # Gaussian denoising tables; None for super-resolution rows
     method: str
     psnr: float
     ssim: float | None
     source: str  # full citations, '; '-separated
     note: str = ""
     keys: tuple[str, ...] = ()  # short source names (keys of the data file's 'sources')
+    scale: int | None = None  # super-resolution tables: the upscaling factor
 
     @property
     def short_source(self) -> str:
@@ -56,23 +57,26 @@ def _rows() -> list[PublishedRow]:
         cite = "; ".join(sources[s] for s in entry["sources"])
         for sig, value in entry["psnr"].items():
             ssim = entry.get("ssim", {}).get(sig)
+            scale = int(sig[1:]) if sig.startswith("x") else None  # "x2": a super-resolution factor
             out.append(
                 PublishedRow(
                     entry["dataset"],
-                    float(sig),
+                    None if scale else float(sig),
                     entry["method"],
                     float(value),
                     None if ssim is None else float(ssim),
                     cite,
                     entry.get("note", ""),
                     tuple(entry["sources"]),
+                    scale,
                 )
             )
     return out
 
 
-def published_rows(dataset: str | None, sigma: float | None) -> list[PublishedRow]:
-    """Rows for test set ``dataset`` (e.g. ``'bsd68'``) at Gaussian noise ``sigma`` (0..255), best PSNR first.
+def published_rows(dataset: str | None, sigma: float | None, *, scale: int | None = None) -> list[PublishedRow]:
+    """Rows for test set ``dataset`` (e.g. ``'bsd68'``) at Gaussian noise ``sigma`` (0..255), or for
+    super-resolution by ``scale`` (``'bsd100'``), best PSNR first.
 
     Examples
     --------
@@ -80,10 +84,14 @@ def published_rows(dataset: str | None, sigma: float | None) -> list[PublishedRo
     ['SwinIR', 'DRUNet']
     >>> published_rows("tiny", 25)
     []
+    >>> [r.psnr for r in published_rows("bsd100", None, scale=2) if r.method == "bicubic"]
+    [29.56]
     """
+    if dataset is not None and scale is not None:
+        return sorted((r for r in _rows() if r.dataset == dataset and r.scale == scale), key=lambda r: -r.psnr)
     if dataset is None or sigma is None:
         return []
-    rows = [r for r in _rows() if r.dataset == dataset and abs(r.sigma - float(sigma)) < 1e-9]
+    rows = [r for r in _rows() if r.dataset == dataset and r.sigma is not None and abs(r.sigma - float(sigma)) < 1e-9]
     return sorted(rows, key=lambda r: -r.psnr)
 
 
@@ -105,6 +113,14 @@ def gaussian_sigma_only(spec: dict[str, Any]) -> float | None:
     if name != "gaussian" or bound.get("mean", 0.0) != 0.0:
         return None
     return float(bound["sigma"])
+
+
+def downscale_only(spec: dict[str, Any]) -> int | None:
+    """The factor of a degradation that is exactly a bicubic downscaling (the super-resolution tables'), else None."""
+    if spec.get("noise") or spec.get("blur") or spec.get("mask") or spec.get("jpeg") or spec.get("contrast"):
+        return None
+    f = spec.get("downscale")
+    return int(f) if f and int(f) > 1 else None
 
 
 def source_legend(rows: list[PublishedRow]) -> list[tuple[str, str]]:

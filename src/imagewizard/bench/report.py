@@ -46,7 +46,7 @@ def write_outputs(plan, records: list[dict[str, Any]], machine: dict[str, Any], 
     published: dict[str, list] = {}
     if plan.config.published:
         for d in plan.degradations:
-            published[d.spec] = published_rows(plan.dataset.identity, d.published_sigma)
+            published[d.spec] = published_rows(plan.dataset.identity, d.published_sigma, scale=d.published_scale)
     csv_rows = list(rows)
     for spec, prow in published.items():
         csv_rows += published_as_rows(spec, prow)
@@ -107,9 +107,17 @@ def header_facts(plan, machine: dict[str, Any], records: list[dict[str, Any]]) -
         ("Workers", workers),
         (
             "Measures",
-            "PSNR/SSIM/MSE of the whole image against the clean one (mean ± sample std over images); "
+            (
+                "PSNR/SSIM/MSE of the Y channel (BT.601, MATLAB's rgb2ycbcr) with a border of `scale` pixels "
+                "removed, against the clean image cropped to a multiple of the scale (the super-resolution "
+                "papers' protocol; psnr_rgb in summary.csv: all channels) "
+                if plan.task == "upscale"
+                else "PSNR/SSIM/MSE of the whole image against the clean one "
+            )
+            + "(mean ± sample std over images); "
             "s / image: wall time of the method call after a warm-up call; MP/s: megapixels per "
-            "second; peak MB: largest growth of the worker's resident memory during one call "
+            + ("second of the output (the enlarged image)" if plan.task == "upscale" else "second")
+            + "; peak MB: largest growth of the worker's resident memory during one call "
             "(all libraries, PyTorch and OpenCV included)",
         ),
         ("Machine", machine_line(machine)),
@@ -128,8 +136,16 @@ def _steps(records: list[dict[str, Any]], spec: str) -> str:
     return ""
 
 
-def _published_caption(plan, spec_sigma: float | None) -> str:
+def _published_caption(plan, spec_sigma: float | None, scale: int | None = None) -> str:
     ds = plan.dataset
+    if scale is not None:
+        bits = [
+            f"Published PSNR on the Y channel (border of {scale} px removed) of the full {ds.name} set at x{scale}, "
+            "inputs shrunk with MATLAB bicubic, as reported by each source."
+        ]
+        if len(ds.images) < ds.total:
+            bits.append(f"Our numbers are on {len(ds.images)} of {ds.total} images, so not directly comparable.")
+        return " ".join(bits)
     bits = [
         f"Published PSNR on the full {ds.name} set at sigma {spec_sigma:g}, as reported by each source "
         f"(float protocol, their own noise realisations; differences under about 0.1 dB are noise)."
@@ -148,8 +164,8 @@ def _published_note(plan, d) -> str | None:
             f"No published numbers for {plan.dataset.name}: the tables cover Set12, BSD68 and CBSD68 "
             "(and Kodak24, McMaster, Urban100) only."
         )
-    if d.published_sigma is None:
-        return "No published numbers: the tables are for additive Gaussian noise alone."
+    if d.published_sigma is None and d.published_scale is None:
+        return "No published numbers: the tables are for additive Gaussian noise alone (or bicubic downscaling)."
     return None
 
 
@@ -170,7 +186,7 @@ def markdown_report(plan, rows, published, machine, records) -> str:
             prow = published.get(d.spec) or []
             if prow:
                 lines += [
-                    _published_caption(plan, d.published_sigma),
+                    _published_caption(plan, d.published_sigma, d.published_scale),
                     "",
                     markdown_table(
                         PUBLISHED_HEAD, [[p.method, f"{p.psnr:.2f}", fmt(p.ssim, ".4f"), p.short_source] for p in prow]
@@ -285,7 +301,9 @@ def html_report(plan, rows, published, machine, records, out: Path) -> str:
         if c.published:
             prow = published.get(d.spec) or []
             if prow:
-                parts.append(f"<p class='caption'>{html.escape(_published_caption(plan, d.published_sigma))}</p>")
+                parts.append(
+                    f"<p class='caption'>{html.escape(_published_caption(plan, d.published_sigma, d.published_scale))}</p>"
+                )
                 body = [[p.method, f"{p.psnr:.2f}", fmt(p.ssim, ".4f"), p.short_source] for p in prow]
                 parts.append(_html_table(PUBLISHED_HEAD, body, ["published"] * len(body), {3: "src"}))
             else:

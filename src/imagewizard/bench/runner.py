@@ -81,6 +81,7 @@ class Degradation:
     kw: dict[str, Any]
     sigma_true: float | None  # the Gaussian noise level methods get in non-blind runs
     published_sigma: float | None  # set when the degradation is exactly Gaussian noise
+    published_scale: int | None = None  # set when it is exactly a bicubic downscaling (super-resolution)
 
 
 @dataclass
@@ -138,7 +139,7 @@ def _true_sigma(kw: dict[str, Any]) -> float | None:
 
 def _degradations(texts: Sequence[str]) -> list[Degradation]:
     from imagewizard.physics.degrade import format_degrade_spec, parse_degrade_spec
-    from imagewizard.bench.published import gaussian_sigma_only
+    from imagewizard.bench.published import downscale_only, gaussian_sigma_only
 
     if isinstance(texts, str):
         texts = [texts]
@@ -157,7 +158,7 @@ def _degradations(texts: Sequence[str]) -> list[Degradation]:
         if clash:
             raise ParameterError(f"--degrade {text}: its folder name clashes with --degrade {clash[0]}")
         seen[spec] = text
-        out.append(Degradation(text, spec, kw, _true_sigma(kw), gaussian_sigma_only(kw)))
+        out.append(Degradation(text, spec, kw, _true_sigma(kw), gaussian_sigma_only(kw), downscale_only(kw)))
     return out
 
 

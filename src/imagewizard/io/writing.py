@@ -93,10 +93,17 @@ def write(
     colour, alpha = split_alpha(arr)
     if alpha is None and like is not None and like.alpha is not None:
         alpha = like.alpha
-        if alpha.shape != colour.shape[:2]:  # the source's alpha for an upscaled image: resized on its own
-            from imagewizard.physics.resize import resize_plane
+        (ah, aw), (ch, cw) = alpha.shape, colour.shape[:2]
+        if (ah, aw) != (ch, cw):
+            # the source's alpha for an image upscaled by an integer factor: resized on its own;
+            # an image of any other size is not the source's, and gets none
+            f = ch // ah if ah else 0
+            if f >= 2 and (ch, cw) == (ah * f, aw * f):
+                from imagewizard.physics.resize import resize_plane
 
-            alpha = resize_plane(alpha, colour.shape[:2])
+                alpha = resize_plane(alpha, (ch, cw))
+            else:
+                alpha = None
     depth = _resolve_depth(fmt, bit_depth, like, src_dtype)
     if like is not None and like.path is not None and not overwrite and _same_file(p, Path(like.path)):
         raise ImageWriteError(
