@@ -269,3 +269,47 @@ def test_wizard_repairs_then_upscales_and_batch_takes_a_scale(tmp_path, capsys):
     assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "-m", "lanczos", "--scale", "3"]) == 0
     assert Image.open(tmp_path / "out" / "a.png").size == (120, 144)
     assert main(["enhance", str(tmp_path / "n.png"), "-o", str(tmp_path / "p.png"), "-m", "clahe", "--scale", "2"]) == 1
+
+
+def test_perceptual_fine_tune_starts_from_weights_and_records_its_losses(tmp_path):
+    import torch
+
+    from imagewizard.models.archs import build
+    from imagewizard.models.train_sr import SRConfig, train_upscaler
+    from imagewizard.models.weights import load_model, save_model
+
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray((smooth(60, 72, seed=i) * 255).round().astype(np.uint8)).save(
+            tmp_path / "data" / "train" / f"{i}.png"
+        )
+    torch.manual_seed(0)
+    start, cfg_arch = build("srnet", scales=(2,), features=8, blocks=1)
+    init = save_model(tmp_path / "start.safetensors", start.state_dict(), "srnet", cfg_arch)
+    cfg = SRConfig(
+        data=str(tmp_path / "data"),
+        splits=("train",),
+        val_images=1,
+        scales=(2,),
+        features=8,
+        blocks=1,
+        patch=48,
+        batch=2,
+        steps=2,
+        val_every=2,
+        checkpoint_every=2,
+        out=str(tmp_path / "run"),
+        name="srnet-perceptual",
+        init=str(init),
+        gan=0.005,
+        lr=1e-4,
+    )
+    path = train_upscaler(cfg, log=lambda m: None)
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["method"] == "perceptual" and card["losses"]["gan"] == 0.005 and card["init"] == "start.safetensors"
+    assert card["losses"]["perceptual_kind"] == "ms-ssim+gradient"  # no VGG19 weights here
+    tuned, _ = load_model(path)
+    changed = any(not torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), start.state_dict().values()))
+    assert changed
+    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert "disc" in ckpt and "disc_opt" in ckpt

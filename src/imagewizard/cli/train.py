@@ -290,6 +290,10 @@ Examples:
     imagewizard train upscaler --data data/bsds500/images --splits train,test --steps 15000 --out runs/upscaler
 
     imagewizard train upscaler --resume runs/upscaler/checkpoint.pt --steps 30000   # go on, longer
+
+    # the perceptual upscaler: the same network fine-tuned with a discriminator and a perceptual loss
+    imagewizard train upscaler --data data/bsds500/images --init runs/upscaler/srnet-color.safetensors \\
+        --gan 0.005 --lr 5e-5 --steps 3000 --name srnet-perceptual --out runs/upscaler-perceptual
 """,
 )
 def upscaler(
@@ -308,6 +312,12 @@ def upscaler(
     seed: int = typer.Option(0, help="random seed"),
     resume: Optional[Path] = typer.Option(None, help="checkpoint.pt of an earlier run to go on from"),
     out: Path = typer.Option(Path("runs/upscaler"), help="run folder: checkpoint, weights, card, log"),
+    name: str = typer.Option("srnet-color", help="weights name (srnet-perceptual for the perceptual upscaler)"),
+    init: Optional[Path] = typer.Option(None, help="start from these srnet weights (a perceptual fine-tune)"),
+    gan: float = typer.Option(0.0, min=0.0, help="adversarial loss weight (ESRGAN: 0.005); 0 = plain L1 training"),
+    perceptual_weight: float = typer.Option(1.0, min=0.0, help="perceptual loss weight (with --gan)"),
+    l1_weight: float = typer.Option(0.01, min=0.0, help="L1 loss weight (with --gan)"),
+    vgg19: Optional[Path] = typer.Option(None, help="torchvision-layout VGG19 weights for the perceptual loss"),
 ) -> None:
     """Train the learned upscaler (srnet) on bicubic-shrunk photos, the papers' protocol."""
     from imagewizard.core.errors import ParameterError
@@ -343,6 +353,12 @@ def upscaler(
         seed=seed,
         threads=threads,
         out=str(out),
+        name=name,
+        init=str(init or ""),
+        gan=gan,
+        perceptual=perceptual_weight,
+        l1=l1_weight,
+        vgg19=str(vgg19 or ""),
     )
     path = train_upscaler(cfg, resume=str(resume) if resume else None, log=typer.echo)
     typer.echo(f"best weights: {path}")

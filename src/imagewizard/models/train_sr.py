@@ -45,6 +45,13 @@ class SRConfig:
     val_every: int = 500
     out: str = "runs/upscaler"
     name: str = "srnet-color"
+    #: perceptual fine-tune (SRGAN/ESRGAN recipe): start from these srnet weights, add a
+    #: relativistic PatchGAN discriminator and a perceptual loss; gan 0 = plain L1 training
+    init: str = ""
+    gan: float = 0.0
+    perceptual: float = 1.0
+    l1: float = 0.01
+    vgg19: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -204,11 +211,21 @@ def train_upscaler(cfg: SRConfig, *, resume: str | None = None, log: Callable[[s
     data = load_pairs(cfg, log)
     arch_cfg = {"scales": tuple(cfg.scales), "channels": 3, "features": cfg.features, "blocks": cfg.blocks}
     model, arch_cfg = build("srnet", **arch_cfg)
+    if cfg.init and state is None:
+        from imagewizard.models.weights import load_model
+
+        start, _ = load_model(cfg.init)
+        model.load_state_dict(start.state_dict())
+        log(f"started from {cfg.init}")
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    gan = _GanParts(cfg) if cfg.gan > 0 else None
     step, best, history, wall = 0, -math.inf, [], 0.0
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
+        if gan is not None and "disc" in state:
+            gan.disc.load_state_dict(state["disc"])
+            gan.opt.load_state_dict(state["disc_opt"])
         step, best, history, wall = state["step"], state["best"], state["history"], state.get("wall", 0.0)
         log(f"resumed at step {step} (best validation gain {best:+.3f} dB)")
     rng = np.random.default_rng(cfg.seed + step)
@@ -226,6 +243,7 @@ def train_upscaler(cfg: SRConfig, *, resume: str | None = None, log: Callable[[s
                 "best": best,
                 "history": history,
                 "wall": wall + time.time() - t_start,
+                **({"disc": gan.disc.state_dict(), "disc_opt": gan.opt.state_dict()} if gan is not None else {}),
             },
             ckpt,
         )
@@ -236,7 +254,8 @@ def train_upscaler(cfg: SRConfig, *, resume: str | None = None, log: Callable[[s
         for g in opt.param_groups:
             g["lr"] = lr_now
         x, y = _batch(data, cfg, s, rng)
-        loss = torch.nn.functional.l1_loss(model(x, scale=s), y)
+        pred = model(x, scale=s)
+        loss = torch.nn.functional.l1_loss(pred, y) if gan is None else gan.generator_loss(pred, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -253,11 +272,12 @@ def train_upscaler(cfg: SRConfig, *, resume: str | None = None, log: Callable[[s
             gain = _gain(v, cfg.scales)
             history.append({"step": step, **v, "gain": gain})
             log(f"val step {step}: " + ", ".join(f"{k} {val:.3f}" for k, val in v.items()) + f"; gain {gain:+.3f} dB")
-            if gain > best:
-                best = gain
+            if gain > best or gan is not None:  # a perceptual run keeps its latest: PSNR is not its aim
+                best = max(best, gain)
                 card = {
                     "task": "upscale",
-                    "method": "learned",
+                    "method": "perceptual" if gan is not None else "learned",
+                    **({"losses": gan.describe(), "init": Path(cfg.init).name} if gan is not None else {}),
                     "scales": list(cfg.scales),
                     "data": {
                         "folder": cfg.data,
@@ -278,6 +298,56 @@ def train_upscaler(cfg: SRConfig, *, resume: str | None = None, log: Callable[[s
             save_checkpoint()
     (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
     return out / f"{cfg.name}.safetensors"
+
+
+class _GanParts:
+    """ESRGAN's recipe on a CPU budget: a PatchGAN discriminator on high-resolution patches with the
+    relativistic average loss (Jolicoeur-Martineau 2018; Wang et al. 2018), a perceptual loss
+    (VGG19 features when the user has the weights, else MS-SSIM + gradients) and a small L1 term."""
+
+    def __init__(self, cfg: SRConfig):
+        import torch
+
+        from imagewizard.models.archs import build
+        from imagewizard.models.perceptual import PerceptualLoss
+
+        self.cfg = cfg
+        self.disc, _ = build("patchgan", in_channels=3, features=32, layers=3)
+        self.opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
+        self.percep = PerceptualLoss(cfg.vgg19 or None)
+
+    def describe(self) -> dict[str, Any]:
+        c = self.cfg
+        return {
+            "l1": c.l1,
+            "perceptual": c.perceptual,
+            "perceptual_kind": self.percep.describe().get("kind"),
+            "gan": c.gan,
+            "discriminator": "PatchGAN (32 features, 3 layers), relativistic average loss",
+        }
+
+    def generator_loss(self, pred, real):
+        import torch
+        import torch.nn.functional as F
+
+        def bce(logits, target: float):
+            return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+        d = self.disc
+        # discriminator: real more real than the average fake, fake less real than the average real
+        r, f = d(real), d(pred.detach())
+        loss_d = 0.5 * (bce(r - f.mean(), 1.0) + bce(f - r.mean(), 0.0))
+        self.opt.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt.step()
+        for p in d.parameters():  # the generator's backward pass must not touch D's gradients
+            p.requires_grad_(False)
+        r, f = d(real).detach(), d(pred)
+        adv = 0.5 * (bce(r - f.mean(), 0.0) + bce(f - r.mean(), 1.0))
+        for p in d.parameters():
+            p.requires_grad_(True)
+        c = self.cfg
+        return c.l1 * F.l1_loss(pred, real) + c.perceptual * self.percep(pred, real) + c.gan * adv
 
 
 def command_line() -> str:

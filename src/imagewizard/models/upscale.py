@@ -14,6 +14,7 @@ from imagewizard.core.registry import Param, register
 from imagewizard.models import zoo
 
 WEIGHTS = "srnet-color"
+PERCEPTUAL_WEIGHTS = "srnet-perceptual"
 #: Low-resolution pixels of context around each tile (the network sees 2 * (blocks + 2) + 1 pixels).
 MARGIN = 16
 #: Low-resolution tile side.
@@ -49,24 +50,45 @@ def upscale_tiled(model, img: np.ndarray, scale: int, *, tile: int = TILE, margi
     return out.mean(axis=2) if gray else out
 
 
-@register(
-    "upscale",
-    "learned",
-    "Compact residual network trained here (EDSR-baseline shape, x2/x3/x4): sharper than bicubic by 1-2 dB.",
-    params=(
-        Param(
-            "tile", int, TILE, "low-resolution tile side in pixels (memory bound for large images)", low=32, high=4096
+def _register(name: str, weights: str, summary: str) -> None:
+    def run(img: np.ndarray, *, scale: int, tile: int = TILE) -> np.ndarray:
+        model, card = zoo.load(weights)
+        if scale not in tuple(model.scales):
+            raise ParameterError(
+                f"method '{name}' upscales by {', '.join(map(str, model.scales))}; for x{scale} use bicubic or lanczos"
+            )
+        return upscale_tiled(model, np.asarray(img, np.float32), scale, tile=tile)
+
+    run.__name__ = name
+    register(
+        "upscale",
+        name,
+        summary,
+        params=(
+            Param(
+                "tile",
+                int,
+                TILE,
+                "low-resolution tile side in pixels (memory bound for large images)",
+                low=32,
+                high=4096,
+            ),
         ),
-    ),
-    needs=("scale",),
-    requires=("torch",),
-    check=lambda: None if zoo.find(WEIGHTS) else zoo.missing_reason(WEIGHTS, train="imagewizard train upscaler"),
-    tags=("learned",),
+        needs=("scale",),
+        requires=("torch",),
+        check=lambda: None if zoo.find(weights) else zoo.missing_reason(weights, train="imagewizard train upscaler"),
+        tags=("learned",),
+    )(run)
+
+
+_register(
+    "learned",
+    WEIGHTS,
+    "Compact residual network trained here (EDSR-baseline shape, x2/x3/x4): sharper than bicubic by 1-2 dB.",
 )
-def learned(img: np.ndarray, *, scale: int, tile: int = TILE) -> np.ndarray:
-    model, card = zoo.load(WEIGHTS)
-    if scale not in tuple(model.scales):
-        raise ParameterError(
-            f"method 'learned' upscales by {', '.join(map(str, model.scales))}; for x{scale} use bicubic or lanczos"
-        )
-    return upscale_tiled(model, np.asarray(img, np.float32), scale, tile=tile)
+_register(
+    "perceptual",
+    PERCEPTUAL_WEIGHTS,
+    "The learned upscaler fine-tuned with a discriminator and a perceptual loss (ESRGAN recipe): "
+    "crisper texture, lower PSNR.",
+)
