@@ -494,7 +494,8 @@ def run_bench(config: BenchConfig, *, console=None, progress: bool = True) -> Be
         reused = len(wanted) - len(todo)
         console.print(
             f"{len(plan.jobs)} jobs: {plan.dataset.name} ({len(plan.dataset.images)} images) x "
-            f"{len(plan.degradations)} degradations x {len(plan.methods)} methods + input"
+            f"{len(plan.degradations)} degradations x {len(plan.methods)} methods"
+            + (" + input" if any(j.method == BASELINE for j in plan.jobs) else "")
             + (f"; {reused} already in {store.path}, {len(todo)} to run" if reused else "")
         )
         if store.dropped:
