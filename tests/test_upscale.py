@@ -313,3 +313,13 @@ def test_perceptual_fine_tune_starts_from_weights_and_records_its_losses(tmp_pat
     assert changed
     ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert "disc" in ckpt and "disc_opt" in ckpt
+
+
+def test_real_photo_degradations_are_seeded_and_change_the_input():
+    from imagewizard.models.train_sr import degrade_real
+
+    lo = (smooth(32, 32) * 255).round().astype(np.uint8)
+    a = [degrade_real(lo, np.random.default_rng(7)) for _ in range(2)]
+    assert a[0].dtype == np.uint8 and a[0].shape == lo.shape and np.array_equal(a[0], a[1])
+    changed = [np.abs(degrade_real(lo, np.random.default_rng(s)).astype(int) - lo).mean() for s in range(20)]
+    assert max(changed) > 1.0 and np.mean(changed) > 0.5  # most draws blur, add noise or compress

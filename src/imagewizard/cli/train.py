@@ -294,6 +294,10 @@ Examples:
     # the perceptual upscaler: the same network fine-tuned with a discriminator and a perceptual loss
     imagewizard train upscaler --data data/bsds500/images --init runs/upscaler/srnet-color.safetensors \\
         --gan 0.005 --lr 5e-5 --steps 3000 --name srnet-perceptual --out runs/upscaler-perceptual
+
+    # for real photos: inputs blurred, noisy and JPEG-compressed in random order (Real-ESRGAN's chain)
+    imagewizard train upscaler --data data/bsds500/images --init runs/upscaler/srnet-color.safetensors \\
+        --degrade real --lr 1e-4 --steps 3000 --name srnet-real --out runs/upscaler-real
 """,
 )
 def upscaler(
@@ -318,6 +322,7 @@ def upscaler(
     perceptual_weight: float = typer.Option(1.0, min=0.0, help="perceptual loss weight (with --gan)"),
     l1_weight: float = typer.Option(0.01, min=0.0, help="L1 loss weight (with --gan)"),
     vgg19: Optional[Path] = typer.Option(None, help="torchvision-layout VGG19 weights for the perceptual loss"),
+    degrade: str = typer.Option("bicubic", help="bicubic (the papers' inputs) or real (blur, noise, JPEG chained)"),
 ) -> None:
     """Train the learned upscaler (srnet) on bicubic-shrunk photos, the papers' protocol."""
     from imagewizard.core.errors import ParameterError
@@ -359,7 +364,10 @@ def upscaler(
         perceptual=perceptual_weight,
         l1=l1_weight,
         vgg19=str(vgg19 or ""),
+        degrade=degrade,
     )
+    if degrade not in ("bicubic", "real"):
+        raise ParameterError(f"--degrade is bicubic or real, got {degrade!r}")
     path = train_upscaler(cfg, resume=str(resume) if resume else None, log=typer.echo)
     typer.echo(f"best weights: {path}")
 

@@ -52,6 +52,9 @@ class SRConfig:
     perceptual: float = 1.0
     l1: float = 0.01
     vgg19: str = ""
+    #: "bicubic" (the papers' clean inputs) or "real": blur, noise and JPEG on the low-resolution
+    #: input in random order, as Real-ESRGAN (Wang et al. 2021) trains for real photos
+    degrade: str = "bicubic"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -144,6 +147,8 @@ def _batch(data, cfg: SRConfig, scale: int, rng: np.random.Generator):
             a, b = a[::-1], b[::-1]
         if k & 4:
             a, b = a.transpose(1, 0, 2), b.transpose(1, 0, 2)
+        if cfg.degrade == "real":
+            a = degrade_real(a, rng)
         xs.append(np.ascontiguousarray(a))
         ys.append(np.ascontiguousarray(b))
     x = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).float().div_(255)
@@ -160,17 +165,49 @@ def upscale_u8(model, lr_u8: np.ndarray, scale: int) -> np.ndarray:
     return np.round(np.clip(y, 0, 1) * 255).astype(np.uint8)
 
 
-def validate(model, data, scales) -> dict[str, float]:
-    """Mean Y-PSNR (border = scale) per scale, of the model and of MATLAB bicubic, on the held-out images."""
+def degrade_real(lo_u8: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A low-resolution patch as a real photo's might be: Gaussian blur, Gaussian or Poisson noise and
+    JPEG, each with probability 0.7, in random order (Real-ESRGAN's chain, one pass; 8-bit out)."""
+    import cv2
+
+    x = lo_u8.astype(np.float32) / 255
+
+    def blur(x):
+        s = float(rng.uniform(0.2, 1.5))
+        return cv2.GaussianBlur(x, (0, 0), s)
+
+    def noise(x):
+        if rng.random() < 0.7:
+            return x + rng.normal(0, rng.uniform(1, 15) / 255, x.shape).astype(np.float32)
+        peak = float(rng.uniform(50, 500))  # photons at white
+        return rng.poisson(np.clip(x, 0, 1) * peak).astype(np.float32) / peak
+
+    def jpeg(x):
+        u8 = np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
+        ok, buf = cv2.imencode(".jpg", u8[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 96))])
+        return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255
+
+    ops = [f for f in (blur, noise, jpeg) if rng.random() < 0.7]
+    for i in rng.permutation(len(ops)):
+        x = ops[i](x)
+    return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
+
+
+def validate(model, data, scales, degrade: str = "bicubic") -> dict[str, float]:
+    """Mean Y-PSNR (border = scale) per scale, of the model and of MATLAB bicubic, on the held-out
+    images (with ``degrade='real'``: the same chain as training, drawn with a fixed seed)."""
     from imagewizard.physics.resize import imresize
 
     model.eval()
     out: dict[str, float] = {}
+    rng = np.random.default_rng(1234)
     for s in scales:
         ours, bic = [], []
         for hr in data["val"]:
             ref = modcrop(hr, s)
             lo = make_lr(hr, s)
+            if degrade == "real":
+                lo = degrade_real(lo, rng)
             ours.append(y_psnr(ref, upscale_u8(model, lo, s), s))
             b = imresize(lo.astype(np.float64) / 255, s, dtype=np.float64)
             bic.append(y_psnr(ref, np.round(np.clip(b, 0, 1) * 255).astype(np.uint8), s))
@@ -268,7 +305,7 @@ def train_upscaler(cfg: SRConfig, *, resume: str | None = None, log: Callable[[s
             )
             t_log, losses = time.time(), []
         if step % cfg.val_every == 0 or step == cfg.steps:
-            v = validate(model, data, cfg.scales)
+            v = validate(model, data, cfg.scales, cfg.degrade)
             gain = _gain(v, cfg.scales)
             history.append({"step": step, **v, "gain": gain})
             log(f"val step {step}: " + ", ".join(f"{k} {val:.3f}" for k, val in v.items()) + f"; gain {gain:+.3f} dB")
@@ -276,7 +313,8 @@ def train_upscaler(cfg: SRConfig, *, resume: str | None = None, log: Callable[[s
                 best = max(best, gain)
                 card = {
                     "task": "upscale",
-                    "method": "perceptual" if gan is not None else "learned",
+                    "method": "perceptual" if gan is not None else ("real" if cfg.degrade == "real" else "learned"),
+                    "degradation": cfg.degrade,
                     **({"losses": gan.describe(), "init": Path(cfg.init).name} if gan is not None else {}),
                     "scales": list(cfg.scales),
                     "data": {

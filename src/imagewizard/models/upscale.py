@@ -15,6 +15,7 @@ from imagewizard.models import zoo
 
 WEIGHTS = "srnet-color"
 PERCEPTUAL_WEIGHTS = "srnet-perceptual"
+REAL_WEIGHTS = "srnet-real"
 #: Low-resolution pixels of context around each tile (the network sees 2 * (blocks + 2) + 1 pixels).
 MARGIN = 16
 #: Low-resolution tile side.
@@ -91,4 +92,10 @@ _register(
     PERCEPTUAL_WEIGHTS,
     "The learned upscaler fine-tuned with a discriminator and a perceptual loss (ESRGAN recipe): "
     "crisper texture, lower PSNR.",
+)
+_register(
+    "real",
+    REAL_WEIGHTS,
+    "The learned upscaler fine-tuned on blurred, noisy and JPEG-compressed inputs (Real-ESRGAN's chain): "
+    "for real photos rather than clean bicubic ones.",
 )
