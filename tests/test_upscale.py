@@ -323,3 +323,19 @@ def test_real_photo_degradations_are_seeded_and_change_the_input():
     assert a[0].dtype == np.uint8 and a[0].shape == lo.shape and np.array_equal(a[0], a[1])
     changed = [np.abs(degrade_real(lo, np.random.default_rng(s)).astype(int) - lo).mean() for s in range(20)]
     assert max(changed) > 1.0 and np.mean(changed) > 0.5  # most draws blur, add noise or compress
+
+
+def test_the_shipped_learned_upscaler_beats_bicubic_on_a_photo_it_never_saw():
+    from imagewizard.core import registry
+    from imagewizard.models.train_sr import make_lr, y_psnr
+    from imagewizard.samples import sample
+
+    if not registry.get("upscale", "learned").available():
+        pytest.skip("the srnet-color weights are not installed")
+    hr = (sample("coffee")[:192, :240] * 255).round().astype(np.uint8)
+    for s in (2, 4):
+        lr = make_lr(hr, s)
+        to_u8 = lambda x: np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)  # noqa: E731
+        learned = y_psnr(hr, to_u8(iw.upscale(lr, "learned", scale=s)), s)
+        bicubic = y_psnr(hr, to_u8(iw.upscale(lr, "bicubic", scale=s)), s)
+        assert learned > bicubic + 0.4, (s, learned, bicubic)
