@@ -275,11 +275,12 @@ def test_weights_of_another_method_are_refused(tmp_path):
     assert iw.denoise(img, method="dncnn", weights=str(tmp_path / "tiny-dncnn.safetensors")).shape == img.shape
 
 
-# the restorers among the shipped weights (the digit generators are tested in test_generate.py)
+# the denoisers among the shipped weights (the digit generators are tested in test_generate.py, the
+# upscalers in test_upscale.py)
 SHIPPED = sorted(
     p.stem
     for p in (Path(__file__).resolve().parents[1] / "src" / "imagewizard" / "models" / "weights").glob("*.safetensors")
-    if not p.stem.startswith("digits-")
+    if not p.stem.startswith(("digits-", "srnet-"))
 )
 
 

@@ -33,6 +33,6 @@ TASK = declare_task(
         default_method="bicubic",
         rank=45,
         example="imagewizard upscale small.png -o big.png --scale 2 --method learned",
-        modules=("imagewizard.tasks.upscale.classical", "imagewizard.models.upscale"),
+        modules=("imagewizard.tasks.upscale.classical", "imagewizard.models.upscale", "imagewizard.models.foreign_sr"),
     )
 )
