@@ -60,6 +60,12 @@ def _srnet(**cfg):
     return SRNet(**cfg)
 
 
+def _edgenet(**cfg):
+    from imagewizard.models.archs.edgenet import EdgeNet
+
+    return EdgeNet(**cfg)
+
+
 def _patchgan(**cfg):
     from imagewizard.models.archs.patchgan import PatchGAN
 
@@ -92,6 +98,11 @@ def _ddpm(**cfg):
 
 #: name -> (builder, default config, one-line summary): restorers, a discriminator and the generators
 ARCHS: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
+    "edgenet": (
+        _edgenet,
+        {"widths": (24, 48, 96, 128), "convs": (2, 2, 3, 3)},
+        "compact HED-style boundary network (four stages, deep supervision, fused side outputs)",
+    ),
     "srnet": (
         _srnet,
         {"scales": (2, 3, 4), "channels": 3, "features": 32, "blocks": 6},
