@@ -155,7 +155,7 @@ def test_nothing_lists_the_tasks_a_second_time():
     from imagewizard.run import pipeline
 
     names = T.task_names()
-    assert names == ("denoise", "deblur", "inpaint", "enhance", "upscale")
+    assert names == ("denoise", "deblur", "inpaint", "enhance", "upscale", "segment")
     assert registry.TASKS == names and dict(api.DEFAULT_METHODS) == {t.name: t.default_method for t in T.all_tasks()}
     assert cli._task_commands() == names
     assert pipeline._fields() == (

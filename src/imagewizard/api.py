@@ -189,10 +189,26 @@ def apply(task: str, img, method: str, *, sigma: Any = None, strength: Any = Non
         if value is not None:
             kwargs[what] = t.input(what).resolver()(value, image.shape)
 
+    small = None
+    if t.output == "label map" and "threshold" not in m.tags:  # region methods: a bounded working size
+        from imagewizard.tasks.segment.render import WORK_PIXELS, working_size
+
+        shrunk, f = working_size(image, WORK_PIXELS)
+        small = shrunk if f < 1.0 else None
+    work = image if small is None else small
     if m.color == "per-channel" and image.ndim == 3:
-        out = per_channel(lambda ch: m.func(ch, **kwargs), image)
+        out = per_channel(lambda ch: m.func(ch, **kwargs), work)
     else:
-        out = m.func(image, **kwargs)
+        out = m.func(work, **kwargs)
+    if t.output == "label map":  # regions numbered 1..n (int32), the image's height and width; alpha dropped
+        from imagewizard.tasks.segment.render import back_to_size, relabel
+
+        labels = np.asarray(out)
+        if small is not None:
+            labels = back_to_size(labels, image.shape[:2])
+        if labels.shape != image.shape[:2]:
+            raise RuntimeError(f"{m.key} returned labels of shape {labels.shape} for input {image.shape}")
+        return relabel(labels)
     out = np.asarray(out, dtype=np.float32)
     if t.output == "same-shape image" and out.shape != image.shape:
         raise RuntimeError(f"{m.key} returned shape {out.shape} for input {image.shape}")

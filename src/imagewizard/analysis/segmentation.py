@@ -181,12 +181,21 @@ def match_boundaries(pred: np.ndarray, truth: np.ndarray, max_dist: float) -> tu
     order_p, order_t = np.argsort(cp, kind="stable"), np.argsort(ct, kind="stable")
     bounds_p = np.searchsorted(cp[order_p], np.arange(comp.max() + 2))
     bounds_t = np.searchsorted(ct[order_t], np.arange(comp.max() + 2))
+    graph_t = graph.T.tocsr()
     for c in np.unique(cp[d.row]):
         rows, cols = order_p[bounds_p[c] : bounds_p[c + 1]], order_t[bounds_t[c] : bounds_t[c + 1]]
-        m = maximum_bipartite_matching(graph[rows][:, cols], perm_type="column")  # -1: unmatched
-        hit = m >= 0
-        mp[tuple(pp[rows[hit]].T)] = True
-        mt[tuple(tp[cols[m[hit]]].T)] = True
+        # scipy's Hopcroft-Karp is fast with the smaller side as rows and can take minutes the
+        # other way round (7155 x 1626 pixels: 204 s against 0.5 s), so orient each piece.
+        if len(rows) <= len(cols):
+            m = maximum_bipartite_matching(graph[rows][:, cols], perm_type="column")  # -1: unmatched
+            hit = m >= 0
+            mp[tuple(pp[rows[hit]].T)] = True
+            mt[tuple(tp[cols[m[hit]]].T)] = True
+        else:
+            m = maximum_bipartite_matching(graph_t[cols][:, rows], perm_type="column")
+            hit = m >= 0
+            mt[tuple(tp[cols[hit]].T)] = True
+            mp[tuple(pp[rows[m[hit]]].T)] = True
     return mp, mt
 
 

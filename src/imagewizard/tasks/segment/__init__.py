@@ -19,6 +19,7 @@ TASK = declare_task(
         made_by=None,
         default_method="felzenszwalb",
         rank=60,
+        cli="imagewizard.cli.segment:segment",  # label map + overlay, summary, boundaries, --truth
         example="imagewizard segment photo.jpg -o labels.png --method felzenszwalb",
         modules=("imagewizard.tasks.segment.classical", "imagewizard.tasks.segment.learned"),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from imagewizard.core.registry import Param, register
+from imagewizard.tasks.segment.render import relabel
 
 
 def _gray(img: np.ndarray) -> np.ndarray:
@@ -30,14 +31,6 @@ def _lab(img: np.ndarray) -> np.ndarray:
     from skimage.color import rgb2lab
 
     return rgb2lab(_rgb(img)).astype(np.float32)
-
-
-def relabel(labels: np.ndarray) -> np.ndarray:
-    """Labels compacted to 1..n in order of first appearance (int32)."""
-    from skimage.segmentation import relabel_sequential
-
-    lab = np.asarray(labels)
-    return relabel_sequential(lab - lab.min() + 1)[0].astype(np.int32)
 
 
 def _classes(gray: np.ndarray, thresholds) -> np.ndarray:
@@ -160,7 +153,8 @@ def _finish(classes: np.ndarray, connected: bool) -> np.ndarray:
         return relabel(classes)
     from skimage.measure import label
 
-    return relabel(label(classes, background=-1, connectivity=1))
+    # pixels whose colour sits between clusters form specks: hand those under 0.05% of the image on
+    return merge_small(label(classes, background=-1, connectivity=1), max(20, classes.size // 2000))
 
 
 @register(
@@ -294,8 +288,8 @@ def felzenszwalb(img: np.ndarray, *, scale: float = 300.0, sigma: float = 0.8, m
     from skimage.segmentation import felzenszwalb as fh
 
     ms = int(min_size) or max(20, img.shape[0] * img.shape[1] // 2000)
-    x = _rgb(img) * 255.0  # skimage's float path works on 0..1; the paper's k is for 0..255
-    return relabel(fh(x, scale=scale, sigma=sigma, min_size=ms, channel_axis=-1))
+    # scikit-image divides scale by 255 for its 0..1 images: the paper's k, as given, on our [0, 1] pixels
+    return relabel(fh(_rgb(img), scale=scale, sigma=sigma, min_size=ms, channel_axis=-1))
 
 
 @register(

@@ -74,7 +74,7 @@ class Hierarchy:
 
     def cut(self, level: float) -> np.ndarray:
         """The segmentation at ``level``: every boundary weaker than it removed (labels 1..n)."""
-        from imagewizard.tasks.segment.classical import relabel
+        from imagewizard.tasks.segment.render import relabel
 
         parent = np.arange(int(self.base.max()) + 1)
 
@@ -144,26 +144,6 @@ def hierarchy(prob: np.ndarray, *, smooth: float = 1.0) -> Hierarchy:
     return Hierarchy(base, merges)
 
 
-def working_size(img: np.ndarray, max_pixels: int = MAX_WORK_PIXELS) -> tuple[np.ndarray, float]:
-    """The image shrunk (area averaging) to at most ``max_pixels``, and the factor used (1: unchanged)."""
-    h, w = img.shape[:2]
-    if h * w <= max_pixels:
-        return img, 1.0
-    import cv2
-
-    f = (max_pixels / (h * w)) ** 0.5
-    small = cv2.resize(np.ascontiguousarray(img, np.float32), (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-    return small, f
-
-
-def back_to_size(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    import cv2
-
-    if labels.shape == tuple(shape):
-        return labels
-    return cv2.resize(labels.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST).astype(np.int32)
-
-
 @register(
     "segment",
     "learned",
@@ -175,5 +155,7 @@ def back_to_size(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 )
 def learned(img: np.ndarray, *, level: float = DEFAULT_LEVEL) -> np.ndarray:
     """Regions of the learned boundary map cut at ``level`` of its ultrametric contour map."""
-    small, _ = working_size(np.asarray(img, np.float32))
+    from imagewizard.tasks.segment.render import back_to_size, working_size
+
+    small, _ = working_size(np.asarray(img, np.float32), MAX_WORK_PIXELS)
     return back_to_size(hierarchy(boundary_probability(small)).cut(level), img.shape[:2])
