@@ -278,6 +278,13 @@ _EXAMPLES = {
     >>> iw.denoise(noisy, method="median", size=3).shape
     (32, 32)
 """,
+    "segment": """
+    >>> import numpy as np, imagewizard as iw
+    >>> img = np.zeros((32, 32, 3), np.float32); img[:, 16:] = 1.0
+    >>> labels = iw.segment(img, method="kmeans", clusters=2)
+    >>> labels.dtype.name, int(labels.max())
+    ('int32', 2)
+""",
 }
 
 
@@ -341,8 +348,13 @@ def task_function(task: str):
         )
     run.__doc__ = (
         f"{t.summary}\n\n    Runs one of the task's methods through :func:`imagewizard.apply`. Returns "
-        f"float32 in [0, 1], also for uint8 input (scaled, not 0..255).\n\n"
-        f"    Parameters\n    ----------\n    img : array_like\n        HxW, HxWx3 or HxWx4; uint8, uint16 "
+        + (
+            "an int32 label map (HxW, regions numbered 1..n); images over 2 megapixels are segmented shrunk "
+            "and the labels scaled back.\n\n"
+            if t.output == "label map"
+            else "float32 in [0, 1], also for uint8 input (scaled, not 0..255).\n\n"
+        )
+        + f"    Parameters\n    ----------\n    img : array_like\n        HxW, HxWx3 or HxWx4; uint8, uint16 "
         f"or float in [0, 1].\n{inputs}    method : str\n        One of the methods below (default "
         f"``{t.default_method}``).\n{sigma_doc}    **params\n        The method's parameters.\n\n"
         f"    Methods\n    -------\n"

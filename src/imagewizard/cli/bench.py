@@ -21,6 +21,8 @@ Examples:
 
     imagewizard bench --data tiny --degrade mask=text --task inpaint --save-images
 
+    imagewizard bench --task segment --data bsds500-test --methods felzenszwalb,meanshift,learned --workers 2
+
     imagewizard bench --data set12 --degrade gaussian:25 --degrade salt-pepper:0.1 --degrade contrast=0.5 --degrade jpeg=20 --task any --blind --protocol uint8
 
 (--task any compares methods of every task that need nothing but the image, the wizard among them,
@@ -42,8 +44,8 @@ def bench_command(
         "its test images), or a set: tiny (built in), set12, bsd68, cbsd68, bsds500 "
         "(from $IMAGEWIZARD_DATA/testsets or ./data/testsets)",
     ),
-    degrade: List[str] = typer.Option(
-        ...,
+    degrade: Optional[List[str]] = typer.Option(
+        None,
         "--degrade",
         "-D",
         help="degradation spec, repeatable: gaussian:25, "
@@ -61,7 +63,7 @@ def bench_command(
         None,
         "--task",
         "-t",
-        help="denoise, deblur, inpaint, enhance, "
+        help="denoise, deblur, inpaint, enhance, upscale, segment (BSDS500 human segmentations, no --degrade), "
         "or any (methods of every task; for mixed degradations) (default: from the "
         "degradation: mask -> inpaint, blur -> deblur, else denoise)",
     ),
@@ -97,6 +99,12 @@ def bench_command(
     """Benchmark restoration methods on an image set: PSNR, SSIM, time and memory, with an HTML report."""
     from rich.console import Console
 
+    if task == "segment":  # regions against human segmentations: no degradation, its own protocol
+        return _segment_bench(data, methods, out, workers, limit, crops, fresh, degrade)
+    if not degrade:
+        from imagewizard.core.errors import ParameterError
+
+        raise ParameterError("--degrade is needed (e.g. -D gaussian:25), except with --task segment")
     from imagewizard.bench.runner import BenchConfig, run_bench
     from imagewizard.bench.summary import CONSOLE_HEAD, console_cells, ranked
 
@@ -143,6 +151,39 @@ def bench_command(
         f"wrote {res.files['results']}, {res.files['summary_csv'].name}, {res.files['summary_md'].name}, "
         f"{res.files['report'].name} in {res.out}" + (f" (reused {res.reused} records)" if res.reused else "")
     )
+
+
+def _segment_bench(data, methods, out, workers, limit, crops, fresh, degrade) -> None:
+    from rich.console import Console
+
+    from imagewizard.bench.segment import DEFAULT_METHODS, SegConfig, run_segment_bench
+    from imagewizard.core.errors import ParameterError
+
+    if degrade:
+        raise ParameterError("--task segment scores the photos as they are; drop --degrade")
+    names = DEFAULT_METHODS if methods == "all" else tuple(m.strip() for m in methods.split(",") if m.strip())
+    cmd = f"imagewizard bench --task segment --data {data} --methods {','.join(names)}"
+    cmd += (f" --workers {workers}" if workers > 1 else "") + (f" --limit {limit}" if limit else "")
+    outp = Path("bench-segment") if out == Path("bench-output") else out
+    cfg = SegConfig(
+        data=data, methods=names, out=outp, limit=limit, workers=workers, overlays=crops * 2, fresh=fresh, command=cmd
+    )
+    res = run_segment_bench(cfg)
+    con = Console(highlight=False, soft_wrap=True)
+    con.print(f"{res['name']}: {res['pairs']} images")
+    for s in res["summaries"]:
+        line = (
+            f"{s['method']:>14}: covering {s['covering_ods']:.3f} / {s['covering_ois']:.3f}, PRI {s['pri_ods']:.3f} / "
+            f"{s['pri_ois']:.3f}, VI {s['vi_ods']:.2f} / {s['vi_ois']:.2f}"
+        )
+        if "boundary_ods_f" in s:
+            line += f", boundary F {s['boundary_ods_f']:.3f} / {s['boundary_ois_f']:.3f}"
+        if "edge_ods_f" in s:
+            line += f" (boundary map {s['edge_ods_f']:.3f} / {s['edge_ois_f']:.3f})"
+        con.print(line + f"  (ODS / OIS; {s['seconds_per_image']:.2f} s per image)")
+    for e in res["errors"][:3]:
+        con.print(f"failed: {e['image']} {e['method']}: {e['error']}")
+    con.print("wrote " + ", ".join(str(p) for p in res["files"].values()))
 
 
 def command_line(cfg) -> str:

@@ -130,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
 
 #: Options whose value is written, not read (or, for --resume, the command's own state that it
 #: rewrites as it goes): their values are not inputs.
-OUTPUT_OPTIONS = frozenset({"-o", "--output", "--out", "--save-plan", "--resume"})
+OUTPUT_OPTIONS = frozenset(
+    {"-o", "--output", "--out", "--save-plan", "--resume", "--overlay", "--summary", "--boundaries"}
+)
 
 
 def command_line_inputs(args: list[str]) -> list[str]:

@@ -14,7 +14,9 @@ from imagewizard.cli.app import _JSON, _OVERWRITE, _PARAMS, _check_output, _cons
 _LABELS = typer.Option(..., "--output", "-o", help="label map: .png (8- or 16-bit gray, one value per region) or .npy")
 _OVERLAY = typer.Option(None, "--overlay", help="also write the photo with regions tinted and boundaries drawn")
 _SUMMARY = typer.Option(None, "--summary", help="also write a JSON summary: regions, sizes, mean colours")
-_BOUNDARIES = typer.Option(None, "--boundaries", help="also write the soft boundary map (learned method) as a gray image")
+_BOUNDARIES = typer.Option(
+    None, "--boundaries", help="also write the soft boundary map (learned method) as a gray image"
+)
 _TRUTH = typer.Option(
     None, "--truth", help="human segmentation(s): a BSDS .mat or a label map; report covering, PRI, VI, boundary F"
 )
@@ -23,7 +25,9 @@ _TRUTH = typer.Option(
 def _method_option():
     from imagewizard.api import DEFAULT_METHODS
 
-    return typer.Option(DEFAULT_METHODS["segment"], "--method", "-m", help="segment method (see `imagewizard methods segment`)")
+    return typer.Option(
+        DEFAULT_METHODS["segment"], "--method", "-m", help="segment method (see `imagewizard methods segment`)"
+    )
 
 
 def segment(
@@ -121,7 +125,9 @@ def segment(
 
         shapes = {t.shape for t in truths}
         if shapes != {labels.shape}:
-            raise ParameterError(f"--truth is {sorted(shapes)[0][1]}x{sorted(shapes)[0][0]}, the image {labels.shape[1]}x{labels.shape[0]}")
+            raise ParameterError(
+                f"--truth is {sorted(shapes)[0][1]}x{sorted(shapes)[0][0]}, the image {labels.shape[1]}x{labels.shape[0]}"
+            )
         s = region_scores(labels, truths)
         b = boundary_pr(label_boundaries(labels), [label_boundaries(t) for t in truths])
         record["scores"] = {

@@ -97,7 +97,9 @@ def balanced_bce(logits, lab, pos_weight: float = 1.1):
     n_pos, n_neg = pos.sum(), neg.sum()
     total = n_pos + n_neg
     w = pos * (pos_weight * n_neg / total) + neg * (n_pos / total)
-    return F.binary_cross_entropy_with_logits(logits, pos, weight=w, reduction="sum") / max(1.0, float(lab.shape[0])) / 1000.0 + 0 * torch.zeros(())
+    return F.binary_cross_entropy_with_logits(logits, pos, weight=w, reduction="sum") / max(
+        1.0, float(lab.shape[0])
+    ) / 1000.0 + 0 * torch.zeros(())
 
 
 def predict(model, img_u8: np.ndarray) -> np.ndarray:
@@ -147,7 +149,14 @@ def train_edges(cfg: EdgeConfig, *, resume: str | None = None, log: Callable[[st
     if resume:
         state = _load_checkpoint(Path(resume))
         saved = state["config"]
-        cfg = EdgeConfig(**{**saved, "steps": max(cfg.steps, saved["steps"]), "widths": tuple(saved["widths"]), "convs": tuple(saved["convs"])})
+        cfg = EdgeConfig(
+            **{
+                **saved,
+                "steps": max(cfg.steps, saved["steps"]),
+                "widths": tuple(saved["widths"]),
+                "convs": tuple(saved["convs"]),
+            }
+        )
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(max(1, cfg.threads))
     out = Path(cfg.out)
@@ -186,7 +195,9 @@ def train_edges(cfg: EdgeConfig, *, resume: str | None = None, log: Callable[[st
         losses.append(float(loss.detach()))
         step += 1
         if time.time() - t_log > 60:
-            log(f"step {step}/{cfg.steps} loss {np.mean(losses):.4f} lr {lr_now:.2e} ({(time.time() - t_start) / max(1, len(losses)):.2f} s/step)")
+            log(
+                f"step {step}/{cfg.steps} loss {np.mean(losses):.4f} lr {lr_now:.2e} ({(time.time() - t_start) / max(1, len(losses)):.2f} s/step)"
+            )
             t_log, losses = time.time(), []
         if step % cfg.val_every == 0 or step == cfg.steps:
             model.eval()
@@ -204,7 +215,9 @@ def train_edges(cfg: EdgeConfig, *, resume: str | None = None, log: Callable[[st
                         "held_out": [n for n, *_ in held],
                         "labels": f"boundary where >= {cfg.eta} of annotators agree, ignored where fewer but some",
                     },
-                    "command": " ".join(["imagewizard", "train", "edges", *sys.argv[3:]]) if "edges" in sys.argv else "python -m imagewizard.models.train_edges",
+                    "command": " ".join(["imagewizard", "train", "edges", *sys.argv[3:]])
+                    if "edges" in sys.argv
+                    else "python -m imagewizard.models.train_edges",
                     "steps": step,
                     "wall_hours": round((wall + time.time() - t_start) / 3600, 3),
                     "validation": {"boundary_f_held_out_fast_matching": f},
@@ -214,7 +227,15 @@ def train_edges(cfg: EdgeConfig, *, resume: str | None = None, log: Callable[[st
                 log(f"  new best: wrote {out / cfg.name}.safetensors")
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             _save_atomic(
-                {"config": asdict(cfg), "model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best, "history": history, "wall": wall + time.time() - t_start},
+                {
+                    "config": asdict(cfg),
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "step": step,
+                    "best": best,
+                    "history": history,
+                    "wall": wall + time.time() - t_start,
+                },
                 ckpt,
             )
     (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")

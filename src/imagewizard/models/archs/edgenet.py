@@ -23,7 +23,11 @@ from torch import nn
 def _stage(cin: int, cout: int, convs: int) -> nn.Sequential:
     layers = []
     for i in range(convs):
-        layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        layers += [
+            nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        ]
     return nn.Sequential(*layers)
 
 

@@ -55,10 +55,14 @@ def _threshold(name: str, summary: str, fn_name: str):
     globals()[run.__name__] = run
 
 
-_threshold("otsu", "Otsu's threshold: the split that maximises the between-class variance (bimodal images).", "threshold_otsu")
+_threshold(
+    "otsu", "Otsu's threshold: the split that maximises the between-class variance (bimodal images).", "threshold_otsu"
+)
 _threshold("li", "Li's minimum cross-entropy threshold (uneven classes, e.g. small bright objects).", "threshold_li")
 _threshold("yen", "Yen's maximum-correlation threshold.", "threshold_yen")
-_threshold("triangle", "Triangle threshold: for one dominant peak with a long tail (faint objects).", "threshold_triangle")
+_threshold(
+    "triangle", "Triangle threshold: for one dominant peak with a long tail (faint objects).", "threshold_triangle"
+)
 
 
 @register(
@@ -121,7 +125,9 @@ def max_entropy(img: np.ndarray) -> np.ndarray:
     ),
     tags=("fast", "threshold"),
 )
-def local_threshold(img: np.ndarray, *, block_size: int = 35, offset: float = 0.0, kind: str = "gaussian") -> np.ndarray:
+def local_threshold(
+    img: np.ndarray, *, block_size: int = 35, offset: float = 0.0, kind: str = "gaussian"
+) -> np.ndarray:
     """1 where a pixel is darker than its neighbourhood's average minus ``offset``, 2 elsewhere."""
     from skimage.filters import threshold_local
 
@@ -144,7 +150,9 @@ def _features(img: np.ndarray, position: float) -> np.ndarray:
     return np.ascontiguousarray(f, np.float32)
 
 
-_POSITION = Param("position", float, 0.0, "weight of pixel position beside Lab colour (0: colour only)", low=0.0, high=10.0)
+_POSITION = Param(
+    "position", float, 0.0, "weight of pixel position beside Lab colour (0: colour only)", low=0.0, high=10.0
+)
 _CONNECTED = Param("connected", bool, True, "split each cluster into connected regions")
 
 
@@ -237,7 +245,10 @@ def _join_similar(feat: np.ndarray, tol: float) -> np.ndarray:
     h, w = feat.shape[:2]
     idx = np.arange(h * w).reshape(h, w)
     rows, cols = [], []
-    for a, b, fa, fb in ((idx[:, :-1], idx[:, 1:], feat[:, :-1], feat[:, 1:]), (idx[:-1], idx[1:], feat[:-1], feat[1:])):
+    for a, b, fa, fb in (
+        (idx[:, :-1], idx[:, 1:], feat[:, :-1], feat[:, 1:]),
+        (idx[:-1], idx[1:], feat[:-1], feat[1:]),
+    ):
         near = np.linalg.norm(fa - fb, axis=-1) < tol
         rows.append(a[near])
         cols.append(b[near])
@@ -268,7 +279,14 @@ def merge_small(labels: np.ndarray, min_size: int) -> np.ndarray:
     "felzenszwalb",
     "Felzenszwalb-Huttenlocher graph segmentation: regions grow while their inner variation stays below the contrast to their neighbours.",
     params=(
-        Param("scale", float, 300.0, "larger = larger regions (the k of the paper, 0..255 intensities)", low=1.0, high=100000.0),
+        Param(
+            "scale",
+            float,
+            300.0,
+            "larger = larger regions (the k of the paper, 0..255 intensities)",
+            low=1.0,
+            high=100000.0,
+        ),
         Param("sigma", float, 0.8, "Gaussian pre-smoothing in pixels", low=0.0, high=5.0),
         Param("min_size", int, 0, "smallest region in pixels (0: 0.05% of the image)", low=0, high=100000),
     ),
@@ -298,7 +316,9 @@ def felzenszwalb(img: np.ndarray, *, scale: float = 300.0, sigma: float = 0.8, m
     "SLIC superpixels: compact regions of even size that follow edges (a base for region merging).",
     params=(
         Param("segments", int, 400, "approximate number of superpixels", low=2, high=100000),
-        Param("compactness", float, 10.0, "larger = squarer superpixels, smaller = closer to edges", low=0.01, high=100.0),
+        Param(
+            "compactness", float, 10.0, "larger = squarer superpixels, smaller = closer to edges", low=0.01, high=100.0
+        ),
     ),
     tags=("fast", "superpixels"),
 )
@@ -323,7 +343,11 @@ def quickshift(img: np.ndarray, *, kernel_size: float = 5.0, max_dist: float = 1
     """Quickshift (Vedaldi & Soatto 2008, scikit-image) on Lab colour."""
     from skimage.segmentation import quickshift as _qs
 
-    return relabel(_qs(_rgb(img).astype(np.float64), kernel_size=kernel_size, max_dist=max_dist, ratio=0.5, convert2lab=True, rng=0))
+    return relabel(
+        _qs(
+            _rgb(img).astype(np.float64), kernel_size=kernel_size, max_dist=max_dist, ratio=0.5, convert2lab=True, rng=0
+        )
+    )
 
 
 @register(
@@ -331,7 +355,14 @@ def quickshift(img: np.ndarray, *, kernel_size: float = 5.0, max_dist: float = 1
     "rag-merge",
     "SLIC superpixels merged along a region adjacency graph while their Lab colours differ by less than a threshold.",
     params=(
-        Param("threshold", float, 12.0, "largest Lab distance of regions merged (larger = fewer regions)", low=0.5, high=100.0),
+        Param(
+            "threshold",
+            float,
+            12.0,
+            "largest Lab distance of regions merged (larger = fewer regions)",
+            low=0.5,
+            high=100.0,
+        ),
         Param("segments", int, 600, "superpixels to start from", low=10, high=20000),
     ),
     tags=("regions",),
@@ -352,7 +383,9 @@ def rag_merge(img: np.ndarray, *, threshold: float = 12.0, segments: int = 600) 
         g.nodes[dst]["pixel count"] += g.nodes[src]["pixel count"]
         g.nodes[dst]["mean color"] = g.nodes[dst]["total color"] / g.nodes[dst]["pixel count"]
 
-    out = graph.merge_hierarchical(base, rag, thresh=threshold, rag_copy=False, in_place_merge=True, merge_func=merge, weight_func=weight)
+    out = graph.merge_hierarchical(
+        base, rag, thresh=threshold, rag_copy=False, in_place_merge=True, merge_func=merge, weight_func=weight
+    )
     return relabel(out)
 
 
@@ -361,7 +394,14 @@ def rag_merge(img: np.ndarray, *, threshold: float = 12.0, segments: int = 600) 
     "ncut",
     "Normalized cut (Shi & Malik) of a colour-similarity graph on SLIC superpixels.",
     params=(
-        Param("threshold", float, 0.001, "stop splitting when the cut costs more than this (smaller = more regions)", low=1e-6, high=1.0),
+        Param(
+            "threshold",
+            float,
+            0.001,
+            "stop splitting when the cut costs more than this (smaller = more regions)",
+            low=1e-6,
+            high=1.0,
+        ),
         Param("segments", int, 400, "superpixels the graph is built on", low=10, high=20000),
     ),
     tags=("regions",),
@@ -380,7 +420,14 @@ def ncut(img: np.ndarray, *, threshold: float = 0.001, segments: int = 400) -> n
     "watershed",
     "Watershed of the colour gradient from markers (gradient minima or distance-transform peaks): touching objects apart.",
     params=(
-        Param("markers", int, 0, "number of markers (0: the gradient's regional minima after smoothing)", low=0, high=100000),
+        Param(
+            "markers",
+            int,
+            0,
+            "number of markers (0: the gradient's regional minima after smoothing)",
+            low=0,
+            high=100000,
+        ),
         Param("compactness", float, 0.0, "compact watershed: larger = rounder basins", low=0.0, high=10.0),
         Param("seeds", str, "gradient", "where markers come from", choices=("gradient", "distance")),
     ),
@@ -399,7 +446,9 @@ def watershed(img: np.ndarray, *, markers: int = 0, compactness: float = 0.0, se
         g = _gray(img)
         fg = g > threshold_otsu(g) if np.ptp(g) else np.ones(g.shape, bool)
         dist = ndi.distance_transform_edt(fg)
-        peaks = peak_local_max(dist, min_distance=max(3, min(g.shape) // 50), labels=fg.astype(int), num_peaks=markers or np.inf)
+        peaks = peak_local_max(
+            dist, min_distance=max(3, min(g.shape) // 50), labels=fg.astype(int), num_peaks=markers or np.inf
+        )
         m = np.zeros(g.shape, np.int32)
         m[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
         out = ws(-dist, m, mask=fg, compactness=compactness)
@@ -445,4 +494,6 @@ def morph_acwe(img: np.ndarray, *, iterations: int = 100, smoothing: int = 2) ->
     from skimage.segmentation import morphological_chan_vese
 
     g = _gray(img)
-    return np.where(morphological_chan_vese(g, iterations, init_level_set="checkerboard", smoothing=smoothing), 2, 1).astype(np.int32)
+    return np.where(
+        morphological_chan_vese(g, iterations, init_level_set="checkerboard", smoothing=smoothing), 2, 1
+    ).astype(np.int32)

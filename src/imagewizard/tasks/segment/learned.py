@@ -105,7 +105,10 @@ def hierarchy(prob: np.ndarray, *, smooth: float = 1.0) -> Hierarchy:
     n = int(base.max()) + 1
     sums: dict[int, dict[int, float]] = {}
     cnts: dict[int, dict[int, int]] = {}
-    for a, b, pa, pb in ((base[:, :-1], base[:, 1:], prob[:, :-1], prob[:, 1:]), (base[:-1], base[1:], prob[:-1], prob[1:])):
+    for a, b, pa, pb in (
+        (base[:, :-1], base[:, 1:], prob[:, :-1], prob[:, 1:]),
+        (base[:-1], base[1:], prob[:-1], prob[1:]),
+    ):
         d = a != b
         lo, hi = np.minimum(a[d], b[d]), np.maximum(a[d], b[d])
         v = np.maximum(pa[d], pb[d]).astype(np.float64)
@@ -148,9 +151,20 @@ def hierarchy(prob: np.ndarray, *, smooth: float = 1.0) -> Hierarchy:
     "segment",
     "learned",
     "Boundary network trained here on BSDS500 + watershed + ultrametric merging: regions that follow object outlines.",
-    params=(Param("level", float, DEFAULT_LEVEL, "boundary strength below which regions merge: larger = fewer, bigger regions", low=0.0, high=1.0),),
+    params=(
+        Param(
+            "level",
+            float,
+            DEFAULT_LEVEL,
+            "boundary strength below which regions merge: larger = fewer, bigger regions",
+            low=0.0,
+            high=1.0,
+        ),
+    ),
     requires=("torch",),
-    check=lambda: None if zoo.find(WEIGHTS) else zoo.missing_reason(WEIGHTS, train="python -m imagewizard.models.train_edges"),
+    check=lambda: (
+        None if zoo.find(WEIGHTS) else zoo.missing_reason(WEIGHTS, train="python -m imagewizard.models.train_edges")
+    ),
     tags=("learned", "regions"),
 )
 def learned(img: np.ndarray, *, level: float = DEFAULT_LEVEL) -> np.ndarray:

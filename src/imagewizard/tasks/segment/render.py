@@ -33,8 +33,9 @@ def mean_colours(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
     n = int(labels.max())
     idx = np.arange(n + 1)
     out = np.zeros((n + 1, img.shape[2]), np.float32)
-    for c in range(img.shape[2]):
-        out[:, c] = ndi.mean(img[..., c], labels, idx)
+    with np.errstate(invalid="ignore"):  # labels with no pixel: NaN, set to 0 below
+        for c in range(img.shape[2]):
+            out[:, c] = ndi.mean(img[..., c], labels, idx)
     return np.nan_to_num(out)
 
 
@@ -96,7 +97,11 @@ def working_size(img: np.ndarray, max_pixels: int = WORK_PIXELS) -> tuple[np.nda
     import cv2
 
     f = (max_pixels / (h * w)) ** 0.5
-    small = cv2.resize(np.ascontiguousarray(img, np.float32), (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        np.ascontiguousarray(img, np.float32),
+        (max(1, round(w * f)), max(1, round(h * f))),
+        interpolation=cv2.INTER_AREA,
+    )
     return small, f
 
 

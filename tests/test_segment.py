@@ -1,0 +1,302 @@
+"""Segmentation: BSDS500 measures on known cases and against scikit-image / scikit-learn, the methods,
+label-map files, the ``segment`` command and the benchmark on a tiny set made here."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import imagewizard as iw
+from imagewizard.analysis import segmentation as S
+from imagewizard.cli.commands import main
+from imagewizard.core import registry
+from imagewizard.core.errors import ParameterError
+
+
+def cli(capsys, *args) -> tuple[int, str]:
+    """The command line as a user runs it (the input guard included): exit code, stdout + stderr."""
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+RNG = np.random.default_rng(0)
+
+
+def _blocks(h=24, w=36):
+    """Four flat rectangles, and that image's own label map."""
+    lab = np.ones((h, w), np.int32)
+    lab[:, w // 2 :] = 2
+    lab[h // 2 :, : w // 2] = 3
+    lab[h // 2 :, w // 2 :] = 4
+    colours = np.array([[0, 0, 0], [0.9, 0.2, 0.1], [0.1, 0.3, 0.9], [0.95, 0.95, 0.2], [0.2, 0.8, 0.3]], np.float32)
+    return colours[lab], lab
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+
+def test_region_measures_known_cases():
+    a = RNG.integers(1, 5, (20, 30))
+    s = S.region_scores(a, [a])
+    assert (
+        s["covering"] == pytest.approx(1.0)
+        and s["pri"] == pytest.approx(1.0)
+        and s["vi"] == pytest.approx(0.0, abs=1e-12)
+    )
+    one = np.ones_like(a)
+    # one region against a two-region truth of equal halves: covering = mean best overlap 0.5 each
+    half = np.ones((10, 10), int)
+    half[:, 5:] = 2
+    assert S.segmentation_covering(np.ones((10, 10), int), [half]) == pytest.approx(0.5)
+    assert S.variation_of_information(np.ones((10, 10), int), [half]) == pytest.approx(math.log(2))
+    # several annotators: the mean over them
+    assert S.probabilistic_rand_index(one, [one, a]) == pytest.approx((1 + S.probabilistic_rand_index(one, [a])) / 2)
+
+
+def test_rand_index_and_vi_match_sklearn_and_skimage():
+    from sklearn.metrics import rand_score
+    from skimage.metrics import adapted_rand_error, variation_of_information
+
+    for seed in range(3):
+        r = np.random.default_rng(seed)
+        a, b = r.integers(1, 4, (15, 25)), r.integers(1, 6, (15, 25))
+        assert S.probabilistic_rand_index(a, [b]) == pytest.approx(rand_score(b.ravel(), a.ravel()), abs=1e-12)
+        # skimage's VI is two conditional entropies in bits; ours their sum in nats (the BSDS code's unit)
+        assert S.variation_of_information(a, [b]) == pytest.approx(sum(variation_of_information(b, a)) * math.log(2))
+        # the same contingency table drives skimage's adapted Rand error: equal segmentations give 0
+        assert adapted_rand_error(a, a)[0] == pytest.approx(0.0) and S.region_scores(a, [a])["pri"] == 1.0
+
+
+def test_boundary_matching_is_one_to_one_within_tolerance():
+    g = np.zeros((50, 50), bool)
+    g[25, 5:45] = True
+    near = np.roll(g, 2, axis=0)  # 2 px away: tolerance 0.0075 * diag = 0.53 px would miss it
+    assert S.boundary_pr(g, [g])["f"] == 1.0
+    assert S.boundary_pr(near, [g])["f"] == 0.0
+    mp, mt = S.match_boundaries(near, g, 2.5)
+    assert mp.sum() == mt.sum() == 40
+    # two parallel machine lines for one human line: each human pixel matches once, so precision is 1/2
+    both = near | np.roll(g, -2, axis=0)
+    mp, mt = S.match_boundaries(both, g, 2.5)
+    assert mt.sum() == 40 and mp.sum() == 40 and both.sum() == 80
+
+
+def test_boundary_matching_agrees_with_a_plain_maximum_matching():
+    """Per-component matching (oriented for speed) gives the whole graph's maximum matching."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+    from scipy.spatial import cKDTree
+
+    r = np.random.default_rng(5)
+    a, b = r.random((40, 40)) < 0.15, r.random((40, 40)) < 0.05
+    mp, mt = S.match_boundaries(a, b, 2.0)
+    pa, pb = np.argwhere(a), np.argwhere(b)
+    d = cKDTree(pb).sparse_distance_matrix(cKDTree(pa), 2.0, output_type="coo_matrix")
+    g = sp.csr_matrix((np.ones(d.nnz), (d.row, d.col)), shape=d.shape)
+    best = int((maximum_bipartite_matching(g, perm_type="column") >= 0).sum())
+    assert mp.sum() == mt.sum() == best
+
+
+def test_ods_and_ois():
+    # two images, two levels: image 1 is best at level 0, image 2 at level 1
+    c1 = np.array([[9, 10, 9, 10], [5, 10, 5, 10]], float)
+    c2 = np.array([[2, 10, 2, 10], [8, 10, 8, 10]], float)
+    s = S.dataset_boundary_scores([c1, c2])
+    assert s["ods_level"] == 1 and s["ods_f"] == pytest.approx(0.65) and s["ois_f"] == pytest.approx(0.85)
+
+
+# --- methods ----------------------------------------------------------------------------------
+
+
+def test_every_method_returns_a_label_map_that_finds_the_blocks():
+    img, truth = _blocks()
+    for m in registry.methods("segment"):
+        if not m.available():
+            continue
+        lab = iw.segment(img, method=m.name)
+        assert lab.dtype == np.int32 and lab.shape == truth.shape, m.name
+        assert lab.min() == 1 and len(np.unique(lab)) == lab.max(), m.name
+        if "threshold" in m.tags or m.name in ("chan-vese", "morph-acwe"):
+            continue  # two classes by design
+        # region methods follow the flat blocks: no region straddles two of them by much (purity), and
+        # oversegmenting methods (superpixels) still cover each block with its own regions
+        n = S.contingency(lab, truth)
+        assert n.max(1).sum() / n.sum() > 0.95, m.name
+
+
+def test_felzenszwalb_scale_is_the_papers_k():
+    """Larger k, fewer regions; k is on the paper's 0..255 scale for our [0, 1] pixels."""
+    img = np.clip(_blocks(48, 64)[0] + np.random.default_rng(1).normal(0, 0.05, (48, 64, 3)), 0, 1).astype(np.float32)
+    counts = [int(iw.segment(img, method="felzenszwalb", scale=k).max()) for k in (20, 300, 5000)]
+    assert counts[0] > counts[1] >= counts[2] >= 1
+
+
+def test_big_images_are_segmented_at_a_bounded_working_size(monkeypatch):
+    from imagewizard.tasks.segment import render
+
+    monkeypatch.setattr(render, "WORK_PIXELS", 400)
+    img, truth = _blocks(40, 60)
+    lab = iw.segment(img, method="slic", segments=4)
+    assert lab.shape == truth.shape and S.segmentation_covering(lab, [truth]) > 0.8
+
+
+def test_learned_method_and_its_hierarchy():
+    from imagewizard.tasks.segment.learned import boundary_probability, hierarchy
+
+    m = registry.get("segment", "learned")
+    if not m.available():
+        pytest.skip("torch or the shipped weights missing")
+    img, truth = _blocks(48, 64)
+    p = boundary_probability(img)
+    assert p.shape == truth.shape and 0 <= p.min() and p.max() <= 1
+    h = hierarchy(p)
+    n = [int(h.cut(lv).max()) for lv in (0.0, 0.3, 0.9, 1.01)]
+    assert n == sorted(n, reverse=True) and n[-1] == 1  # coarser with the level, one region above every merge
+
+
+# --- files and the command --------------------------------------------------------------------
+
+
+def test_label_maps_round_trip(tmp_path):
+    from imagewizard.io.labels import read_labels, write_labels
+
+    small = RNG.integers(1, 200, (9, 11)).astype(np.int32)
+    big = RNG.integers(1, 40000, (9, 11)).astype(np.int32)
+    for lab, name in ((small, "a.png"), (big, "b.png"), (big * 3, "c.npy")):
+        p = write_labels(tmp_path / name, lab)
+        assert np.array_equal(read_labels(p), lab)
+    from PIL import Image
+
+    assert Image.open(tmp_path / "a.png").mode == "L" and Image.open(tmp_path / "b.png").mode.startswith("I")
+    with pytest.raises(ParameterError, match="16-bit"):
+        write_labels(tmp_path / "d.png", big * 3)
+    # a colour label map: each colour one region
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[:, 2:] = (255, 0, 0)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    assert len(np.unique(read_labels(tmp_path / "rgb.png"))) == 2
+
+
+def test_segment_command_end_to_end(tmp_path, capsys):
+    from imagewizard.io import write
+    from imagewizard.io.labels import read_labels, write_labels
+
+    img, truth = _blocks()
+    src = write(tmp_path / "in.png", img)
+    write_labels(tmp_path / "truth.png", truth)
+    code, out = cli(
+        capsys,
+        "segment",
+        src,
+        "-o",
+        tmp_path / "l.png",
+        "-m",
+        "kmeans",
+        "clusters=4",
+        "--overlay",
+        tmp_path / "o.png",
+        "--summary",
+        tmp_path / "s.json",
+        "--truth",
+        tmp_path / "truth.png",
+        "--json",
+    )
+    assert code == 0, out
+    rec = json.loads(out)
+    assert rec["regions"] == 4 and rec["scores"]["covering"] == pytest.approx(1.0) and rec["scores"]["boundary_f"] > 0.9
+    assert read_labels(tmp_path / "l.png").max() == 4 and (tmp_path / "o.png").is_file()
+    summ = json.loads((tmp_path / "s.json").read_text())
+    assert summ["regions"] == 4 and sum(r["pixels"] for r in summ["largest_regions"]) == truth.size
+
+
+def test_segment_command_refuses_bad_requests(tmp_path, capsys):
+    from imagewizard.io import write
+
+    src = write(tmp_path / "in.png", _blocks()[0])
+    before = src.read_bytes()
+    for args, words in (
+        (["-o", str(src)], "input"),  # never over the input
+        (["-o", str(tmp_path / "l.jpg")], ".png or .npy"),
+        (["-o", str(tmp_path / "l.png"), "--boundaries", str(tmp_path / "b.png")], "learned"),
+        (["-o", str(tmp_path / "l.png"), "-m", "nope"], "nope"),
+        (["-o", str(tmp_path / "l.png"), "--truth", str(tmp_path / "missing.mat")], "missing.mat"),
+    ):
+        code, out = cli(capsys, "segment", src, *args)
+        assert code != 0 and words in out and "Traceback" not in out and len(out.strip().splitlines()) == 1, (args, out)
+    assert src.read_bytes() == before
+
+
+def test_bsds_truth_reader(tmp_path):
+    from scipy.io import savemat
+
+    from imagewizard.tasks.segment.truth import read_bsds_truth
+
+    seg = np.ones((6, 8), np.uint16)
+    seg[:, 4:] = 2
+    bnd = np.zeros((6, 8), np.uint8)
+    bnd[:, 4] = 1
+    cell = np.empty((1, 2), object)
+    for i in range(2):
+        cell[0, i] = {"Segmentation": seg, "Boundaries": bnd}
+    savemat(tmp_path / "x.mat", {"groundTruth": cell})
+    segs, bnds = read_bsds_truth(tmp_path / "x.mat")
+    assert len(segs) == 2 and np.array_equal(segs[0], seg) and bnds[1][:, 4].all()
+    (tmp_path / "bad.mat").write_bytes(b"not a mat file")
+    with pytest.raises(Exception, match="bad.mat"):
+        read_bsds_truth(tmp_path / "bad.mat")
+
+
+def test_segment_benchmark_on_a_tiny_set(tmp_path, capsys):
+    from imagewizard.io import write
+    from imagewizard.io.labels import write_labels
+
+    for i in range(2):
+        img, truth = _blocks(24 + 8 * i, 36)
+        write(tmp_path / "set" / "images" / f"im{i}.png", img)
+        write_labels(tmp_path / "set" / "labels" / f"im{i}.png", truth)
+    out = tmp_path / "out"
+    args = [
+        "bench",
+        "--task",
+        "segment",
+        "--data",
+        str(tmp_path / "set"),
+        "--methods",
+        "felzenszwalb,kmeans",
+        "--out",
+        str(out),
+        "--crops",
+        "1",
+    ]
+    code, text = cli(capsys, *args)
+    assert code == 0, text
+    summ = json.loads((out / "summary.json").read_text())
+    rows = {s["method"]: s for s in summ["methods"]}
+    assert summ["images"] == 2 and rows["kmeans"]["covering_ods"] > 0.95 and rows["kmeans"]["boundary_ods_f"] > 0.9
+    assert "Felzenszwalb-Huttenlocher (published)" in (out / "summary.md").read_text()
+    assert "<img" in (out / "overlays.html").read_text()
+    # resumes: a second run reuses every record
+    n = len((out / "results.jsonl").read_text().splitlines())
+    assert cli(capsys, *args)[0] == 0 and len((out / "results.jsonl").read_text().splitlines()) == n
+
+
+BSDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "bsds500"
+
+
+@pytest.mark.skipif(not (BSDS / "groundTruth" / "test" / "100007.mat").is_file(), reason="BSDS500 not here")
+def test_a_real_bsds_image_scores_like_a_person_would_expect():
+    from imagewizard.io import read
+    from imagewizard.tasks.segment.truth import read_bsds_truth
+
+    segs, bnds = read_bsds_truth(BSDS / "groundTruth" / "test" / "100007.mat")
+    # a human against the other humans: the BSDS "human" row is 0.72 covering, 0.80 boundary F
+    others = segs[1:]
+    assert S.region_scores(segs[0], others)["covering"] > 0.5
+    assert S.boundary_pr(bnds[0], bnds[1:], thin=False)["f"] > 0.6
+    img, _ = read(BSDS / "images" / "test" / "100007.jpg")
+    assert S.region_scores(iw.segment(img, method="felzenszwalb", scale=1000), segs)["covering"] > 0.4
