@@ -116,7 +116,7 @@ def test_ods_and_ois():
 def test_every_method_returns_a_label_map_that_finds_the_blocks():
     img, truth = _blocks()
     for m in registry.methods("segment"):
-        if not m.available():
+        if not m.available() or m.needs:
             continue
         lab = iw.segment(img, method=m.name)
         assert lab.dtype == np.int32 and lab.shape == truth.shape, m.name
@@ -127,6 +127,31 @@ def test_every_method_returns_a_label_map_that_finds_the_blocks():
         # oversegmenting methods (superpixels) still cover each block with its own regions
         n = S.contingency(lab, truth)
         assert n.max(1).sum() / n.sum() > 0.95, m.name
+
+
+def test_interactive_methods_follow_the_seeds(tmp_path):
+    img = np.full((40, 60, 3), 0.2, np.float32)
+    img[10:30, 20:45] = (0.9, 0.7, 0.2)  # an object on a plain background
+    img += np.random.default_rng(3).normal(0, 0.03, img.shape).astype(np.float32)
+    img = np.clip(img, 0, 1)
+    truth = np.ones((40, 60), np.int32)
+    truth[10:30, 20:45] = 2
+    box = iw.segment(img, method="grabcut", seeds="box:12,5,55,36")
+    assert S.segmentation_covering(box, [truth]) > 0.95
+    scribbles = np.zeros((40, 60), np.int32)
+    scribbles[2, :] = 1
+    scribbles[20, 25:40] = 2
+    from imagewizard.io.labels import write_labels
+
+    p = write_labels(tmp_path / "seeds.png", scribbles)
+    for m in ("random-walker", "grabcut"):
+        lab = iw.segment(img, method=m, seeds=p)
+        assert S.segmentation_covering(lab, [truth]) > 0.95, m
+    with pytest.raises(ParameterError, match="needs a seeds"):
+        iw.segment(img, method="grabcut")
+    for bad, words in (("box:1,2", "x0,y0,x1,y1"), ("box:0,0,60,40", "smaller"), (np.ones((40, 60), int), "background")):
+        with pytest.raises(ParameterError, match=words):
+            iw.segment(img, method="random-walker", seeds=bad)
 
 
 def test_felzenszwalb_scale_is_the_papers_k():

@@ -195,6 +195,16 @@ def apply(task: str, img, method: str, *, sigma: Any = None, strength: Any = Non
 
         shrunk, f = working_size(image, WORK_PIXELS)
         small = shrunk if f < 1.0 else None
+        if small is not None:  # per-pixel inputs (seeds) follow the image to the working size
+            import cv2
+
+            for what in given:
+                v = kwargs.get(what)
+                if isinstance(v, np.ndarray) and v.shape[:2] == image.shape[:2]:
+                    size = (small.shape[1], small.shape[0])
+                    kwargs[what] = cv2.resize(v.astype(np.float32), size, interpolation=cv2.INTER_NEAREST).astype(
+                        v.dtype
+                    )
     work = image if small is None else small
     if m.color == "per-channel" and image.ndim == 3:
         out = per_channel(lambda ch: m.func(ch, **kwargs), work)

@@ -339,6 +339,7 @@ def run_segment_bench(cfg: SegConfig, *, progress: bool = True) -> dict[str, Any
                 fh.flush()
                 done.append(r)
                 bar.advance(task)
+    done = list({(r["image"], r["method"]): r for r in done}.values())  # one record per image and method
     summaries = [s for m in methods if (s := summarise(done, m)) is not None]
     errors = [r for r in done if "error" in r]
     md = [f"# Segmentation benchmark: {name}, {len(pairs)} images", "", f"Command: `{cfg.command}`", ""]

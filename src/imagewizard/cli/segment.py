@@ -22,6 +22,13 @@ _TRUTH = typer.Option(
 )
 
 
+_SEEDS = typer.Option(
+    None,
+    "--seeds",
+    help="interactive methods: box:x0,y0,x1,y1 (pixels or fractions) or a scribble image (0 unmarked, 1 background, 2.. objects)",
+)
+
+
 def _method_option():
     from imagewizard.api import DEFAULT_METHODS
 
@@ -39,6 +46,7 @@ def segment(
     summary: Optional[Path] = _SUMMARY,
     boundaries: Optional[Path] = _BOUNDARIES,
     truth: Optional[Path] = _TRUTH,
+    seeds: Optional[str] = _SEEDS,
     overwrite: bool = _OVERWRITE,
     as_json: bool = _JSON,
 ) -> None:
@@ -52,6 +60,8 @@ def segment(
 
         imagewizard segment photo.jpg -o labels.png --method kmeans clusters=4 --summary regions.json
 
+        imagewizard segment photo.jpg -o cut.png --method grabcut --seeds box:0.2,0.1,0.8,0.95 --overlay cut.jpg
+
         imagewizard segment 100007.jpg -o l.png --method learned --truth 100007.mat   # scored as BSDS500 does
     """
     from imagewizard.api import apply
@@ -64,6 +74,12 @@ def segment(
     m.check_available()
     kv = registry.parse_assignments(params or [])
     m.bind(kv)
+    from imagewizard.core.task import get_task
+
+    if seeds is None and "seeds" in m.needs:
+        raise ParameterError(f"method '{method}' needs {get_task('segment').input('seeds').cli_needs}")
+    if seeds is not None and "seeds" not in m.needs | m.accepts:
+        raise ParameterError(f"method '{method}' does not use --seeds; drop it")
     if boundaries is not None and method != "learned":
         raise ParameterError("--boundaries needs --method learned (the only method with a soft boundary map)")
     if output.suffix.lower() not in (".png", ".npy"):
@@ -84,7 +100,7 @@ def segment(
 
     t0 = time.perf_counter()
     with progress_bar(f"segment {method}"):
-        labels = apply("segment", img, method, **kv)
+        labels = apply("segment", img, method, **({"seeds": seeds} if seeds is not None else {}), **kv)
     seconds = time.perf_counter() - t0
     from imagewizard.core.arrays import split_alpha
     from imagewizard.tasks.segment import render

@@ -58,10 +58,11 @@ def write_labels(path, labels: np.ndarray, *, overwrite: bool = False, replace=N
     return atomic_write(p, data, what="label map", replace=replace if overwrite else None)
 
 
-def read_labels(path, *, max_pixels: int | None = None) -> np.ndarray:
+def read_labels(path, *, max_pixels: int | None = None, black_is_zero: bool = False) -> np.ndarray:
     """Read a label map as int32 (HxW): gray PNG/TIFF values as they are, colours numbered 1..n.
 
-    A ``.npy`` file must hold a 2-D integer array; a colour image's distinct colours become regions.
+    A ``.npy`` file must hold a 2-D integer array; a colour image's distinct colours become regions
+    (``black_is_zero``: black is 0, "not marked", as in a scribble drawn over a black canvas).
     """
     from imagewizard.io.files import read_input_bytes
     from imagewizard.io.reading import _resolve_max_pixels
@@ -98,6 +99,9 @@ def read_labels(path, *, max_pixels: int | None = None) -> np.ndarray:
         raise ImageReadError(f"cannot read label map {p}: the file is damaged or not an image")
     if arr.ndim == 2:
         return arr.astype(np.int32)
-    colours = arr.reshape(-1, arr.shape[2])
-    _, inverse = np.unique(colours, axis=0, return_inverse=True)
-    return (inverse.reshape(arr.shape[:2]) + 1).astype(np.int32)
+    colours = arr.reshape(-1, arr.shape[2])[:, :3]
+    uniq, inverse = np.unique(colours, axis=0, return_inverse=True)
+    lab = inverse.reshape(arr.shape[:2]).astype(np.int32) + 1
+    if black_is_zero and not uniq[0].any():  # sorted: black, when present, is the first colour
+        lab -= 1
+    return lab
