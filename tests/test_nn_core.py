@@ -292,6 +292,9 @@ def test_shipped_weights_load_and_raise_psnr_on_a_bundled_sample(name):
 
     model, card = zoo.load(name)
     assert card["bytes"] < 20e6 and card["steps"] > 0 and "wall_time_hours" in card
+    if card.get("task", "denoise") != "denoise":  # the boundary network: tested with the segment task
+        assert card["task"] == "segment" and card["validation"]
+        return
     min_gain = 6.0
     if card["data"].get("name", "").startswith("digits"):  # the course notes' dae: a digits model, tested on a digit
         from imagewizard.models.digits import load_digits32

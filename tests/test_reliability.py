@@ -311,6 +311,7 @@ WRITES = {
     ],
     "demo": [["demo", "-o", "in.png", "--quick"]],
     "upscale": [["upscale", "in.png", "-o", "in.png", "--scale", "2"]],
+    "segment": [["segment", "in.png", "-o", "in.png"], ["segment", "in.png", "-o", "l.png", "--overlay", "in.png"]],
     "bench": [["bench", "--data", "IN", "-D", "gaussian:25", "--methods", "median", "--out", "IN/x.png"]],
     "generate": [["generate", "--model", "vae", "-n", "1", "--weights", "w.safetensors", "--out", "w.safetensors"]],
     "train denoiser": [

@@ -100,6 +100,14 @@ def test_boundary_matching_agrees_with_a_plain_maximum_matching():
     g = sp.csr_matrix((np.ones(d.nnz), (d.row, d.col)), shape=d.shape)
     best = int((maximum_bipartite_matching(g, perm_type="column") >= 0).sum())
     assert mp.sum() == mt.sum() == best
+    # the path for very large pieces (tiles, nearest pairs, augmenting paths) reaches the same size
+    old = S.EXACT_MATCH_NODES, S.MATCH_TILE
+    try:
+        S.EXACT_MATCH_NODES, S.MATCH_TILE = 0, 7
+        mp2, mt2 = S.match_boundaries(a, b, 2.0)
+    finally:
+        S.EXACT_MATCH_NODES, S.MATCH_TILE = old
+    assert mp2.sum() == mt2.sum() == best
 
 
 def test_ods_and_ois():
@@ -149,7 +157,11 @@ def test_interactive_methods_follow_the_seeds(tmp_path):
         assert S.segmentation_covering(lab, [truth]) > 0.95, m
     with pytest.raises(ParameterError, match="needs a seeds"):
         iw.segment(img, method="grabcut")
-    for bad, words in (("box:1,2", "x0,y0,x1,y1"), ("box:0,0,60,40", "smaller"), (np.ones((40, 60), int), "background")):
+    for bad, words in (
+        ("box:1,2", "x0,y0,x1,y1"),
+        ("box:0,0,60,40", "smaller"),
+        (np.ones((40, 60), int), "background"),
+    ):
         with pytest.raises(ParameterError, match=words):
             iw.segment(img, method="random-walker", seeds=bad)
 
@@ -325,3 +337,58 @@ def test_a_real_bsds_image_scores_like_a_person_would_expect():
     assert S.boundary_pr(bnds[0], bnds[1:], thin=False)["f"] > 0.6
     img, _ = read(BSDS / "images" / "test" / "100007.jpg")
     assert S.region_scores(iw.segment(img, method="felzenszwalb", scale=1000), segs)["covering"] > 0.4
+
+
+def test_pipelines_and_batch_end_with_a_segment_step(tmp_path, capsys):
+    from imagewizard.io import write
+    from imagewizard.io.labels import read_labels
+    from imagewizard.run.pipeline import Pipeline
+
+    img, truth = _blocks()
+    for name in ("a.jpg", "b.png"):
+        write(tmp_path / "in" / name, img)
+    spec = {
+        "steps": [
+            {"task": "denoise", "method": "median"},
+            {"task": "segment", "method": "kmeans", "params": {"clusters": 4}},
+        ]
+    }
+    p = Pipeline.from_dict(spec)
+    assert p.gives_labels
+    with pytest.raises(ParameterError, match="last step"):
+        Pipeline.from_dict({"steps": spec["steps"][::-1]})
+    (tmp_path / "p.yaml").write_text(json.dumps(spec))
+    assert cli(capsys, "run", tmp_path / "p.yaml", tmp_path / "in" / "b.png", "-o", tmp_path / "l.png")[0] == 0
+    assert S.segmentation_covering(read_labels(tmp_path / "l.png"), [truth]) > 0.95
+    code, out = cli(capsys, "run", tmp_path / "p.yaml", tmp_path / "in" / "b.png", "-o", tmp_path / "l.jpg")
+    assert code != 0 and ".png or .npy" in out
+    code, out = cli(capsys, "batch", tmp_path / "in", tmp_path / "out", "--pipeline", tmp_path / "p.yaml")
+    assert code == 0, out
+    assert sorted(q.name for q in (tmp_path / "out").glob("*.png")) == ["a.png", "b.png"]  # label maps are .png
+    code, out = cli(capsys, "batch", tmp_path / "in", tmp_path / "out", "--pipeline", tmp_path / "p.yaml")
+    assert code == 0 and "2 skipped" in out
+
+
+def test_region_limits_a_change_to_chosen_labels(tmp_path, capsys):
+    from imagewizard.io import read, write
+    from imagewizard.io.labels import write_labels
+
+    img = np.random.default_rng(2).random((30, 40, 3)).astype(np.float32)
+    lab = np.ones((30, 40), np.int32)
+    lab[:, 20:] = 2
+    src = write(tmp_path / "in.png", img)
+    write_labels(tmp_path / "l.png", lab)
+    code, out = cli(
+        capsys, "denoise", src, "-o", tmp_path / "d.png", "-m", "gaussian", "--region", f"{tmp_path / 'l.png'}:2"
+    )
+    assert code == 0, out
+    d, _ = read(tmp_path / "d.png")
+    src_px, _ = read(src)
+    assert np.abs(d[:, :15] - src_px[:, :15]).max() < 1e-6  # region 1, away from the feathered edge: untouched
+    assert np.abs(d[:, 25:] - src_px[:, 25:]).mean() > 0.05  # region 2: smoothed
+    for spec, words in (
+        (f"{tmp_path / 'l.png'}:7", "no pixel has label 7"),
+        (str(tmp_path / "l.png"), "LABELS.png:ID"),
+    ):
+        code, out = cli(capsys, "denoise", src, "-o", tmp_path / "e.png", "-m", "gaussian", "--region", spec)
+        assert code != 0 and words in out

@@ -168,6 +168,7 @@ def test_nothing_lists_the_tasks_a_second_time():
         "mask",
         "reference",
         "scale",
+        "seeds",
     )
     assert T.task_for_degradation({"downscale": 3}) == "upscale"
     assert T.task_for_degradation({"blur": "gaussian:1"}) == "deblur"

@@ -148,6 +148,13 @@ def label_boundaries(labels: np.ndarray) -> np.ndarray:
     return b
 
 
+#: Connected pieces of the matching graph up to this many pixels go to scipy's Hopcroft-Karp;
+#: larger ones start from exact matchings inside tiles of ``MATCH_TILE`` pixels and nearest pairs
+#: across tiles, then augmenting paths (Hopcroft-Karp phases) make that a maximum matching too.
+EXACT_MATCH_NODES = 3000
+MATCH_TILE = 48
+
+
 def match_boundaries(pred: np.ndarray, truth: np.ndarray, max_dist: float) -> tuple[np.ndarray, np.ndarray]:
     """One-to-one matching of two binary boundary maps within ``max_dist`` pixels.
 
@@ -182,7 +189,12 @@ def match_boundaries(pred: np.ndarray, truth: np.ndarray, max_dist: float) -> tu
     bounds_p = np.searchsorted(cp[order_p], np.arange(comp.max() + 2))
     bounds_t = np.searchsorted(ct[order_t], np.arange(comp.max() + 2))
     graph_t = graph.T.tocsr()
+    sizes = np.bincount(comp, minlength=comp.max() + 1)
+    big = np.zeros(comp.max() + 1, bool)
     for c in np.unique(cp[d.row]):
+        if sizes[c] > EXACT_MATCH_NODES:
+            big[c] = True
+            continue
         rows, cols = order_p[bounds_p[c] : bounds_p[c + 1]], order_t[bounds_t[c] : bounds_t[c + 1]]
         # scipy's Hopcroft-Karp is fast with the smaller side as rows and can take minutes the
         # other way round (7155 x 1626 pixels: 204 s against 0.5 s), so orient each piece.
@@ -196,7 +208,100 @@ def match_boundaries(pred: np.ndarray, truth: np.ndarray, max_dist: float) -> tu
             hit = m >= 0
             mt[tuple(tp[cols[hit]].T)] = True
             mp[tuple(pp[rows[m[hit]]].T)] = True
+    if big.any():
+        # very large pieces (long parallel contours at low thresholds), where scipy's matching can
+        # stall for minutes: exact matchings inside 48-pixel tiles, then nearest pairs first across them
+        keep = big[cp[d.row]]
+        r, c_, dist = d.row[keep], d.col[keep], d.data[keep]
+        tile_p = (pp[r, 0] // MATCH_TILE) * 10**6 + pp[r, 1] // MATCH_TILE
+        tile_t = (tp[c_, 0] // MATCH_TILE) * 10**6 + tp[c_, 1] // MATCH_TILE
+        match_p = np.full(len(pp), -1, np.int64)
+        match_t = np.full(len(tp), -1, np.int64)
+        inside = tile_p == tile_t
+        ri, ci, ti = r[inside], c_[inside], tile_p[inside]
+        order = np.argsort(ti, kind="stable")
+        ri, ci, ti = ri[order], ci[order], ti[order]
+        starts = np.flatnonzero(np.r_[True, ti[1:] != ti[:-1]])
+        for s0, s1 in zip(starts, np.r_[starts[1:], len(ti)]):
+            ur, rr = np.unique(ri[s0:s1], return_inverse=True)
+            uc, cc = np.unique(ci[s0:s1], return_inverse=True)
+            sub = sp.csr_matrix((np.ones(s1 - s0, np.int8), (rr, cc)), shape=(len(ur), len(uc)))
+            if len(ur) <= len(uc):
+                m = maximum_bipartite_matching(sub, perm_type="column")
+                a_, b_ = ur[m >= 0], uc[m[m >= 0]]
+            else:
+                m = maximum_bipartite_matching(sub.T.tocsr(), perm_type="column")
+                a_, b_ = ur[m[m >= 0]], uc[m >= 0]
+            match_p[a_], match_t[b_] = b_, a_
+        free = (match_p[r] < 0) & (match_t[c_] < 0)
+        order = np.lexsort((c_[free], r[free], dist[free]))
+        for i, j in zip(r[free][order].tolist(), c_[free][order].tolist()):
+            if match_p[i] < 0 and match_t[j] < 0:
+                match_p[i], match_t[j] = j, i
+        # augmenting paths until none is left: a maximum matching of these pieces too
+        _augment(graph, np.unique(r), match_p, match_t)
+        used_p, used_t = match_p >= 0, match_t >= 0
+        mp[tuple(pp[used_p].T)] = True
+        mt[tuple(tp[used_t].T)] = True
     return mp, mt
+
+
+def _augment(g, rows, match_p, match_t) -> None:
+    """Hopcroft-Karp phases from a given matching (``match_p``/``match_t``, -1 free), in place."""
+    ind, ptr = g.indices, g.indptr
+    rows = rows.tolist()
+    inf = 1 << 30
+    while True:
+        dist = {}
+        queue = [i for i in rows if match_p[i] < 0]
+        for i in queue:
+            dist[i] = 0
+        found = False
+        head = 0
+        while head < len(queue):
+            i = queue[head]
+            head += 1
+            for j in ind[ptr[i] : ptr[i + 1]].tolist():
+                k = int(match_t[j])
+                if k < 0:
+                    found = True
+                elif k not in dist:
+                    dist[k] = dist[i] + 1
+                    queue.append(k)
+        if not found:
+            return
+
+        def dfs(i: int) -> bool:
+            stack = [(i, iter(ind[ptr[i] : ptr[i + 1]].tolist()))]
+            path = []
+            while stack:
+                u, it = stack[-1]
+                advanced = False
+                for j in it:
+                    k = int(match_t[j])
+                    if k < 0:
+                        path.append((u, j))
+                        for a, b in path:
+                            match_p[a], match_t[b] = b, a
+                        return True
+                    if dist.get(k, inf) == dist[u] + 1:
+                        path.append((u, j))
+                        stack.append((k, iter(ind[ptr[k] : ptr[k + 1]].tolist())))
+                        advanced = True
+                        break
+                if not advanced:
+                    dist[u] = inf  # dead end: not tried again this phase
+                    stack.pop()
+                    if path:
+                        path.pop()
+            return False
+
+        progress = False
+        for i in rows:
+            if match_p[i] < 0 and dfs(i):
+                progress = True
+        if not progress:
+            return
 
 
 def boundary_counts(pred: np.ndarray, truths: Sequence[np.ndarray], *, thin: bool = True) -> np.ndarray:

@@ -19,7 +19,6 @@ from imagewizard.cli.app import (
     _json_default,
     _read,
     _sigma_arg,
-    _write,
     app,
 )
 
@@ -57,6 +56,12 @@ def run_pipeline(
     from imagewizard.run.pipeline import Pipeline
 
     p = Pipeline.load(pipeline)  # validate before reading the image
+    if p.gives_labels and output.suffix.lower() not in (".png", ".npy"):
+        from imagewizard.core.errors import ParameterError
+
+        raise ParameterError(
+            f"this pipeline ends with a segment step: its label map is written as .png or .npy, not '{output.suffix}'"
+        )
     _check_output(output, input, overwrite)
     img, meta = _read(input)
     t0 = time.perf_counter()
@@ -65,7 +70,9 @@ def run_pipeline(
     with progress_bar():
         out, steps = p.run(img, source=input)
     seconds = time.perf_counter() - t0
-    path = _write(output, out, meta, overwrite)
+    from imagewizard.run.pipeline import write_result
+
+    path = write_result(output, out, meta, overwrite=overwrite)
     record = {"pipeline": str(pipeline), "input": str(input), "output": str(path), "seconds": seconds, "steps": steps}
     if as_json:
         typer.echo(json.dumps(record, default=_json_default))
@@ -160,7 +167,8 @@ def batch(
         p = None
     for s in p.steps if p is not None else []:  # an unavailable method fails now, not once per image
         registry.get(s.task, s.method).check_available()
-    todo, done = plan_jobs(in_dir, out_dir, recursive=recursive, pattern=pattern)
+    labels = p.gives_labels if p is not None else False
+    todo, done = plan_jobs(in_dir, out_dir, recursive=recursive, pattern=pattern, labels=labels)
     console = _console()
     err_console = _console(stderr=True)
     # a bar is for a person at a terminal; in a log it is noise

@@ -17,6 +17,7 @@ from imagewizard.cli.app import (
     _PARAMS,
     _QUALITY,
     _REF,
+    _REGION,
     _STRENGTH,
     _SUBSAMPLING,
     _SIGMA,
@@ -64,6 +65,8 @@ def _task_command(task) -> Any:
     if task.strength:
         params.append(opt("strength", _STRENGTH, Optional[float]))
     params += [p for i, p in inputs if not i.primary]
+    if task.output == "same-shape image":
+        params.append(opt("region", _REGION, Optional[str]))
     params += [
         opt("ref", _REF, Optional[Path]),
         opt("overwrite", _OVERWRITE, bool),
@@ -87,6 +90,7 @@ def _task_command(task) -> Any:
             quality=kw["quality"],
             subsampling=kw["subsampling"],
             strength=kw.get("strength"),
+            region=kw.get("region"),
             **extra,
         )
 
@@ -136,6 +140,10 @@ Examples:
     imagewizard enhance dull.png -o better.png --method clahe clip_limit=3
 
     imagewizard enhance small.jpg -o big.jpg --scale 2          # repair, then enlarge with the best upscaler
+
+    imagewizard segment photo.jpg -o labels.png --overlay regions.jpg   # see the region numbers in the summary
+
+    imagewizard enhance photo.jpg -o better.jpg --method clahe --region labels.png:3   # only region 3
 """
 )
 def enhance(
@@ -147,6 +155,7 @@ def enhance(
     ),
     reference: Optional[Path] = typer.Option(None, "--reference", help="reference image (histogram matching)"),
     strength: Optional[float] = _STRENGTH,
+    region: Optional[str] = _REGION,
     dry_run: bool = typer.Option(False, "--dry-run", help="wizard: print the plan only"),
     explain: bool = typer.Option(False, "--explain", help="wizard: also print the measurements"),
     save_plan: Optional[Path] = typer.Option(None, "--save-plan", help="wizard: write the plan (YAML/JSON)"),
@@ -185,9 +194,12 @@ def enhance(
             quality=quality,
             subsampling=subsampling,
             strength=strength,
+            region=region,
             reference=reference,
         )
         return
+    if region is not None:
+        raise ParameterError("--region needs --method (the wizard plans for the whole photo)")
     if params:
         raise ParameterError("method parameters need --method; the wizard chooses its own")
     if strength is not None:

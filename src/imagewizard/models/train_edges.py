@@ -219,7 +219,7 @@ def train_edges(cfg: EdgeConfig, *, resume: str | None = None, log: Callable[[st
                     if "edges" in sys.argv
                     else "python -m imagewizard.models.train_edges",
                     "steps": step,
-                    "wall_hours": round((wall + time.time() - t_start) / 3600, 3),
+                    "wall_time_hours": round((wall + time.time() - t_start) / 3600, 3),
                     "validation": {"boundary_f_held_out_fast_matching": f},
                     "params": sum(p.numel() for p in model.parameters()),
                 }

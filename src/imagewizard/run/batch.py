@@ -25,7 +25,7 @@ from typing import Any, Callable
 from imagewizard.core.errors import ImageWizardError, ParameterError
 from imagewizard.io.files import check_output, check_output_folder, guard
 from imagewizard.run.jobs import run_jobs, usable_cores
-from imagewizard.run.pipeline import Pipeline
+from imagewizard.run.pipeline import Pipeline, write_result
 
 LOG_NAME = "imagewizard-batch.jsonl"
 
@@ -38,7 +38,7 @@ class Job:
 
 
 def plan_jobs(
-    in_dir: str | Path, out_dir: str | Path, *, recursive: bool = True, pattern: str | None = None
+    in_dir: str | Path, out_dir: str | Path, *, recursive: bool = True, pattern: str | None = None, labels: bool = False
 ) -> tuple[list[Job], list[Job]]:
     """Split the images under ``in_dir`` into (to do, already done)."""
     from imagewizard.io import list_images
@@ -55,7 +55,8 @@ def plan_jobs(
         if skip_under in src.resolve().parents:  # output folder nested inside the input
             continue
         rel = src.relative_to(src_root)
-        job = Job(src, dst_root / rel, rel.as_posix())
+        # a segmenting pipeline writes label maps: same relative path, always .png
+        job = Job(src, dst_root / (rel.with_suffix(".png") if labels else rel), rel.as_posix())
         (done if job.dest.is_file() else todo).append(job)
     return todo, done
 
@@ -87,10 +88,10 @@ def _wizard(img, source: str) -> tuple[Any, list[dict[str, Any]], dict[str, Any]
 
 def process_one(source: str, dest: str, rel: str, pipeline: dict[str, Any]) -> dict[str, Any]:
     """Read, run the pipeline (or the wizard), write keeping format, bit depth, alpha and metadata. Never raises."""
-    from imagewizard.io import copy_unchanged, read, write
+    from imagewizard.io import copy_unchanged, read
 
     t0 = time.perf_counter()
-    record: dict[str, Any] = {"input": rel, "output": rel}
+    record: dict[str, Any] = {"input": rel, "output": Path(rel).with_suffix(Path(dest).suffix).as_posix()}
     try:
         with guard([source]):  # this job's reads (image, mask, reference) are its inputs
             wizard = bool(pipeline.get("wizard"))
@@ -103,7 +104,7 @@ def process_one(source: str, dest: str, rel: str, pipeline: dict[str, Any]) -> d
                 out, steps = p.run(img, source=source)
             # a wizard with nothing to do copies the file as it was rather than re-encoding it
             if not (p is None and not decided["plan"] and copy_unchanged(dest, meta)):
-                write(dest, out, like=meta)
+                write_result(dest, out, meta)
         record.update(status="ok", steps=steps, megapixels=round(img.shape[0] * img.shape[1] / 1e6, 4))
     except ImageWizardError as exc:
         record.update(status="error", error=str(exc))
@@ -165,7 +166,8 @@ def run_batch(
         from imagewizard.run.cluster import parse_cluster
 
         parse_cluster(cluster)  # a bad spec fails before any work
-    todo, done = plan_jobs(in_dir, out_dir, recursive=recursive, pattern=pattern)
+    labels = pipeline.gives_labels if pipeline is not None else False
+    todo, done = plan_jobs(in_dir, out_dir, recursive=recursive, pattern=pattern, labels=labels)
     out_root = Path(out_dir)
     out_root.mkdir(parents=True, exist_ok=True)
     log_path = out_root / LOG_NAME

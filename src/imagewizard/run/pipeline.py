@@ -229,6 +229,23 @@ def _resolve_file(template: str, source: Path | None, key: str, where: str) -> P
     return p  # a folder, pipe or device is refused by the reader
 
 
+def _gives_labels(task: str) -> bool:
+    from imagewizard.core.task import task_or_generic
+
+    return task_or_generic(task).output == "label map"
+
+
+def write_result(dest: str | Path, out: np.ndarray, like: Any = None, *, overwrite: bool = False) -> Path:
+    """Write a pipeline's result: an image keeping the source's format and metadata, or a label map."""
+    if out.ndim == 2 and np.issubdtype(out.dtype, np.integer):
+        from imagewizard.io.labels import write_labels
+
+        return write_labels(dest, out, overwrite=overwrite, replace=None)
+    from imagewizard.io import write
+
+    return write(dest, out, like=like, overwrite=overwrite)
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """An ordered list of :class:`Step`; run it with :meth:`run`."""
@@ -248,10 +265,18 @@ class Pipeline:
         steps = d.get("steps")
         if not isinstance(steps, list) or not steps:
             raise ParameterError(f"{where}: 'steps' must be a non-empty list")
-        return cls(
-            tuple(_step_from_dict(s, f"{where}: step {i}") for i, s in enumerate(steps, 1)),
-            name=str(d.get("name") or ""),
-        )
+        parsed = tuple(_step_from_dict(s, f"{where}: step {i}") for i, s in enumerate(steps, 1))
+        for i, st in enumerate(parsed[:-1], 1):
+            if _gives_labels(st.task):
+                raise ParameterError(
+                    f"{where}: step {i} ({st.task}) gives a label map, not an image: it must be the last step"
+                )
+        return cls(parsed, name=str(d.get("name") or ""))
+
+    @property
+    def gives_labels(self) -> bool:
+        """The last step segments: the result is a label map (written as a 16-bit PNG), not an image."""
+        return _gives_labels(self.steps[-1].task)
 
     @classmethod
     def load(cls, path: str | Path) -> "Pipeline":

@@ -22,8 +22,8 @@ def read_bsds_truth(path: str | Path) -> tuple[list[np.ndarray], list[np.ndarray
     --------
     >>> import scipy.io, tempfile, os
     >>> seg = np.array([[1, 1, 2], [1, 2, 2]], np.uint16)
-    >>> gt = np.empty((1, 1), dtype=[("Segmentation", "O"), ("Boundaries", "O")])
-    >>> gt[0, 0] = (seg, np.zeros((2, 3), np.uint8))
+    >>> gt = np.empty((1, 1), object)  # a cell of structs, one per annotator, as BSDS500 stores it
+    >>> gt[0, 0] = {"Segmentation": seg, "Boundaries": np.zeros((2, 3), np.uint8)}
     >>> p = os.path.join(tempfile.mkdtemp(), "x.mat"); scipy.io.savemat(p, {"groundTruth": gt})
     >>> segs, bnds = read_bsds_truth(p); segs[0].tolist()
     [[1, 1, 2], [1, 2, 2]]
