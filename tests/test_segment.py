@@ -101,12 +101,12 @@ def test_boundary_matching_agrees_with_a_plain_maximum_matching():
     best = int((maximum_bipartite_matching(g, perm_type="column") >= 0).sum())
     assert mp.sum() == mt.sum() == best
     # the path for very large pieces (tiles, nearest pairs, augmenting paths) reaches the same size
-    old = S.EXACT_MATCH_NODES, S.MATCH_TILE
+    old = S.MATCH_TILE
     try:
-        S.EXACT_MATCH_NODES, S.MATCH_TILE = 0, 7
+        S.MATCH_TILE = 7  # small tiles: most pairs cross them and need the augmenting paths
         mp2, mt2 = S.match_boundaries(a, b, 2.0)
     finally:
-        S.EXACT_MATCH_NODES, S.MATCH_TILE = old
+        S.MATCH_TILE = old
     assert mp2.sum() == mt2.sum() == best
 
 

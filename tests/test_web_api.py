@@ -459,3 +459,15 @@ def test_the_upscale_task_appears_and_runs_from_its_declaration(client):
     assert r.status_code == 422 and r.json()["field"] == "scale"
     r = submit(client, {"method": "lanczos"}, files={"scale": ("s.png", png(noisy()), "image/png")})
     assert r.status_code == 400 and r.json()["field"] == "scale"
+
+
+def test_a_segment_job_shows_the_overlay(client):
+    arr = np.zeros((48, 64, 3), np.uint8)
+    arr[:, 32:] = (230, 40, 30)
+    r = submit(client, {"task": "segment", "method": "kmeans", "params": '{"clusters": 2}'}, image=png(arr))
+    assert r.status_code == 202, r.text
+    view = wait(client, r.json()["id"])
+    assert view["state"] == "done", view
+    assert view["result"]["regions"] == 2
+    got = np.asarray(Image.open(io.BytesIO(client.get(f"/api/jobs/{r.json()['id']}/result").content)))
+    assert got.shape == arr.shape and (got == (255, 26, 26)).all(-1)[:, 31:33].any()  # the boundary, drawn in red

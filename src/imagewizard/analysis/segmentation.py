@@ -148,11 +148,8 @@ def label_boundaries(labels: np.ndarray) -> np.ndarray:
     return b
 
 
-#: Connected pieces of the matching graph up to this many pixels go to scipy's Hopcroft-Karp;
-#: larger ones start from exact matchings inside tiles of ``MATCH_TILE`` pixels and nearest pairs
-#: across tiles, then augmenting paths (Hopcroft-Karp phases) make that a maximum matching too.
-EXACT_MATCH_NODES = 3000
-MATCH_TILE = 48
+#: Side of the tiles matched exactly first (see :func:`match_boundaries`).
+MATCH_TILE = 32
 
 
 def match_boundaries(pred: np.ndarray, truth: np.ndarray, max_dist: float) -> tuple[np.ndarray, np.ndarray]:
@@ -168,7 +165,7 @@ def match_boundaries(pred: np.ndarray, truth: np.ndarray, max_dist: float) -> tu
     [3, 3]
     """
     import scipy.sparse as sp
-    from scipy.sparse.csgraph import connected_components, maximum_bipartite_matching
+    from scipy.sparse.csgraph import maximum_bipartite_matching
     from scipy.spatial import cKDTree
 
     pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
@@ -180,69 +177,39 @@ def match_boundaries(pred: np.ndarray, truth: np.ndarray, max_dist: float) -> tu
     if d.nnz == 0:
         return mp, mt
     graph = sp.coo_matrix((np.ones(d.nnz, np.int8), (d.row, d.col)), shape=d.shape).tocsr()
-    # Hopcroft-Karp on the whole graph can take seconds on long parallel contours; the graph splits
-    # into many small connected pieces, matched one by one in milliseconds.
-    n_p = len(pp)
-    _, comp = connected_components(sp.bmat([[None, graph], [graph.T, None]]).tocsr(), directed=False)
-    cp, ct = comp[:n_p], comp[n_p:]
-    order_p, order_t = np.argsort(cp, kind="stable"), np.argsort(ct, kind="stable")
-    bounds_p = np.searchsorted(cp[order_p], np.arange(comp.max() + 2))
-    bounds_t = np.searchsorted(ct[order_t], np.arange(comp.max() + 2))
-    graph_t = graph.T.tocsr()
-    sizes = np.bincount(comp, minlength=comp.max() + 1)
-    big = np.zeros(comp.max() + 1, bool)
-    for c in np.unique(cp[d.row]):
-        if sizes[c] > EXACT_MATCH_NODES:
-            big[c] = True
-            continue
-        rows, cols = order_p[bounds_p[c] : bounds_p[c + 1]], order_t[bounds_t[c] : bounds_t[c + 1]]
-        # scipy's Hopcroft-Karp is fast with the smaller side as rows and can take minutes the
-        # other way round (7155 x 1626 pixels: 204 s against 0.5 s), so orient each piece.
-        if len(rows) <= len(cols):
-            m = maximum_bipartite_matching(graph[rows][:, cols], perm_type="column")  # -1: unmatched
-            hit = m >= 0
-            mp[tuple(pp[rows[hit]].T)] = True
-            mt[tuple(tp[cols[m[hit]]].T)] = True
+    r, c_, dist = d.row, d.col, d.data
+    # scipy's Hopcroft-Karp can stall for minutes on these graphs (long parallel contours), even on
+    # pieces of a few thousand pixels; it is used only inside small tiles, where it cannot. Tiles'
+    # exact matchings, then nearest free pairs across tiles, then augmenting paths (Hopcroft-Karp
+    # phases in :func:`_augment`) give a maximum matching of the whole graph.
+    tile_p = (pp[r, 0] // MATCH_TILE) * 10**6 + pp[r, 1] // MATCH_TILE
+    tile_t = (tp[c_, 0] // MATCH_TILE) * 10**6 + tp[c_, 1] // MATCH_TILE
+    match_p = np.full(len(pp), -1, np.int64)
+    match_t = np.full(len(tp), -1, np.int64)
+    inside = tile_p == tile_t
+    ri, ci, ti = r[inside], c_[inside], tile_p[inside]
+    order = np.argsort(ti, kind="stable")
+    ri, ci, ti = ri[order], ci[order], ti[order]
+    starts = np.flatnonzero(np.r_[True, ti[1:] != ti[:-1]]) if len(ti) else np.zeros(0, int)
+    for s0, s1 in zip(starts, np.r_[starts[1:], len(ti)]):
+        ur, rr = np.unique(ri[s0:s1], return_inverse=True)
+        uc, cc = np.unique(ci[s0:s1], return_inverse=True)
+        sub = sp.csr_matrix((np.ones(s1 - s0, np.int8), (rr, cc)), shape=(len(ur), len(uc)))
+        if len(ur) <= len(uc):
+            m = maximum_bipartite_matching(sub, perm_type="column")
+            a_, b_ = ur[m >= 0], uc[m[m >= 0]]
         else:
-            m = maximum_bipartite_matching(graph_t[cols][:, rows], perm_type="column")
-            hit = m >= 0
-            mt[tuple(tp[cols[hit]].T)] = True
-            mp[tuple(pp[rows[m[hit]]].T)] = True
-    if big.any():
-        # very large pieces (long parallel contours at low thresholds), where scipy's matching can
-        # stall for minutes: exact matchings inside 48-pixel tiles, then nearest pairs first across them
-        keep = big[cp[d.row]]
-        r, c_, dist = d.row[keep], d.col[keep], d.data[keep]
-        tile_p = (pp[r, 0] // MATCH_TILE) * 10**6 + pp[r, 1] // MATCH_TILE
-        tile_t = (tp[c_, 0] // MATCH_TILE) * 10**6 + tp[c_, 1] // MATCH_TILE
-        match_p = np.full(len(pp), -1, np.int64)
-        match_t = np.full(len(tp), -1, np.int64)
-        inside = tile_p == tile_t
-        ri, ci, ti = r[inside], c_[inside], tile_p[inside]
-        order = np.argsort(ti, kind="stable")
-        ri, ci, ti = ri[order], ci[order], ti[order]
-        starts = np.flatnonzero(np.r_[True, ti[1:] != ti[:-1]])
-        for s0, s1 in zip(starts, np.r_[starts[1:], len(ti)]):
-            ur, rr = np.unique(ri[s0:s1], return_inverse=True)
-            uc, cc = np.unique(ci[s0:s1], return_inverse=True)
-            sub = sp.csr_matrix((np.ones(s1 - s0, np.int8), (rr, cc)), shape=(len(ur), len(uc)))
-            if len(ur) <= len(uc):
-                m = maximum_bipartite_matching(sub, perm_type="column")
-                a_, b_ = ur[m >= 0], uc[m[m >= 0]]
-            else:
-                m = maximum_bipartite_matching(sub.T.tocsr(), perm_type="column")
-                a_, b_ = ur[m[m >= 0]], uc[m >= 0]
-            match_p[a_], match_t[b_] = b_, a_
-        free = (match_p[r] < 0) & (match_t[c_] < 0)
-        order = np.lexsort((c_[free], r[free], dist[free]))
-        for i, j in zip(r[free][order].tolist(), c_[free][order].tolist()):
-            if match_p[i] < 0 and match_t[j] < 0:
-                match_p[i], match_t[j] = j, i
-        # augmenting paths until none is left: a maximum matching of these pieces too
-        _augment(graph, np.unique(r), match_p, match_t)
-        used_p, used_t = match_p >= 0, match_t >= 0
-        mp[tuple(pp[used_p].T)] = True
-        mt[tuple(tp[used_t].T)] = True
+            m = maximum_bipartite_matching(sub.T.tocsr(), perm_type="column")
+            a_, b_ = ur[m[m >= 0]], uc[m >= 0]
+        match_p[a_], match_t[b_] = b_, a_
+    free = (match_p[r] < 0) & (match_t[c_] < 0)
+    order = np.lexsort((c_[free], r[free], dist[free]))
+    for i, j in zip(r[free][order].tolist(), c_[free][order].tolist()):
+        if match_p[i] < 0 and match_t[j] < 0:
+            match_p[i], match_t[j] = j, i
+    _augment(graph, np.unique(r), match_p, match_t)
+    mp[tuple(pp[match_p >= 0].T)] = True
+    mt[tuple(tp[match_t >= 0].T)] = True
     return mp, mt
 
 

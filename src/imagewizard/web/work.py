@@ -119,6 +119,12 @@ def histogram(img: np.ndarray) -> dict[str, list[int]]:
     return {c: np.bincount(levels[..., i].ravel(), minlength=HIST_BINS).tolist() for i, c in enumerate("rgb")}
 
 
+def _gives_labels(pipeline: dict[str, Any]) -> bool:
+    from imagewizard.run.pipeline import Pipeline
+
+    return Pipeline.from_dict(pipeline).gives_labels
+
+
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     """Run the job in ``spec`` (input, output, pipeline or wizard, optional clean reference ``truth``)."""
     from imagewizard.analysis.metrics import compare
@@ -129,13 +135,26 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     src, dest = Path(spec["input"]), Path(spec["output"])
     names = {src.name: spec["name"], dest.name: spec.get("result_name", dest.name)}
     names.update(spec.get("names", {}))
-    record = process_one(str(src), str(dest), spec["name"], spec["pipeline"])
+    pipe = spec["pipeline"]
+    segments = bool(pipe) and not pipe.get("wizard") and _gives_labels(pipe)
+    # a segmenting job: the label map beside the result, and the result a person sees is the overlay
+    labels_path = dest.with_name(dest.stem + "-labels.png") if segments else dest
+    record = process_one(str(src), str(labels_path), spec["name"], pipe)
     record.pop("input", None)
     record.pop("output", None)
     if record.get("status") != "ok":
         return scrub(record, folder, names)
     try:
         before, info = read(src)
+        if segments:
+            from imagewizard.core.arrays import split_alpha
+            from imagewizard.io import write
+            from imagewizard.io.labels import read_labels
+            from imagewizard.tasks.segment.render import overlay
+
+            labels = read_labels(labels_path)
+            write(dest, overlay(split_alpha(before)[0], labels), like=info)
+            record["regions"] = int(labels.max())
         after, _ = read(dest)
         _preview(before, folder / "before.png")
         _preview(after, folder / "after.png")
