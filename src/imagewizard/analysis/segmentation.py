@@ -10,7 +10,7 @@ Probabilistic Rand index (PRI)
     The Rand index of S against each G, averaged over the Gs; BSDS's formula with squared counts,
     ``1 - (sum a_i^2 / 2 + sum b_j^2 / 2 - sum n_ij^2) / (N (N - 1) / 2)``.
 Variation of information (VI)
-    ``H(S) + H(G) - 2 I(S, G)`` in nats, averaged over the Gs (lower is better).
+    ``H(S) + H(G) - 2 I(S, G)`` in bits (log2, as the BSDS500 code computes it), averaged over the Gs (lower is better).
 Boundary precision / recall
     The machine boundary is thresholded, thinned to one pixel (``bwmorph(.., 'thin', Inf)``,
     :func:`skimage.morphology.thin`) and matched one-to-one to each human boundary with a distance
@@ -103,9 +103,9 @@ def _vi(n: np.ndarray) -> float:
     p = n / n.sum()
     pa, pb = p.sum(1), p.sum(0)
     nz = p > 0
-    h_a = -float((pa[pa > 0] * np.log(pa[pa > 0])).sum())
-    h_b = -float((pb[pb > 0] * np.log(pb[pb > 0])).sum())
-    mi = float((p[nz] * np.log(p[nz] / np.outer(pa, pb)[nz])).sum())
+    h_a = -float((pa[pa > 0] * np.log2(pa[pa > 0])).sum())
+    h_b = -float((pb[pb > 0] * np.log2(pb[pb > 0])).sum())
+    mi = float((p[nz] * np.log2(p[nz] / np.outer(pa, pb)[nz])).sum())
     return max(0.0, h_a + h_b - 2 * mi)
 
 
@@ -116,7 +116,7 @@ def probabilistic_rand_index(seg, truths) -> float:
 
 
 def variation_of_information(seg, truths) -> float:
-    """Variation of information in nats against each human segmentation, averaged (0 is perfect)."""
+    """Variation of information in bits (the BSDS500 code's unit) against each human segmentation, averaged (0 is perfect)."""
     s, gts = _check(seg, truths)
     return float(np.mean([_vi(contingency(s, g)) for g in gts]))
 

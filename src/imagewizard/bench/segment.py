@@ -15,6 +15,7 @@ a BSDS500 folder, or any folder with ``images/`` and ``labels/`` (label maps of 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ SWEEPS: dict[str, tuple[str, tuple[float, ...]]] = {
     "watershed": ("markers", (8, 16, 32, 64, 128, 256)),
     "ncut": ("threshold", (0.0005, 0.001, 0.002, 0.005, 0.01)),
     "rag-merge": ("threshold", (6, 9, 12, 16, 22, 30)),
-    "learned": ("level", tuple(round(v, 3) for v in np.linspace(0.05, 0.8, 16))),
+    "learned": ("level", tuple(round(v, 3) for v in np.linspace(0.1, 0.95, 18))),
 }
 #: Thresholds of the learned soft boundary map (after thinning) for its own boundary ODS/OIS.
 EDGE_THRESHOLDS = tuple(round(v, 3) for v in np.linspace(0.05, 0.9, 18))
@@ -153,6 +154,7 @@ def run_one(pair: Pair, method: str, boundaries: bool = True) -> dict[str, Any]:
         rec["seconds"] = (time.perf_counter() - t0) / len(levels)  # one segmentation
     rec.update(_score_levels(labels, segs, bnds, boundaries))
     rec["humans"] = len(segs)
+    rec["vi_unit"] = "bits"
     return rec
 
 
@@ -176,6 +178,9 @@ def summarise(records: list[dict[str, Any]], method: str) -> dict[str, Any] | No
     recs = [r for r in records if r["method"] == method and "error" not in r]
     if not recs:
         return None
+    for r in recs:  # records written before VI was in bits (the BSDS unit) held nats
+        if r.get("vi_unit") != "bits":
+            r["vi"], r["vi_unit"] = [v / math.log(2) for v in r["vi"]], "bits"
     levels = recs[0]["levels"]
     per_img = [[{k: r[k][i] for k in ("cov_cnt", "cov_sum", "pri", "vi")} for i in range(len(levels))] for r in recs]
     out: dict[str, Any] = {"method": method, "images": len(recs), "param": recs[0]["param"]}
