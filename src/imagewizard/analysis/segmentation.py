@@ -207,7 +207,23 @@ def match_boundaries(pred: np.ndarray, truth: np.ndarray, max_dist: float) -> tu
     for i, j in zip(r[free][order].tolist(), c_[free][order].tolist()):
         if match_p[i] < 0 and match_t[j] < 0:
             match_p[i], match_t[j] = j, i
-    _augment(graph, np.unique(r), match_p, match_t)
+    # only pieces with a free pixel on both sides can still grow: the augmenting search stays there
+    from scipy.sparse.csgraph import connected_components
+
+    n_p = len(pp)
+    _, comp = connected_components(sp.bmat([[None, graph], [graph.T, None]]).tocsr(), directed=False)
+    has_edge_p = np.zeros(n_p, bool)
+    has_edge_p[r] = True
+    has_edge_t = np.zeros(len(tp), bool)
+    has_edge_t[c_] = True
+    open_p = np.zeros(comp.max() + 1, bool)
+    open_t = np.zeros(comp.max() + 1, bool)
+    open_p[comp[:n_p][has_edge_p & (match_p < 0)]] = True
+    open_t[comp[n_p:][has_edge_t & (match_t < 0)]] = True
+    live = open_p & open_t
+    rows = np.flatnonzero(has_edge_p & live[comp[:n_p]])
+    if len(rows):
+        _augment(graph, rows, match_p, match_t)
     mp[tuple(pp[match_p >= 0].T)] = True
     mt[tuple(tp[match_t >= 0].T)] = True
     return mp, mt
@@ -217,6 +233,7 @@ def _augment(g, rows, match_p, match_t) -> None:
     """Hopcroft-Karp phases from a given matching (``match_p``/``match_t``, -1 free), in place."""
     ind, ptr = g.indices, g.indptr
     rows = rows.tolist()
+    adj = {i: ind[ptr[i] : ptr[i + 1]].tolist() for i in rows}  # every row an augmenting path can visit
     inf = 1 << 30
     while True:
         dist = {}
@@ -228,7 +245,7 @@ def _augment(g, rows, match_p, match_t) -> None:
         while head < len(queue):
             i = queue[head]
             head += 1
-            for j in ind[ptr[i] : ptr[i + 1]].tolist():
+            for j in adj[i]:
                 k = int(match_t[j])
                 if k < 0:
                     found = True
@@ -239,7 +256,7 @@ def _augment(g, rows, match_p, match_t) -> None:
             return
 
         def dfs(i: int) -> bool:
-            stack = [(i, iter(ind[ptr[i] : ptr[i + 1]].tolist()))]
+            stack = [(i, iter(adj[i]))]
             path = []
             while stack:
                 u, it = stack[-1]
@@ -253,7 +270,7 @@ def _augment(g, rows, match_p, match_t) -> None:
                         return True
                     if dist.get(k, inf) == dist[u] + 1:
                         path.append((u, j))
-                        stack.append((k, iter(ind[ptr[k] : ptr[k + 1]].tolist())))
+                        stack.append((k, iter(adj[k])))
                         advanced = True
                         break
                 if not advanced:
