@@ -2,7 +2,8 @@
 
 Scored against human segmentations (several per image, as BSDS500 has) with the BSDS500
 benchmark's covering, probabilistic Rand index, variation of information and boundary F
-(:mod:`imagewizard.analysis.segmentation`); the benchmark is ``benchmarks/suites/bsds_segment.py``.
+(:mod:`imagewizard.analysis.segmentation`); the benchmark is ``imagewizard bench --task segment``
+(:mod:`imagewizard.bench.segment`).
 """
 
 from imagewizard.core.task import Input, Task, declare_task
