@@ -26,7 +26,9 @@ import numpy as np
 
 @dataclass
 class EdgeConfig:
-    data: str = "../shared/data/bsds500"
+    #: A BSDS500 folder (images/, groundTruth/), or "bsds500": found as the benchmark finds it
+    #: ($IMAGEWIZARD_DATA/bsds500 or ./data/bsds500).
+    data: str = "bsds500"
     out: str = "runs/edges"
     name: str = "edgenet-bsds"
     steps: int = 6000
@@ -162,6 +164,16 @@ def train_edges(cfg: EdgeConfig, *, resume: str | None = None, log: Callable[[st
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     folder = Path(cfg.data)
+    if not folder.is_dir() and cfg.data.lower() == "bsds500":
+        from imagewizard.bench.datasets import find_named_set
+        from imagewizard.core.errors import ParameterError
+
+        found = find_named_set("bsds500")
+        if found is None:
+            raise ParameterError(
+                "BSDS500 not found: give data=FOLDER or set IMAGEWIZARD_DATA to a folder holding bsds500/"
+            )
+        folder = found
     t0 = time.time()
     train = read_bsds(folder, "train")
     val = read_bsds(folder, "val")
