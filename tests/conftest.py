@@ -22,3 +22,17 @@ def photo():
         return (loaded[name][rows, cols] / 255.0).astype(dtype)
 
     return crop
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _model_cache(tmp_path_factory):
+    """Exported ONNX graphs go to a per-run folder, never into the user's ~/.cache."""
+    import os
+
+    old = os.environ.get("IMAGEWIZARD_CACHE")
+    os.environ["IMAGEWIZARD_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))
+    yield
+    if old is None:
+        os.environ.pop("IMAGEWIZARD_CACHE", None)
+    else:
+        os.environ["IMAGEWIZARD_CACHE"] = old

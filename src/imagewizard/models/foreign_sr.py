@@ -43,6 +43,7 @@ import math
 import os
 import re
 import warnings
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -63,61 +64,6 @@ TORCH_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 #: containers training code wraps state dicts in, in order of preference (EMA weights first, as
 #: Real-ESRGAN's own inference does)
 CONTAINERS = ("params_ema", "params", "state_dict", "model", "net", "generator")
-
-try:
-    import torch
-    from torch import nn
-
-    _Module = nn.Module
-except ImportError:  # the registry lists the method as needing torch; the module still imports
-    torch = None
-    _Module = object
-
-
-class ForeignUpscaler(_Module):
-    """A loaded RRDBNet / SRVGGNetCompact with the project's upscaler interface.
-
-    Parameters
-    ----------
-    net : torch.nn.Module
-        The network (``net.scale`` or ``net.upscale`` its factor).
-    arch : str
-        ``'RRDBNet'`` or ``'SRVGGNetCompact'``.
-
-    Attributes
-    ----------
-    scales : tuple of int
-        ``(scale,)``: the one factor the weights upscale by.
-    multiple : int
-        Input sides must be multiples of this for the network (the pixel-unshuffle of x2 / x1
-        RRDBNets); :meth:`forward` pads by reflection and crops, and tiles should start on it.
-    radius : int
-        Exact receptive-field radius in input pixels.
-    margin : int
-        Tile margin used by the ``model`` method: ``radius`` clipped to [16, 32], rounded up to
-        ``multiple``.
-    """
-
-    def __init__(self, net, arch: str):
-        super().__init__()
-        self.net, self.arch = net, arch
-        self.scale = int(getattr(net, "scale", None) or net.upscale)
-        self.scales = (self.scale,)
-        self.multiple = 4 // self.scale if arch == "RRDBNet" else 1
-        self.radius = int(net.receptive_radius())
-        self.margin = _round_up(min(max(self.radius, MIN_MARGIN), MAX_MARGIN), self.multiple)
-
-    def forward(self, x, sigma=None, scale=None):
-        """``(N, C, h, w)`` float in [0, 1] -> ``(N, C, h*scale, w*scale)``; ``sigma`` is ignored."""
-        if scale is not None and int(scale) != self.scale:
-            raise ValueError(f"this network upscales by {self.scale}, not {scale}")
-        h, w = x.shape[-2:]
-        ph, pw = -h % self.multiple, -w % self.multiple
-        if ph or pw:  # as Real-ESRGAN's pre-processing: reflect to the unshuffle's multiple, crop after
-            mode = "reflect" if h > ph and w > pw else "replicate"
-            x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode=mode)
-        out = self.net(x)
-        return out[..., : h * self.scale, : w * self.scale]
 
 
 def _round_up(n: int, m: int) -> int:
@@ -147,6 +93,8 @@ def _read(path: Path) -> dict:
     try:
         with warnings.catch_warnings():  # e.g. the pickle-protocol note of the weights-only unpickler
             warnings.simplefilter("ignore")
+            import torch
+
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights only" in str(exc).lower():  # torch's refusal: the pickle holds code or custom classes
@@ -163,6 +111,8 @@ def _read(path: Path) -> dict:
 
 def _unwrap(path: Path, obj: dict) -> dict[str, Any]:
     """The state dict of tensors inside the usual training containers, ``module.`` prefixes removed."""
+    import torch
+
     for _ in range(3):  # e.g. {"state_dict": {"params_ema": {...}}}
         if any(torch.is_tensor(v) for v in obj.values()):
             break
@@ -291,6 +241,8 @@ def _load_cached(resolved: str, mtime_ns: int, size: int):
         "layout": layout,
         "config": config,
     }
+    from imagewizard.models.archs.foreign import ForeignUpscaler
+
     return ForeignUpscaler(net, arch).eval(), info
 
 
@@ -319,7 +271,7 @@ def load_sr_model(path: str | os.PathLike):
         One line naming the file and the problem: missing, unreadable, not tensors, or an
         unknown architecture.
     """
-    if torch is None:
+    if find_spec("torch") is None:
         raise ParameterError("loading .pth / .safetensors upscalers needs torch: install torch")
     p = Path(os.path.expanduser(str(path)))
     try:

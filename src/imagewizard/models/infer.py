@@ -112,7 +112,7 @@ def run_tiled(
 
     Parameters
     ----------
-    model : torch.nn.Module
+    model : torch.nn.Module or imagewizard.models.onnx_backend.OrtNet
         In eval mode; may define ``multiple`` (input sides must be multiples of it, the
         network pads) and ``receptive_margin`` (context needed on each side).
     img : ndarray
@@ -128,12 +128,26 @@ def run_tiled(
         ``auto``, ``cpu`` or ``cuda[:N]`` (see :func:`resolve_device`); on the CPU the result is
         what it always was, on a GPU it agrees to float rounding.
     """
+    if hasattr(model, "run_numpy"):  # a network on ONNX Runtime (CPU): no torch involved
+        return _tiled(lambda t: model.run_numpy(t, sigma), model, img, tile, margin, None)
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     dev = resolve_device(device)
     model = on_device(model, dev)
+    s = torch.tensor([sigma / 255.0], dtype=torch.float32).to(dev)
+
+    def run(t: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(t)).to(dev).contiguous(memory_format=torch.channels_last)
+        return model(x, s).cpu().numpy()
+
+    with torch.inference_mode():
+        return _tiled(run, model, img, tile, margin, dev)
+
+
+def _tiled(run, model, img: np.ndarray, tile: int, margin: int | None, dev) -> np.ndarray:
+    """``run`` (N, C, H, W float32 -> same) over ``img`` in core tiles with ``margin`` of context each."""
     multiple = int(getattr(model, "multiple", 1))
     margin = int(getattr(model, "receptive_margin", 64) if margin is None else margin)
     margin = -(-margin // multiple) * multiple
@@ -143,26 +157,22 @@ def run_tiled(
     tile = max(-(-tile // multiple) * multiple, multiple)
     x = img[None, None] if img.ndim == 2 else img.transpose(2, 0, 1)[None]
     x = np.ascontiguousarray(x, dtype=np.float32)
-    s = torch.tensor([sigma / 255.0], dtype=torch.float32).to(dev)
     out = np.empty_like(x)
-    with torch.inference_mode():
-        if h <= tile and w <= tile:
-            t = torch.from_numpy(x).to(dev).contiguous(memory_format=torch.channels_last)
-            out[:] = model(t, s).cpu().numpy()
-        else:
-            from imagewizard.core.progress import report
+    if h <= tile and w <= tile:
+        out[:] = run(x)
+    else:
+        from imagewizard.core.progress import report
 
-            total, done = -(-h // tile) * -(-w // tile), 0
-            for y0 in range(0, h, tile):
-                for x0 in range(0, w, tile):
-                    y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
-                    ya, xa = max(y0 - margin, 0), max(x0 - margin, 0)
-                    yb, xb = min(y1 + margin, h), min(x1 + margin, w)
-                    t = torch.from_numpy(np.ascontiguousarray(x[:, :, ya:yb, xa:xb])).to(dev)
-                    r = model(t.contiguous(memory_format=torch.channels_last), s).cpu().numpy()
-                    out[:, :, y0:y1, x0:x1] = r[:, :, y0 - ya : y1 - ya, x0 - xa : x1 - xa]
-                    done += 1
-                    report(done, total)
+        total, done = -(-h // tile) * -(-w // tile), 0
+        for y0 in range(0, h, tile):
+            for x0 in range(0, w, tile):
+                y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
+                ya, xa = max(y0 - margin, 0), max(x0 - margin, 0)
+                yb, xb = min(y1 + margin, h), min(x1 + margin, w)
+                r = run(x[:, :, ya:yb, xa:xb])
+                out[:, :, y0:y1, x0:x1] = r[:, :, y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+                done += 1
+                report(done, total)
     res = out[0, 0] if img.ndim == 2 else out[0].transpose(1, 2, 0)
     return np.ascontiguousarray(res)
 

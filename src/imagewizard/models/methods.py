@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from imagewizard.core.registry import Param, register
-from imagewizard.models import zoo
+from imagewizard.models import onnx_backend, zoo
 
 _COMMON = (
     Param(
@@ -21,6 +24,7 @@ _COMMON = (
     ),
     Param("threads", int, 0, "CPU threads for inference; 0 = all available", low=0, high=256),
     Param("device", str, None, "where the network runs: auto (CUDA when torch sees a GPU, else CPU), cpu, cuda[:N]"),
+    Param("backend", str, None, onnx_backend.BACKEND_HELP, choices=onnx_backend.BACKENDS),
 )
 
 
@@ -52,11 +56,10 @@ def _learned_denoiser(
         weights: str = "",
         threads: int = 0,
         device: str | None = None,
+        backend: str | None = None,
         **extra,
     ) -> np.ndarray:
         from imagewizard.models.infer import default_threads, on_device, predict, resolve_device
-
-        dev = resolve_device(device)  # an unusable device is refused before the weights load
 
         unknown = set(extra) - set(extra_names)
         if unknown:
@@ -66,23 +69,25 @@ def _learned_denoiser(
             weights = gray if img.ndim == 2 or (zoo.find(color) is None and zoo.find(gray) is not None) else color
             if weights == gray and zoo.find(gray) is None and zoo.find(color) is not None:
                 weights = color  # colour-only models take a gray image as three equal planes
-        model, card = zoo.load(weights)
-        _check_card_method(card, name, weights)
-        model = prepare(on_device(model, dev))  # the zoo's network moved once per device, then wrapped
+        threads = threads or default_threads()
+        model = _onnx_model(name, weights, device, backend, threads, identity=_unwrapped(prepare))
+        if model is None:
+            dev = resolve_device(device)  # an unusable device is refused before the weights load
+            model, card = zoo.load(weights)
+            _check_card_method(card, name, weights)
+            model = prepare(on_device(model, dev))  # the zoo's network moved once per device, then wrapped
         want = 3 if img.ndim == 3 else 1
         got = getattr(model, "in_channels", want)
         if want == 3 and got == 1:  # gray weights on a colour image: one pass per opponent channel
-            return _gray_model_on_color(
-                model, img, sigma, tile=tile, threads=threads or default_threads(), device=device
-            )
+            return _gray_model_on_color(model, img, sigma, tile=tile, threads=threads, device=device)
         if want == 1 and got == 3:
             rgb = np.repeat(img[..., None], 3, axis=2)
-            return predict(model, rgb, sigma, tile=tile, threads=threads or default_threads(), device=device).mean(2)
+            return predict(model, rgb, sigma, tile=tile, threads=threads, device=device).mean(2)
         if got != want:
             from imagewizard.core.errors import ParameterError
 
             raise ParameterError(f"weights '{weights}' expect {got}-channel images, got {want}")
-        return predict(model, img, sigma, tile=tile, threads=threads or default_threads(), device=device)
+        return predict(model, img, sigma, tile=tile, threads=threads, device=device)
 
     run.__name__ = name.replace("-", "_")
     run.__doc__ = (
@@ -102,6 +107,59 @@ def _learned_denoiser(
         note=note,
         tags=("learned", *tags),
     )(run)
+
+
+def _unwrapped(prepare) -> bool:
+    """True when these settings leave the network as it is (the wrappers return it unchanged then)."""
+    marker = object()
+    try:
+        return prepare(marker) is marker
+    except Exception:  # a wrapper that needs a real network: it wraps
+        return False
+
+
+def _onnx_model(name: str, weights: str, device, backend: str | None, threads: int, *, identity: bool):
+    """The network on ONNX Runtime when ``backend`` and the machine allow it, else None (PyTorch runs it).
+
+    ``auto`` takes ONNX Runtime on the CPU when it is installed, the architecture exports and no wrapper
+    changes the network (``identity``: e.g. ``ensemble=1``); ``onnx`` insists and says why it cannot.
+    """
+    from imagewizard.core.errors import ParameterError
+
+    backend = (backend or "auto").strip().lower()
+    if backend == "torch":
+        return None
+    strict = backend == "onnx"
+
+    def refuse(reason: str):
+        if strict:
+            raise ParameterError(f"backend=onnx: {reason}; use backend=torch or auto")
+        return None
+
+    text = "auto" if device is None else str(device).strip().lower()
+    if text not in ("", "auto", "cpu"):
+        return refuse(f"ONNX Runtime runs here on the CPU only, not device={device}")
+    if text != "cpu" and not onnx_backend.torch_cpu_only():
+        import torch  # a CUDA build: auto means the GPU when one is visible
+
+        if torch.cuda.is_available():
+            return refuse("device=auto found a CUDA GPU (PyTorch runs there); pass device=cpu")
+    if not identity:
+        return refuse(f"these {name} settings wrap the network (PyTorch only)")
+    if not onnx_backend.available():
+        return refuse("onnxruntime and onnx are not installed (pip install onnxruntime onnx)")
+    path = zoo.find(weights)
+    if path is None:
+        p = Path(weights)
+        path = p if p.suffix == ".safetensors" and p.is_file() else None
+    if path is None or path.is_dir():
+        return refuse(f"no weights file '{weights}'") if path is not None else None  # torch path says what is missing
+    if not onnx_backend.exportable(path):
+        return refuse(f"weights '{weights}' are of an architecture ONNX Runtime does not run here")
+    card_path = path.with_suffix(".json")
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {"arch": onnx_backend.weights_header(path)[0]}
+    _check_card_method(card, name, weights)
+    return onnx_backend.load(path, threads)
 
 
 def _check_card_method(card: dict, name: str, weights: str) -> None:
@@ -143,9 +201,11 @@ def _gray_model_on_color(
 
 
 def _ensemble_wrap(model, *, ensemble: int = 1):
+    if ensemble <= 1:
+        return model
     from imagewizard.models.ensemble import SelfEnsemble
 
-    return SelfEnsemble(model, ensemble) if ensemble > 1 else model
+    return SelfEnsemble(model, ensemble)
 
 
 _learned_denoiser(
@@ -168,9 +228,11 @@ _learned_denoiser(
 
 
 def _strength_wrap(model, *, strength: float = 1.0):
+    if strength == 1.0:
+        return model
     from imagewizard.models.archs.unet_blind import WithStrength
 
-    return model if strength == 1.0 else WithStrength(model, strength)
+    return WithStrength(model, strength)
 
 
 _learned_denoiser(

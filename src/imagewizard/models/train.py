@@ -771,6 +771,11 @@ def _init_from(model, source: str, arch: str, log) -> None:
 
         state = colour_state_from_gray(state, shuffle=target.shuffle)  # gray weights start a colour model
         log(f"colour model started from the gray {source} on the luminance")
+    if arch == "unet" and _narrower_unet(src, target):
+        from imagewizard.models.archs.unet import prune_state
+
+        state = prune_state(state, tuple(target.channels), blocks=target.blocks)
+        log(f"pruned {source} from widths {tuple(src.channels)} to {tuple(target.channels)} (L1 structured)")
     try:
         target.load_state_dict(state)
     except RuntimeError:
@@ -779,6 +784,13 @@ def _init_from(model, source: str, arch: str, log) -> None:
             f"(pass the same --arch-config as {json.dumps(card.get('config'))})"
         ) from None
     log(f"initialised from {source}")
+
+
+def _narrower_unet(src, target) -> bool:
+    """True when ``target`` is ``src`` with fewer channels at some scales (then it starts pruned from it)."""
+    a, b = tuple(getattr(src, "channels", ())), tuple(getattr(target, "channels", ()))
+    same = (src.in_channels, src.blocks, src.shuffle) == (target.in_channels, target.blocks, target.shuffle)
+    return same and len(a) == len(b) and a != b and all(n <= o for n, o in zip(b, a))
 
 
 class _progress:

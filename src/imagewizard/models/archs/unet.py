@@ -41,6 +41,7 @@ class UNetDenoiser(nn.Module):
     ):
         super().__init__()
         self.in_channels, self.shuffle, self.map_channels = in_channels, shuffle, map_channels
+        self.channels, self.blocks = tuple(channels), blocks
         self.multiple = shuffle * 2 ** (len(channels) - 1)  # H and W must be multiples of this (padding handles it)
         # One-sided receptive field in input pixels (an upper bound: every conv and resampling step
         # widens it by its reach times its scale); tiled inference keeps this much context.
@@ -112,4 +113,78 @@ def colour_state_from_gray(state: dict, shuffle: int = 2) -> dict:
     out["head.weight"] = torch.cat([head[:, :k] / 3.0] * 3 + [head[:, k:] / 3.0**0.5], 1)
     out["tail.weight"] = torch.cat([state["tail.weight"]] * 3, 0)
     out["tail.bias"] = torch.cat([state["tail.bias"]] * 3, 0)
+    return out
+
+
+def prune_state(state: dict, channels: tuple[int, ...], blocks: int = 1) -> dict:
+    """Weights of a narrower U-Net (``channels`` per scale) cut from a trained wider one.
+
+    Structured L1 pruning (Li et al. 2017, "Pruning filters for efficient ConvNets"): each scale's
+    residual stream keeps the channels whose weights, summed over every convolution that reads or
+    writes them (each convolution's share normalised by its mean), weigh most; each residual block's
+    inner channels keep those with the largest product of in- and out-going weights. The narrow net
+    then starts close to the wide one, so a short fine-tune recovers most of the quality at a fraction
+    of the multiply-adds (a leaner flagship for the CPU).
+    """
+    import torch
+
+    levels = len(channels) - 1
+    old = [int(state["head.weight"].shape[0])] + [int(state[f"downs.{i}.weight"].shape[0]) for i in range(levels)]
+    if len(old) != len(channels) or any(n > o for n, o in zip(channels, old)):
+        raise ValueError(
+            f"can only narrow a U-Net of widths {tuple(old)} with as many scales, not to {tuple(channels)}"
+        )
+
+    def blocks_at(i):  # (prefix of each ResBlock at scale i)
+        if i == levels:
+            return [f"body.{b}" for b in range(blocks)]
+        j = levels - 1 - i
+        return [f"encoders.{i}.{b}" for b in range(blocks)] + [f"decoders.{j}.{b}" for b in range(blocks)]
+
+    def l1(w, dim):  # per-channel L1 norm along ``dim``, normalised by its mean
+        other = [d for d in range(w.dim()) if d != dim]
+        n = w.abs().sum(dim=other)
+        return n / n.mean().clamp_min(1e-12)
+
+    keep = []
+    for i, width in enumerate(channels):
+        score = torch.zeros(old[i])
+        score += l1(state["head.weight"] if i == 0 else state[f"downs.{i - 1}.weight"], 0)  # writers
+        if i == 0:
+            score += l1(state["tail.weight"], 1)
+        else:
+            score += l1(state[f"ups.{levels - i}.weight"], 0)  # ConvTranspose (in, out, k, k): reads scale i
+        if i < levels:
+            score += l1(state[f"downs.{i}.weight"], 1)
+            score += l1(state[f"ups.{levels - 1 - i}.weight"], 1)  # writes scale i
+        for p in blocks_at(i):
+            score += l1(state[f"{p}.body.0.weight"], 1) + l1(state[f"{p}.body.2.weight"], 0)
+        keep.append(torch.sort(torch.topk(score, width).indices).values)
+
+    out = dict(state)
+
+    def take(name, dim, idx):
+        out[name] = out[name].index_select(dim, idx).contiguous()
+
+    take("head.weight", 0, keep[0])
+    take("head.bias", 0, keep[0])
+    take("tail.weight", 1, keep[0])
+    for i in range(levels):
+        take(f"downs.{i}.weight", 0, keep[i + 1])
+        take(f"downs.{i}.bias", 0, keep[i + 1])
+        take(f"downs.{i}.weight", 1, keep[i])
+        j = levels - 1 - i  # ups.j maps scale i+1 to scale i
+        take(f"ups.{j}.weight", 0, keep[i + 1])
+        take(f"ups.{j}.weight", 1, keep[i])
+        take(f"ups.{j}.bias", 0, keep[i])
+    for i, width in enumerate(channels):
+        for p in blocks_at(i):
+            w0, w2 = state[f"{p}.body.0.weight"], state[f"{p}.body.2.weight"]
+            inner = torch.sort(torch.topk(l1(w0, 0) * l1(w2, 1), width).indices).values
+            take(f"{p}.body.0.weight", 1, keep[i])
+            take(f"{p}.body.0.weight", 0, inner)
+            take(f"{p}.body.0.bias", 0, inner)
+            take(f"{p}.body.2.weight", 1, inner)
+            take(f"{p}.body.2.weight", 0, keep[i])
+            take(f"{p}.body.2.bias", 0, keep[i])
     return out
