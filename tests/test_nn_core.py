@@ -362,3 +362,48 @@ def test_training_without_held_out_images_logs_no_nan(image_folder, tmp_path):
     ]
     assert recs and all(r["val_psnr"] is None for r in recs)
     assert any("no held-out images" in s for s in lines) and not any("nan" in s.lower() for s in lines)
+
+
+def test_pruning_a_zero_padded_unet_gives_back_the_narrow_one():
+    """Embed a narrow U-Net in a wider one whose extra channels are all zero (same output), prune the
+    wide one back: the kept channels are exactly the narrow net's, in order, and the outputs agree."""
+    import torch
+
+    from imagewizard.models.archs.unet import UNetDenoiser, prune_state
+
+    torch.manual_seed(0)
+    narrow = UNetDenoiser(3, (8, 12, 16)).eval()
+    wide = UNetDenoiser(3, (12, 16, 16)).eval()
+    state = {}
+    for k, w in wide.state_dict().items():
+        n = narrow.state_dict()[k]
+        z = torch.zeros_like(w)
+        z[tuple(slice(0, s) for s in n.shape)] = n
+        state[k] = z
+    wide.load_state_dict(state)
+    x, s = torch.rand(1, 3, 24, 40), torch.tensor([20 / 255])
+    with torch.no_grad():
+        assert torch.allclose(wide(x, s), narrow(x, s), atol=1e-6)
+    pruned = prune_state(state, (8, 12, 16))
+    for k, v in narrow.state_dict().items():
+        assert torch.equal(pruned[k], v), k
+    with pytest.raises(ValueError, match="narrow"):
+        prune_state(state, (16, 16, 16))
+
+
+def test_train_init_prunes_a_wider_unet(tmp_path, monkeypatch):
+    import torch
+
+    from imagewizard.models.archs import build
+    from imagewizard.models.train import _init_from
+    from imagewizard.models.weights import save_model
+
+    torch.manual_seed(0)
+    wide, cfg = build("unet", in_channels=3, channels=(12, 16, 24))
+    save_model(tmp_path / "wide.safetensors", wide.state_dict(), "unet", cfg)
+    narrow, _ = build("unet", in_channels=3, channels=(8, 16, 24))
+    said = []
+    _init_from(narrow, str(tmp_path / "wide.safetensors"), "unet", said.append)
+    assert any("pruned" in line for line in said)
+    # the 16- and 24-wide scales were kept whole: their inner weights are the wide net's, re-indexed
+    assert narrow.state_dict()["body.0.body.0.weight"].shape == wide.state_dict()["body.0.body.0.weight"].shape
