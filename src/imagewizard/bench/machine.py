@@ -7,6 +7,8 @@ import os
 import platform
 from importlib import metadata
 
+from imagewizard.run.jobs import usable_cores  # one definition (tests and scripts import it from here too)
+
 
 def cpu_model() -> str:
     """The CPU model name (Linux /proc/cpuinfo, else :func:`platform.processor`)."""
@@ -18,14 +20,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown"
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (the affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def ram_gib() -> float | None:

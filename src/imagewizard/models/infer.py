@@ -11,7 +11,6 @@ blending artefacts.
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
@@ -232,8 +231,7 @@ def predict(model, img: np.ndarray, sigma: float, **kw) -> np.ndarray:
 
 
 def default_threads() -> int:
-    """Threads for inference: all cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return os.cpu_count() or 1
+    """Threads for inference: a batch worker's share of the cores, else all cores this process may use."""
+    from imagewizard.run.jobs import usable_cores, worker_threads
+
+    return worker_threads() or usable_cores()

@@ -48,7 +48,7 @@ def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity, else the machine's count)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
 
 
