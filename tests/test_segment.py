@@ -391,3 +391,24 @@ def test_region_limits_a_change_to_chosen_labels(tmp_path, capsys):
     ):
         code, out = cli(capsys, "denoise", src, "-o", tmp_path / "e.png", "-m", "gaussian", "--region", spec)
         assert code != 0 and words in out
+
+
+def test_segment_boundaries_reuse_the_labels_network_pass(tmp_path, capsys, monkeypatch):
+    from imagewizard.io import read, write
+    from imagewizard.tasks.segment import learned as L
+
+    pytest.importorskip("torch")
+    if L.zoo.find(L.WEIGHTS) is None:
+        pytest.skip("no edgenet weights")
+    calls = []
+    real = L._boundary_probability
+    monkeypatch.setattr(L, "_boundary_probability", lambda img, model: calls.append(img.shape) or real(img, model))
+    L._LAST.clear()
+    src = write(tmp_path / "in.png", _blocks(40, 56)[0])
+    code, out = cli(
+        capsys, "segment", src, "-o", tmp_path / "l.png", "-m", "learned", "--boundaries", tmp_path / "b.png"
+    )
+    assert code == 0, out
+    assert calls == [(40, 56, 3)]  # once for the labels; the boundary map is the same pass
+    b = read(tmp_path / "b.png")[0]
+    assert b.shape[:2] == (40, 56) and b.max() > b.min()

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any, List, Optional
 
+import numpy as np
 import typer
 
 from imagewizard.cli.app import _JSON, _OVERWRITE, _PARAMS, _check_output, _console, _json_default, _read
@@ -121,10 +122,10 @@ def segment(
     if overlay is not None:
         record["overlay"] = str(write(overlay, render.overlay(colour, labels), like=meta, overwrite=overwrite))
     if boundaries is not None:
-        from imagewizard.tasks.segment.learned import boundary_probability
+        from imagewizard.tasks.segment.learned import MAX_WORK_PIXELS, boundary_probability
         from imagewizard.tasks.segment.render import working_size
 
-        small, f = working_size(colour)
+        small, f = working_size(np.asarray(colour, np.float32), MAX_WORK_PIXELS)  # the labels' pass: cached
         prob = boundary_probability(small)
         if f < 1.0:
             import cv2
