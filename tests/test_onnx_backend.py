@@ -19,8 +19,8 @@ from imagewizard.models import onnx_backend  # noqa: E402
 
 @pytest.fixture
 def tiny(tmp_path, monkeypatch):
-    """A tiny U-Net (``unet-color``) and DnCNN (``dncnn-gray``) in a weights folder of their own, and a
-    fresh graph cache."""
+    """A tiny U-Net (``unet-color``), DnCNN (``dncnn-gray``) and blind U-Net (``real-color``) in a weights
+    folder of their own, and a fresh graph cache."""
     from imagewizard.models.archs import build
     from imagewizard.models.weights import save_model
 
@@ -31,6 +31,8 @@ def tiny(tmp_path, monkeypatch):
     save_model(wdir / "unet-color.safetensors", unet.state_dict(), "unet", cfg, {"method": "unet"})
     dn, dcfg = build("dncnn", in_channels=1, depth=4, features=8)
     save_model(wdir / "dncnn-gray.safetensors", dn.state_dict(), "dncnn", dcfg, {"method": "dncnn"})
+    blind, bcfg = build("unet-blind", in_channels=3, channels=(8, 16), est_features=8, est_depth=3)
+    save_model(wdir / "real-color.safetensors", blind.state_dict(), "unet-blind", bcfg, {"method": "real"})
     monkeypatch.setenv("IMAGEWIZARD_WEIGHTS", str(wdir))
     monkeypatch.setenv("IMAGEWIZARD_CACHE", str(tmp_path / "cache"))
     onnx_backend._session.cache_clear()
@@ -57,6 +59,11 @@ def test_onnx_matches_torch_on_odd_sizes_colour_gray_and_blind(tiny):
     # DnCNN is blind: its graph has no sigma input at all
     d1, d2 = (iw.denoise(g, method="dncnn", backend=b) for b in ("onnx", "torch"))
     assert np.abs(d1 - d2).max() < 1e-5
+    # the real-photo denoiser estimates its own noise map inside the graph
+    r1, r2 = (iw.denoise(img, method="real", backend=b) for b in ("onnx", "torch"))
+    assert np.abs(r1 - r2).max() < 1e-5
+    with pytest.raises(ParameterError, match="wrap the network"):
+        iw.denoise(img, method="real", backend="onnx", strength=2.0)
 
 
 def test_tiles_give_the_whole_image_result(tiny):

@@ -29,7 +29,7 @@ from imagewizard.core.errors import ParameterError
 #: Bump when the export changes: old graphs are then ignored (and re-made).
 FORMAT = "imagewizard-onnx-1"
 #: Architectures whose graphs export and run identically (tested); the rest stay on PyTorch.
-ARCHS = frozenset({"unet", "dncnn", "rednet"})
+ARCHS = frozenset({"unet", "unet-blind", "dncnn", "rednet"})
 BACKENDS = ("onnx", "torch")  # and auto (None)
 BACKEND_HELP = (
     "inference engine on the CPU: auto (ONNX Runtime when installed and the network exports, else "
@@ -104,7 +104,21 @@ def export(weights: str | Path) -> bytes:
 
     from imagewizard.models import zoo
 
-    model, _card = zoo.load(weights)
+    net, _card = zoo.load(weights)
+
+    class Plain(torch.nn.Module):  # exactly (x, sigma): defaults such as BlindUNet's strength stay constants
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x, sigma):
+            return self.net(x, sigma)
+
+    model = Plain().eval()
+    model.in_channels = net.in_channels
+    for k in ("multiple", "receptive_margin"):
+        if hasattr(net, k):
+            setattr(model, k, getattr(net, k))
     multiple = int(getattr(model, "multiple", 1))
     side = max(64, multiple * 4)  # a multiple of `multiple`: the traced graph holds no padding branch
     x = torch.rand(1, int(model.in_channels), side, side)
