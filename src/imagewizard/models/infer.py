@@ -86,13 +86,15 @@ def device_memory(device) -> int:
     return available_memory()
 
 
-def auto_tile(margin: int, multiple: int, budget: int | None = None, device=None) -> int:
+def auto_tile(
+    margin: int, multiple: int, budget: int | None = None, device=None, bytes_per_pixel: int = BYTES_PER_PIXEL
+) -> int:
     """Core tile side so that one padded tile fits in ``budget`` bytes (default: 1/4 of the device's free
     memory, at most 1 GB on the CPU and 4 GB on a GPU)."""
     if budget is None:
         cap = 4 * 1024**3 if device is not None and device.type == "cuda" else 1024**3
         budget = min(device_memory(device) // 4, cap)
-    side = int(math.sqrt(max(budget, 1) / BYTES_PER_PIXEL)) - 2 * margin
+    side = int(math.sqrt(max(budget, 1) / bytes_per_pixel)) - 2 * margin
     side = max(side // multiple * multiple, multiple * 4)
     return min(side, 2048)
 
@@ -128,7 +130,7 @@ def run_tiled(
         what it always was, on a GPU it agrees to float rounding.
     """
     if hasattr(model, "run_numpy"):  # a network on ONNX Runtime (CPU): no torch involved
-        return _tiled(lambda t: model.run_numpy(t, sigma), model, img, tile, margin, None)
+        return _tiled(lambda t, tiled: model.run_numpy(t, sigma, tiled=tiled), model, img, tile, margin, None)
     import torch
 
     if threads:
@@ -137,7 +139,7 @@ def run_tiled(
     model = on_device(model, dev)
     s = torch.tensor([sigma / 255.0], dtype=torch.float32).to(dev)
 
-    def run(t: np.ndarray) -> np.ndarray:
+    def run(t: np.ndarray, tiled: bool) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(t)).to(dev).contiguous(memory_format=torch.channels_last)
         return model(x, s).cpu().numpy()
 
@@ -146,29 +148,41 @@ def run_tiled(
 
 
 def _tiled(run, model, img: np.ndarray, tile: int, margin: int | None, dev) -> np.ndarray:
-    """``run`` (N, C, H, W float32 -> same) over ``img`` in core tiles with ``margin`` of context each."""
+    """``run(x, tiled)`` (N, C, H, W float32 -> same; ``tiled``: one of many windows) over ``img`` in core
+    tiles with ``margin`` of context each."""
     multiple = int(getattr(model, "multiple", 1))
     margin = int(getattr(model, "receptive_margin", 64) if margin is None else margin)
     margin = -(-margin // multiple) * multiple
     h, w = img.shape[:2]
     if not tile:
-        tile = auto_tile(margin, multiple, device=dev)
+        tile = auto_tile(
+            margin, multiple, device=dev, bytes_per_pixel=getattr(model, "bytes_per_pixel", BYTES_PER_PIXEL)
+        )
     tile = max(-(-tile // multiple) * multiple, multiple)
     x = img[None, None] if img.ndim == 2 else img.transpose(2, 0, 1)[None]
     x = np.ascontiguousarray(x, dtype=np.float32)
     out = np.empty_like(x)
     if h <= tile and w <= tile:
-        out[:] = run(x)
+        out[:] = run(x, False)
     else:
         from imagewizard.core.progress import report
 
-        total, done = -(-h // tile) * -(-w // tile), 0
-        for y0 in range(0, h, tile):
-            for x0 in range(0, w, tile):
-                y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
-                ya, xa = max(y0 - margin, 0), max(x0 - margin, 0)
-                yb, xb = min(y1 + margin, h), min(x1 + margin, w)
-                r = run(x[:, :, ya:yb, xa:xb])
+        # Every window has the same shape (tile + 2 margins, moved inward at the far edges, over the
+        # image padded as the network pads it): results as before, and ONNX Runtime's memory arena
+        # reuses one set of buffers instead of keeping one per edge-tile shape.
+        ph, pw = (-h) % multiple, (-w) % multiple
+        xp = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="edge") if ph or pw else x
+        hp, wp = xp.shape[-2:]
+        # an axis whose whole length fits in one window is one tile long (no window repeats it all)
+        ty = h if tile + 2 * margin >= hp else tile
+        tx = w if tile + 2 * margin >= wp else tile
+        wy, wx = min(ty + 2 * margin, hp), min(tx + 2 * margin, wp)
+        total, done = -(-h // ty) * -(-w // tx), 0
+        for y0 in range(0, h, ty):
+            for x0 in range(0, w, tx):
+                y1, x1 = min(y0 + ty, h), min(x0 + tx, w)
+                ya, xa = min(max(y0 - margin, 0), hp - wy), min(max(x0 - margin, 0), wp - wx)
+                r = run(xp[:, :, ya : ya + wy, xa : xa + wx], True)
                 out[:, :, y0:y1, x0:x1] = r[:, :, y0 - ya : y1 - ya, x0 - xa : x1 - xa]
                 done += 1
                 report(done, total)
