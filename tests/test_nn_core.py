@@ -407,3 +407,17 @@ def test_train_init_prunes_a_wider_unet(tmp_path, monkeypatch):
     assert any("pruned" in line for line in said)
     # the 16- and 24-wide scales were kept whole: their inner weights are the wide net's, re-indexed
     assert narrow.state_dict()["body.0.body.0.weight"].shape == wide.state_dict()["body.0.body.0.weight"].shape
+
+
+def test_exclude_that_removes_nothing_is_refused(tmp_path):
+    from imagewizard.io import write
+    from imagewizard.models.data import list_image_files
+
+    for name in ("a", "b", "c"):
+        write(tmp_path / "data" / f"{name}.png", np.zeros((8, 8), np.float32))
+    write(tmp_path / "test" / "b.png", np.zeros((8, 8), np.float32))
+    write(tmp_path / "renamed" / "test001.png", np.zeros((8, 8), np.float32))
+    assert [p.stem for p in list_image_files(tmp_path / "data", tmp_path / "test")] == ["a", "c"]
+    for folder, words in ((tmp_path / "renamed", "matches no file"), (tmp_path / "missing", "has no images")):
+        with pytest.raises(ParameterError, match=words):
+            list_image_files(tmp_path / "data", folder)

@@ -30,7 +30,14 @@ def list_image_files(folder: str | Path, exclude: str | Path | None = None) -> l
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _EXTS and not p.name.startswith("."))
     if exclude is not None:
         banned = {p.stem for p in Path(exclude).rglob("*") if p.suffix.lower() in _EXTS}
-        files = [p for p in files if p.stem not in banned]
+        kept = [p for p in files if p.stem not in banned]
+        if not banned or len(kept) == len(files):
+            # an exclusion that removes nothing is a mistake (a missing folder, or a test set whose files
+            # are renamed copies, as BSD68's test001.png of CBSD68's 101085.png): refuse rather than train
+            # on what the user meant to keep out
+            what = "has no images" if not banned else "matches no file name in the training data"
+            raise ParameterError(f"--exclude {exclude}: {what}; nothing would be kept out (check the folder)")
+        files = kept
     if not files:
         raise ParameterError(f"{folder}: no images found")
     return files
