@@ -49,7 +49,8 @@ def test_learned_tiles_report_progress():
     net.eval()
     seen = []
     with reporting(lambda *a: seen.append(a)):
-        run_tiled(net, np.random.default_rng(0).random((40, 40)).astype(np.float32), 10.0, tile=16, threads=1)
+        # 3x3 tiles of 40 px; each window (40 + 2 margins) is smaller than the 120-px image
+        run_tiled(net, np.random.default_rng(0).random((120, 120)).astype(np.float32), 10.0, tile=40, threads=1)
     assert [(d, t) for _, d, t in seen] == [(k, 9) for k in range(1, 10)]
 
 
