@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import warnings
 from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
@@ -90,11 +91,18 @@ def exportable(path: str | Path) -> bool:
 
 def graph_path(weights: str | Path) -> Path:
     """The cached graph's file for ``weights`` (named by the weights' content and :data:`FORMAT`)."""
+    st = os.stat(weights)
+    return cache_dir() / "onnx" / f"{Path(weights).stem}-{_digest(str(weights), st.st_mtime_ns, st.st_size)}.onnx"
+
+
+@lru_cache(maxsize=32)
+def _digest(path: str, mtime_ns: int, size: int) -> str:
+    """SHA-256 (16 hex digits) of the weights and the format, once per file version and process."""
     h = hashlib.sha256(FORMAT.encode())
-    with open(weights, "rb") as f:
+    with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return cache_dir() / "onnx" / f"{Path(weights).stem}-{h.hexdigest()[:16]}.onnx"
+    return h.hexdigest()[:16]
 
 
 def export(weights: str | Path) -> bytes:
@@ -124,8 +132,6 @@ def export(weights: str | Path) -> bytes:
     x = torch.rand(1, int(model.in_channels), side, side)
     s = torch.full((1,), 25 / 255.0)
     buf = io.BytesIO()
-    import warnings
-
     with warnings.catch_warnings():  # the legacy exporter's deprecation and tracer notes are not the user's
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -202,6 +208,11 @@ class OrtNet:
 
 @lru_cache(maxsize=8)
 def _session(path: str, mtime: float, threads: int, arena: bool = True) -> OrtNet:
+    return _open(path, threads, arena, lambda: _session(path, mtime, threads, False).session)
+
+
+def _open(source: str | bytes, threads: int, arena: bool, tiles=None) -> OrtNet:
+    """A session on a graph file or the graph's bytes; ``tiles`` makes the arena-free one for tiled runs."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -210,13 +221,12 @@ def _session(path: str, mtime: float, threads: int, arena: bool = True) -> OrtNe
     so.inter_op_num_threads = 1
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads must not spin on cores
     so.log_severity_level = 3
-    session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
     meta = session.get_modelmeta().custom_metadata_map
     facts = {k.removeprefix("imagewizard."): v for k, v in meta.items() if k.startswith("imagewizard.")}
     if facts.get("format") != FORMAT:
         raise ValueError("not an imagewizard graph of this format")
-    tiles = (lambda: _session(path, mtime, threads, False).session) if arena else None
-    return OrtNet(session, facts, tiles)
+    return OrtNet(session, facts, tiles if arena else None)
 
 
 def load(weights: str | Path, threads: int) -> OrtNet:
@@ -238,14 +248,4 @@ def load(weights: str | Path, threads: int) -> OrtNet:
             return _session(str(path), path.stat().st_mtime, threads)
         except Exception:
             pass
-    return _session_from_bytes(data, threads)
-
-
-def _session_from_bytes(data: bytes, threads: int) -> OrtNet:
-    """A session on an in-memory graph, for when the cache cannot be written."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
-        p = Path(d) / "graph.onnx"
-        p.write_bytes(data)
-        return _session.__wrapped__(str(p), 0.0, threads, False)  # ORT reads the file at session creation
+    return _open(data, threads, arena=False)  # the cache cannot be written: run from memory
