@@ -195,6 +195,21 @@ def test_learned_method_and_its_hierarchy():
     assert n == sorted(n, reverse=True) and n[-1] == 1  # coarser with the level, one region above every merge
 
 
+def test_learned_boundary_map_is_the_mean_of_its_scales():
+    import imagewizard.tasks.segment.learned as L
+
+    if not registry.get("segment", "learned").available():
+        pytest.skip("torch or the shipped weights missing")
+    img, _ = _blocks(40, 56)
+    one, half = (L._boundary_probability(img, None, scales=(s,)) for s in (1.0, 0.5))
+    assert not np.allclose(one, half, atol=1e-3)  # the scales do see different things
+    np.testing.assert_allclose(L._boundary_probability(img, None, scales=(0.5, 1.0)), (one + half) / 2, atol=1e-6)
+    tiny = img[:12, :12]  # half of it is too small for the network: only the scales that fit run
+    np.testing.assert_allclose(
+        L._boundary_probability(tiny, None, scales=(0.5, 1.0)), L._boundary_probability(tiny, None, scales=(1.0,))
+    )
+
+
 # --- files and the command --------------------------------------------------------------------
 
 
