@@ -69,7 +69,9 @@ def _boundary_probability(img: np.ndarray, model, scales: tuple[float, ...] | No
     acc = np.zeros((h, w), np.float32)
     used = [s for s in (SCALES if scales is None else scales) if min(h, w) * s >= 8] or [1.0]
     for s in used:
-        xs = x if s == 1 else cv2.resize(x, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_LINEAR)
+        xs = (
+            x if s == 1 else cv2.resize(x, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_LINEAR)
+        )
         t = torch.from_numpy(np.ascontiguousarray(xs.transpose(2, 0, 1)))[None]
         with torch.inference_mode():
             p = torch.sigmoid(model(t)[-1])[0, 0].numpy()
