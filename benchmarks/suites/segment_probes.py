@@ -49,6 +49,7 @@ def main() -> None:
 
     import imagewizard.tasks.segment.learned as L
     from imagewizard.analysis.segmentation import covering_counts
+    from imagewizard.bench.segment import SWEEPS
     from imagewizard.models import zoo
     from imagewizard.models.train_edges import quick_f, read_bsds
     from imagewizard.models.weights import load_model
@@ -66,7 +67,7 @@ def main() -> None:
                 f = quick_f(probs, [b for *_, b in held])
                 print(f"{name}  {label:18s} F {f:.4f}  ({sec:.2f} s / image)", flush=True)
         else:
-            levels = np.round(np.linspace(0.1, 0.95, 18), 3)
+            levels = np.asarray(SWEEPS["learned"][1])  # the benchmark's own sweep
             for scales in ((1.0,), L.SCALES):
                 cov = np.zeros((len(levels), 2))
                 for img, (_, _, segs, _) in zip(imgs, held):
