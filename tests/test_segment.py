@@ -302,6 +302,52 @@ def test_bsds_truth_reader(tmp_path):
         read_bsds_truth(tmp_path / "bad.mat")
 
 
+def test_boundary_training_learns_writes_a_card_and_resumes_in_place(tmp_path):
+    from PIL import Image
+    from scipy.io import savemat
+
+    pytest.importorskip("torch")
+    from imagewizard.io.files import guard
+    from imagewizard.models.train_edges import EdgeConfig, train_edges
+
+    for split in ("train", "val"):
+        (tmp_path / "bsds" / "images" / split).mkdir(parents=True)
+        (tmp_path / "bsds" / "groundTruth" / split).mkdir(parents=True)
+        for i in range(2):
+            img, truth = _blocks(40, 48)
+            Image.fromarray((img * 255).round().astype(np.uint8)).save(
+                tmp_path / "bsds" / "images" / split / f"{i}.jpg"
+            )
+            bnd = np.zeros(truth.shape, np.uint8)
+            bnd[:, 1:][truth[:, 1:] != truth[:, :-1]] = 1
+            bnd[1:][truth[1:] != truth[:-1]] = 1
+            cell = np.empty((1, 1), object)
+            cell[0, 0] = {"Segmentation": truth.astype(np.uint16), "Boundaries": bnd}
+            savemat(tmp_path / "bsds" / "groundTruth" / split / f"{i}.mat", {"groundTruth": cell})
+    cfg = EdgeConfig(
+        data=str(tmp_path / "bsds"),
+        out=str(tmp_path / "run"),
+        steps=4,
+        batch=2,
+        crop=32,
+        held_out=1,
+        val_every=2,
+        checkpoint_every=2,
+        widths=(4, 8, 8, 8),
+        convs=(1, 1, 1, 1),
+    )
+    logs: list[str] = []
+    weights = train_edges(cfg, log=logs.append)
+    card = json.loads(weights.with_suffix(".json").read_text())
+    assert card["task"] == "segment" and card["data"]["held_out"] == ["1"]
+    cfg.steps = 6
+    with guard():  # as the CLI runs it: resuming writes over the checkpoint it read
+        train_edges(cfg, resume=str(tmp_path / "run" / "checkpoint.pt"), log=logs.append)
+    assert any("resumed at step 4" in m for m in logs)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["step"] for h in history][-1] == 6
+
+
 def test_segment_benchmark_on_a_tiny_set(tmp_path, capsys):
     from imagewizard.io import write
     from imagewizard.io.labels import write_labels

@@ -393,13 +393,20 @@ def atomic_write(
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike, *, what: str = "output", suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(
+    path: str | os.PathLike,
+    *,
+    what: str = "output",
+    suffix: str | None = None,
+    replace: str | os.PathLike | None = None,
+) -> Iterator[Path]:
     """A temporary path beside ``path`` for writers that need a file name (matplotlib, torch.save).
 
     The body writes the temporary file; on success it is renamed over ``path`` (after the same
-    checks as :func:`atomic_write`); on any failure it is removed and ``path`` is untouched.
+    checks as :func:`atomic_write`, ``replace`` included); on any failure it is removed and
+    ``path`` is untouched.
     """
-    p = check_output(path, what=what)
+    p = check_output(path, what=what, replace=replace)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(
@@ -413,7 +420,7 @@ def atomic_path(path: str | os.PathLike, *, what: str = "output", suffix: str | 
     try:
         yield Path(tmp)
         mode = stat.S_IMODE(p.stat().st_mode) if p.exists() else file_mode()
-        check_output(p, what=what)  # the body may have read files since
+        check_output(p, what=what, replace=replace)  # the body may have read files since
         os.chmod(tmp, mode)
         os.replace(tmp, p)
     except BaseException as e:

@@ -202,12 +202,14 @@ def _load_checkpoint(path: Path) -> dict:
     return state
 
 
-def _save_atomic(obj: Any, path: Path) -> None:
+def _save_atomic(obj: Any, path: Path, resumed: Path | None = None) -> None:
+    """``torch.save`` through the guarded writer; ``resumed`` (the checkpoint this run resumed
+    from, an input of the command) is the one input it may replace, so a run resumes in place."""
     import torch
 
     from imagewizard.io.files import atomic_path
 
-    with atomic_path(path, what="checkpoint", suffix=".iw-tmp") as tmp:  # removed again on any failure
+    with atomic_path(path, what="checkpoint", suffix=".iw-tmp", replace=resumed) as tmp:  # removed again on any failure
         torch.save(obj, tmp)
 
 
@@ -305,7 +307,7 @@ def train_denoiser(
     from imagewizard.models.diffusion import DiffusionRestorer, diffusion_loss
     from imagewizard.models.weights import save_model
 
-    state = None
+    state, rp = None, None
     if resume is not None:
         rp = Path(resume)
         rp = rp / "last.ckpt" if rp.is_dir() else rp
@@ -412,6 +414,7 @@ def train_denoiser(
                 "best": best,
             },
             ckpt_path,
+            resumed=rp,
         )
 
     def validate() -> None:

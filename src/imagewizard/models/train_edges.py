@@ -144,6 +144,7 @@ def train_edges(cfg: EdgeConfig, *, resume: str | None = None, log: Callable[[st
     import torch
 
     from imagewizard.models.archs import build
+    from imagewizard.io.files import atomic_write
     from imagewizard.models.train import _load_checkpoint, _save_atomic
     from imagewizard.models.weights import save_model
 
@@ -249,8 +250,9 @@ def train_edges(cfg: EdgeConfig, *, resume: str | None = None, log: Callable[[st
                     "wall": wall + time.time() - t_start,
                 },
                 ckpt,
+                resumed=Path(resume) if resume else None,
             )
-    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    atomic_write(out / "history.json", json.dumps(history, indent=1) + "\n", what="training history")
     return out / f"{cfg.name}.safetensors"
 
 

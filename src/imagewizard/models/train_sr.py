@@ -226,6 +226,7 @@ def train_upscaler(cfg: SRConfig, *, resume: str | None = None, log: Callable[[s
     import torch
 
     from imagewizard.models.archs import build
+    from imagewizard.io.files import atomic_write
     from imagewizard.models.train import _load_checkpoint, _save_atomic
     from imagewizard.models.weights import save_model
 
@@ -283,6 +284,7 @@ def train_upscaler(cfg: SRConfig, *, resume: str | None = None, log: Callable[[s
                 **({"disc": gan.disc.state_dict(), "disc_opt": gan.opt.state_dict()} if gan is not None else {}),
             },
             ckpt,
+            resumed=Path(resume) if resume else None,
         )
 
     while step < cfg.steps:
@@ -334,7 +336,7 @@ def train_upscaler(cfg: SRConfig, *, resume: str | None = None, log: Callable[[s
                 log(f"  new best: wrote {out / cfg.name}.safetensors")
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             save_checkpoint()
-    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    atomic_write(out / "history.json", json.dumps(history, indent=1) + "\n", what="training history")
     return out / f"{cfg.name}.safetensors"
 
 
