@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 
 import imagewizard  # noqa: E402
 import imagewizard.models.foreign_sr as fsr  # noqa: E402 - the upscale task lists it later; import it here
-from imagewizard.core.errors import ParameterError  # noqa: E402
+from imagewizard.core.errors import MissingDependencyError, ParameterError  # noqa: E402
 from imagewizard.models.archs.rrdbnet import RRDBNet  # noqa: E402
 from imagewizard.models.archs.srvgg import SRVGGNetCompact  # noqa: E402
 from imagewizard.models.upscale import upscale_tiled  # noqa: E402
@@ -141,8 +141,43 @@ def test_the_weights_come_from_the_environment_when_not_given(tmp_path, monkeypa
     monkeypatch.setenv(fsr.ENV, str(path))
     assert imagewizard.upscale(_image(gray=True), "model", scale=2).shape == (40, 48)
     monkeypatch.delenv(fsr.ENV)
-    with pytest.raises(ParameterError, match=r"needs weights=PATH .*\$IMAGEWIZARD_SR_WEIGHTS"):
+    with pytest.raises(MissingDependencyError, match=r"needs weights=PATH .*\$IMAGEWIZARD_SR_WEIGHTS"):
         imagewizard.upscale(_image(), "model", scale=2)
+
+
+def test_without_weights_the_method_is_listed_unavailable_and_all_skips_it(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from imagewizard.bench.runner import BenchConfig, plan_bench, run_bench
+    from imagewizard.core import registry
+
+    monkeypatch.delenv(fsr.ENV, raising=False)
+    m = registry.get("upscale", "model")
+    assert not m.available() and "weights=PATH" in m.unavailable_flag()
+    assert m.available({"weights": "any.pth"})  # ready as soon as the call names a file
+    path = _save(_srvgg(), tmp_path / "x2.pth", "params")
+    monkeypatch.setenv(fsr.ENV, str(path))
+    assert m.available()
+    monkeypatch.delenv(fsr.ENV)
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.fromarray((_image(32, 32) * 255).astype(np.uint8)).save(data / "a.png")
+    every = BenchConfig(data=str(data), degradations=["downscale=2"], methods="all", out=str(tmp_path / "o"), workers=0)
+    assert any("model (" in n and "weights=PATH" in n for n in plan_bench(every).notes)  # skipped, with why
+    run_bench(every, progress=False)
+    rows = (tmp_path / "o" / "results.jsonl").read_text()
+    assert '"model"' not in rows and '"bicubic"' in rows  # not failed on every image
+    explicit = run_bench(  # named with its weights, it runs
+        BenchConfig(
+            data=str(data),
+            degradations=["downscale=2"],
+            methods=f"model:weights={path}",
+            out=str(tmp_path / "p"),
+            workers=0,
+        ),
+        progress=False,
+    )
+    assert explicit is not None and '"psnr"' in (tmp_path / "p" / "results.jsonl").read_text()
 
 
 def _margin(module):

@@ -149,7 +149,7 @@ def apply(task: str, img, method: str, *, sigma: Any = None, strength: Any = Non
     t = task_or_generic(task)
     given = {i.name: params.pop(i.name, None) for i in t.inputs}
     m = registry.get(task, method)
-    m.check_available()
+    m.check_available(params)
     image = as_float_image(img, allow_alpha=True)
     image, alpha = split_alpha(image)
     m.check_size(image.shape)
@@ -303,7 +303,7 @@ def _method_lines(task: str) -> list[str]:
 
     lines = []
     for m in registry.methods(task):
-        flag = "" if m.available() else f" [needs the '{m.extra or ', '.join(m.requires)}' extra]"
+        flag = f" [{m.unavailable_flag()}]" if not m.available() else ""
         lines.append(f"    ``{m.name}``: {m.summary}{flag}")
         if m.params:
             lines.append(f"        parameters: {params_text(m.params)}")

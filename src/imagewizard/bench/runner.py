@@ -263,7 +263,7 @@ def _select_methods(
         if n == BASELINE:
             raise ParameterError(f"--methods: '{BASELINE}' is the name of the degraded-input baseline row")
         m = _lookup(task, n)
-        m.check_available()
+        m.check_available(params)
         if "reference" in m.needs:
             raise ParameterError(f"--methods: '{n}' needs a reference image, which a benchmark does not have")
         for need in m.needs:

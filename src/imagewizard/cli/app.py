@@ -89,7 +89,7 @@ def _task_epilog(task: str) -> str:
 
     lines = [f"Methods (`imagewizard methods --task {task}` for details):", ""]
     for m in registry.methods(task):
-        flag = "" if m.available() else f"  [needs extra: {m.extra or ', '.join(m.requires)}]"
+        flag = f"  [{m.unavailable_flag()}]" if not m.available() else ""
         lines.append(f"* **{m.name}**: {m.summary}{flag}")
         if m.params:
             lines.append(f"  params: {_params_text(m.params)}")
@@ -181,8 +181,8 @@ def _run_task(
 
     t = task_or_generic(task)
     m = registry.get(task, method)
-    m.check_available()
     kv = registry.parse_assignments(params or [])
+    m.check_available(kv)
     m.bind(kv)  # validate parameters before reading anything
     if strength is not None:
         from imagewizard.api import check_strength

@@ -64,7 +64,12 @@ def methods(
     for m in ms:
         summary = m.summary + (f" ({m.note})" if m.note else "")
         if not m.available():
-            summary += f" [not installed: pip install 'imagewizard[{m.extra}]']" if m.extra else " [unavailable]"
+            missing = m.missing_modules()
+            summary += (
+                f" [not installed: pip install 'imagewizard[{m.extra}]']"
+                if missing and m.extra
+                else f" [{m.unavailable_flag()}]"
+            )
         cells = (m.task, m.name, summary, m.sigma, ",".join(sorted(m.needs)) or "-", _params_text(m.params) or "-")
         table.add_row(*(escape(c) for c in cells))  # brackets are text here, not Rich markup
     _console().print(table)

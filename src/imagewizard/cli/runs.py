@@ -166,7 +166,7 @@ def batch(
             )
         p = None
     for s in p.steps if p is not None else []:  # an unavailable method fails now, not once per image
-        registry.get(s.task, s.method).check_available()
+        registry.get(s.task, s.method).check_available(s.params)
     labels = p.gives_labels if p is not None else False
     todo, done = plan_jobs(in_dir, out_dir, recursive=recursive, pattern=pattern, labels=labels)
     console = _console()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import math
 import sys
 import threading
@@ -192,7 +193,9 @@ class Method:
     note: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
     #: Optional readiness check (e.g. trained weights present): returns None, or why it is unavailable.
-    check: Callable[[], str | None] | None = None
+    #: A check that takes one argument is given the call's parameters (a method whose weights are a
+    #: parameter is ready when they are given, not only when a default exists).
+    check: Callable[..., str | None] | None = None
     #: Pixels of context a local method needs around each output pixel, so that large images can be
     #: processed in tiles with bounded memory (:mod:`imagewizard.run.tiling`); None: whole image only
     #: (global statistics, or a method that bounds its memory itself).
@@ -233,23 +236,45 @@ class Method:
                 out[p.name] = p.default
         return out
 
-    def unavailable_reason(self) -> str | None:
-        """None when the method can run; otherwise why not, in one line."""
-        missing = [mod for mod in self.requires if not _installed(mod)]
+    def missing_modules(self) -> list[str]:
+        """The optional modules this method needs that are not installed."""
+        return [mod for mod in self.requires if not _installed(mod)]
+
+    def not_ready(self, params: dict[str, Any] | None = None) -> str | None:
+        """Why the method cannot run with ``params`` although its modules are installed (its
+        :attr:`check`: e.g. no weights), or None."""
+        if self.check is None:
+            return None
+        try:
+            takes_params = len(inspect.signature(self.check).parameters) > 0
+        except (TypeError, ValueError):
+            takes_params = False
+        return self.check(dict(params or {})) if takes_params else self.check()
+
+    def unavailable_reason(self, params: dict[str, Any] | None = None) -> str | None:
+        """None when the method can run (with ``params``, when given); otherwise why not, in one line."""
+        missing = self.missing_modules()
         if missing:
             hint = f"pip install 'imagewizard[{self.extra}]'" if self.extra else "install " + ", ".join(missing)
             return f"method '{self.name}' needs {', '.join(missing)}: {hint}"
-        why = self.check() if self.check is not None else None
+        why = self.not_ready(params)
         return f"method '{self.name}' is unavailable: {why}" if why else None
 
-    def available(self) -> bool:
+    def available(self, params: dict[str, Any] | None = None) -> bool:
         """True when the optional modules (and e.g. weights) this method needs are present."""
-        return self.unavailable_reason() is None
+        return self.unavailable_reason(params) is None
 
-    def check_available(self) -> None:
-        reason = self.unavailable_reason()
+    def check_available(self, params: dict[str, Any] | None = None) -> None:
+        reason = self.unavailable_reason(params)
         if reason:
             raise MissingDependencyError(reason)
+
+    def unavailable_flag(self) -> str:
+        """A short note for method listings: what to install, or what is missing; '' when ready."""
+        missing = self.missing_modules()
+        if missing:
+            return f"needs the '{self.extra}' extra" if self.extra else "needs " + ", ".join(missing)
+        return self.not_ready() or ""
 
     def describe(self) -> dict:
         """A JSON-friendly description (what ``imagewizard methods --json`` prints)."""
@@ -309,7 +334,7 @@ def register(
     extra: str | None = None,
     note: str = "",
     tags: Iterable[str] = (),
-    check: Callable[[], str | None] | None = None,
+    check: Callable[..., str | None] | None = None,
     halo: int | None = None,
     min_size: int = 1,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

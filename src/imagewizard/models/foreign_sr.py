@@ -284,6 +284,14 @@ def load_sr_model(path: str | os.PathLike):
     return module, {**info, "config": dict(info["config"])}  # callers may edit their copy
 
 
+def _weights_missing(weights: str | None) -> str | None:
+    """Why ``model`` cannot run without a weights file: none given and ``$IMAGEWIZARD_SR_WEIGHTS``
+    unset (so ``--methods all`` and listings skip it rather than fail on every image)."""
+    if weights or os.environ.get(ENV, "").strip():
+        return None
+    return f"needs weights=PATH (a .pth or .safetensors file of RRDBNet or SRVGGNetCompact) or ${ENV}"
+
+
 @register(
     "upscale",
     "model",
@@ -295,6 +303,7 @@ def load_sr_model(path: str | os.PathLike):
     needs=("scale",),
     requires=("torch",),
     tags=("learned",),
+    check=lambda params: _weights_missing(params.get("weights")),
 )
 def model(img: np.ndarray, *, scale: int, weights: str | None = None, tile: int = TILE) -> np.ndarray:
     """Upscale ``img`` (HxW or HxWx3 float32 in [0, 1]) with the network in ``weights``.
@@ -308,9 +317,7 @@ def model(img: np.ndarray, *, scale: int, weights: str | None = None, tile: int 
 
     weights = weights or os.environ.get(ENV, "").strip() or None
     if weights is None:
-        raise ParameterError(
-            f"method 'model' needs weights=PATH (a .pth or .safetensors file of RRDBNet or SRVGGNetCompact) or ${ENV}"
-        )
+        raise ParameterError(f"method 'model' {_weights_missing(None)}")
     net, info = load_sr_model(weights)
     if int(scale) != net.scale:
         raise ParameterError(
