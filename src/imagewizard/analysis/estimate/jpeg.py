@@ -60,6 +60,11 @@ _GHOST_EXACT = 0.05
 _GHOST_SIDE = 512
 
 
+#: A luma curve below :data:`_GHOST_EXACT` at more than this many qualities carries no evidence: flat
+#: 8x8 blocks on the grid (pixel art, flat synthetic blocks) survive re-encoding at almost any quality.
+_GHOST_FLAT = 8
+
+
 #: Without an exact match, a dip counts only when it is this much below its neighbours' mean.
 _GHOST_DIP = 0.35
 
@@ -67,8 +72,8 @@ _GHOST_DIP = 0.35
 def jpeg_quality(img) -> tuple[int | None, bool]:
     """Estimate the JPEG quality an image was last saved at, from its pixels alone (the "JPEG ghost").
 
-    The image (a centre crop aligned to the strongest 8x8 grid) is re-encoded at every quality
-    1..100 with the standard libjpeg tables; at the quality it was saved with, re-encoding is
+    The image (a centre crop aligned to the strongest 8x8 grid; a colour image's luma first, then
+    its colours) is re-encoded at every quality 1..100 with the standard libjpeg tables; at the quality it was saved with, re-encoding is
     (nearly) idempotent. Returns ``(quality, exact)``: ``exact`` is True when some quality
     reproduces the image to within rounding (an image saved by libjpeg with its standard tables,
     as almost every library does), False when only the deepest dip of the curve could be taken
@@ -89,14 +94,24 @@ def jpeg_quality(img) -> tuple[int | None, bool]:
         return None, False
     _, (ox, oy) = _grid_phases(g)
     found: tuple[int, bool] | None = None
-    # the grid offset measured from blocking, then the uncropped one (weak blocking at high quality
-    # leaves the measured offset to chance)
-    for oy_, ox_ in dict.fromkeys([(oy, ox), (0, 0)]):
-        q, exact = _ghost_dip(_ghost_curve(x, oy_, ox_))
-        if q is not None and (found is None or exact):
-            found = (q, exact)
-        if exact:
-            break
+    # Colour is tried on its luma first, re-encoded as a gray JPEG: libjpeg quantises Y with the same
+    # table either way, while chroma-heavy noise (camera noise) keeps the colour round trip from
+    # being idempotent (4:2:0 subsampling and upsampling): on camera noise under JPEG 75-85 the
+    # colour curve found the quality in 12 of 40 BSDS images, the luma one in 39. The colour curve
+    # stays as the fallback (very dark or flat images, whose luma rounding blurs the dip).
+    candidates = [np.round(np.clip(g, 0.0, 255.0)) / np.float32(255.0), x] if x.ndim == 3 else [x]
+    for cand in candidates:
+        # the grid offset measured from blocking, then the uncropped one (weak blocking at high
+        # quality leaves the measured offset to chance)
+        for oy_, ox_ in dict.fromkeys([(oy, ox), (0, 0)]):
+            curve = _ghost_curve(cand, oy_, ox_)
+            if cand is not x and int(np.sum(curve[:95] < _GHOST_EXACT)) > _GHOST_FLAT:
+                continue  # luma reproduced at many qualities (flat blocks on the grid): no evidence
+            q, exact = _ghost_dip(curve)
+            if q is not None and (found is None or (exact and not found[1])):
+                found = (q, exact)
+            if exact:
+                return found
     return found if found is not None else (None, False)
 
 
