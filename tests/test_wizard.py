@@ -106,6 +106,7 @@ def test_real_photo_noise_goes_to_the_real_photo_denoiser(clean, monkeypatch):
     rms = {"value": 9.0}
     monkeypatch.setattr(residual, "available", lambda: True)
     monkeypatch.setattr(residual, "noise_rms", lambda img, **kw: rms["value"])
+    monkeypatch.setattr(residual, "map_rms", lambda img, **kw: 8.0)  # below what it removes: strength 1
     camera = degrade(clean, noise="camera:1600", seed=0, protocol="uint8").image
     decided = plan(camera)
     assert [s.method for s in decided.pipeline.steps] == ["real"]
@@ -123,3 +124,56 @@ def test_real_photo_noise_goes_to_the_real_photo_denoiser(clean, monkeypatch):
     monkeypatch.setattr(residual, "available", lambda: False)  # without the model: as before
     without = plan(camera)
     assert without.pipeline is None or "real" not in [s.method for s in without.pipeline.steps]
+
+
+def test_the_real_photo_denoisers_map_is_scaled_down_when_it_reads_above_what_it_removes(clean, monkeypatch):
+    from imagewizard.analysis.estimate import residual
+    from imagewizard.physics.degrade import degrade
+
+    monkeypatch.setattr(residual, "available", lambda: True)
+    monkeypatch.setattr(residual, "noise_rms", lambda img, **kw: 6.0)
+    monkeypatch.setattr(residual, "map_rms", lambda img, **kw: 8.0)
+    camera = degrade(clean, noise="camera:400", seed=0, protocol="uint8").image
+    decided = plan(camera)
+    (step,) = decided.pipeline.steps
+    assert step.method == "real" and step.params == {"strength": round((6.0 / 8.0) ** 2, 2)}
+    assert "map reads 8.0 where it removes 6.0" in decided.reasons[0]
+    assert residual.calibrated_strength(1.0, 8.0) == residual.STRENGTH_MIN  # never below the floor
+    assert residual.calibrated_strength(5.0, None) == 1.0  # no map (no torch): as estimated
+
+
+def test_the_calibrated_strength_helps_on_nearly_clean_camera_noise(clean):
+    # the real model itself: at ISO 200 its map over-reads, so the scaled map keeps more detail
+    from imagewizard.analysis.estimate import residual
+    from imagewizard.physics.degrade import degrade
+
+    if not residual.available():
+        pytest.skip("the real-photo denoiser is not installed")
+    camera = degrade(clean, noise="camera:200", seed=1, protocol="uint8").image
+    rms, level = residual.noise_rms(camera), residual.map_rms(camera)
+    if level is None:
+        pytest.skip("no torch: the map is not available")
+    strength = residual.calibrated_strength(rms, level)
+    assert strength < 1.0
+    full = iw.denoise(camera, method="real")
+    scaled = iw.denoise(camera, method="real", strength=strength)
+    assert iw.metrics.psnr(scaled, clean) > iw.metrics.psnr(full, clean)
+
+
+def test_a_pipeline_step_gives_the_real_denoisers_strength_as_a_parameter_or_a_field(clean):
+    from imagewizard.core import registry
+    from imagewizard.core.errors import ParameterError
+
+    if not registry.get("denoise", "real").available():
+        pytest.skip("the real-photo denoiser is not installed")
+    img = clean[:48, :48]
+    by_param = Pipeline.from_dict({"steps": [{"task": "denoise", "method": "real", "params": {"strength": 0.5}}]}).run(
+        img
+    )[0]
+    by_field = Pipeline.from_dict({"steps": [{"task": "denoise", "method": "real", "strength": 0.5}]}).run(img)[0]
+    np.testing.assert_array_equal(by_param, by_field)
+    np.testing.assert_array_equal(by_param, iw.denoise(img, method="real", strength=0.5))
+    with pytest.raises(ParameterError, match="strength given twice"):
+        Pipeline.from_dict(
+            {"steps": [{"task": "denoise", "method": "real", "strength": 0.5, "params": {"strength": 0.5}}]}
+        )

@@ -144,6 +144,8 @@ def _step_from_dict(d: Any, where: str) -> Step:
         if not get_task(task).strength:
             raise ParameterError(f"{where}: field 'strength' given but task {task} has no strength control")
         strength = check_strength(strength, f"{where}: field 'strength'")
+        if "strength" in params:  # the real-photo denoiser's own dial, given twice
+            raise ParameterError(f"{where}: strength given twice (field 'strength' and params.strength); give it once")
     inputs = {}
     for key in fields[len(_BASE_FIELDS) :]:
         if d.get(key) is not None and key not in m.needs | m.accepts:
@@ -382,15 +384,19 @@ class Pipeline:
         h, w = np.shape(out)[:2]
         # an image-sized input (a mask, a reference) cannot be cut into the same tiles
         tiled = m.halo is not None and h * w > tile_above and not files
+        params = dict(s.params)
+        # a method's own strength parameter (the real-photo denoiser's map scale) is its dial: apply
+        # takes it as ``strength`` (a second keyword of the same name would be a TypeError)
+        dial = params.pop("strength", s.strength)
         if tiled:
             out = apply_tiled(
-                lambda t: apply(s.task, t, s.method, sigma=sigma, strength=s.strength, **extra, **s.params),
+                lambda t: apply(s.task, t, s.method, sigma=sigma, strength=dial, **extra, **params),
                 np.asarray(out),
                 tile=tile,
                 halo=m.halo,
             )
         else:
-            out = apply(s.task, out, s.method, sigma=sigma, strength=s.strength, **extra, **s.params)
+            out = apply(s.task, out, s.method, sigma=sigma, strength=dial, **extra, **params)
         return out, {
             "step": i,
             "task": s.task,

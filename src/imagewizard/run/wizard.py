@@ -131,6 +131,30 @@ def _real_noise(colour: np.ndarray, a: dict[str, Any], sigma: float, shot: bool 
     return a["jpeg_grid_quality"] is not None
 
 
+def _real_step(colour: np.ndarray, a: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The real-photo denoiser's step and what to add to its reason: its noise map scaled down when it
+    reads above the noise measured as what the denoiser removes (``noise_rms``, JPEG's loss included:
+    it over-reads on nearly clean photos and would smooth their detail;
+    :func:`imagewizard.analysis.estimate.residual.calibrated_strength`)."""
+    from imagewizard.analysis.estimate import residual
+
+    step: dict[str, Any] = {"task": "denoise", "method": "real"}
+    removed = a.get("noise_rms")  # with JPEG's own loss: the map answers for the whole error
+    if removed is None:
+        return step, ""
+    if "real_map_rms" not in a:
+        a["real_map_rms"] = residual.map_rms(colour)
+    level = a["real_map_rms"]
+    strength = residual.calibrated_strength(float(removed), level)
+    if strength >= 0.995:
+        return step, ""
+    step["params"] = {"strength": round(strength, 2)}
+    return step, (
+        f"; its own noise map reads {level:.1f} where it removes {float(removed):.1f}, so the map is scaled "
+        f"by {strength:.2f} (on nearly clean photos the map reads high and would smooth detail away)"
+    )
+
+
 #: Upscalers by preference; the first installed is used (BSD100, docs/benchmarks.md: the learned
 #: network first; Lanczos is 0.2-0.4 dB above MATLAB bicubic at x2-x4).
 UPSCALERS = ("learned", "lanczos", "bicubic")
@@ -210,12 +234,13 @@ def plan(img: np.ndarray, analysis: dict[str, Any] | None = None, *, scale: int 
         if steps and steps[-1]["method"] == "deblock":  # the real-photo denoiser takes JPEG'd noise as it is
             steps.pop()
             reasons.pop()
-        steps.append({"task": "denoise", "method": "real"})
+        step, calibrated = _real_step(colour, a)
+        steps.append(step)
         reasons.append(
             f"real-photo noise: RMS {rms:.1f} (0..255) removed by the real-photo denoiser, "
             f"{rms / max(sigma, 0.5):.1f}x what white noise would show ({sigma:.1f}): correlated and "
             "signal-dependent like a camera's (demosaicing, colour processing, JPEG); the blind real-photo "
-            "denoiser, which estimates its own per-pixel noise map"
+            "denoiser, which estimates its own per-pixel noise map" + calibrated
         )
     elif ntype == "salt-pepper":
         steps.append({"task": "denoise", "method": "median", "params": {"size": 3}})
