@@ -61,8 +61,12 @@ def test_onnx_matches_torch_on_odd_sizes_colour_gray_and_blind(tiny):
     # the real-photo denoiser estimates its own noise map inside the graph
     r1, r2 = (iw.denoise(img, method="real", backend=b) for b in ("onnx", "torch"))
     assert np.abs(r1 - r2).max() < 1e-5
-    with pytest.raises(ParameterError, match="wrap the network"):
-        iw.denoise(img, method="real", backend="onnx", strength=2.0)
+    # its strength (the map's scale) is an input of the graph: the same as PyTorch's at any value
+    for strength in (0.3, 2.0):
+        r1, r2 = (iw.denoise(img, method="real", backend=b, strength=strength) for b in ("onnx", "torch"))
+        assert np.abs(r1 - r2).max() < 1e-5
+        assert np.abs(r1 - iw.denoise(img, method="real", backend="onnx")).max() > 1e-4  # it does change
+    np.testing.assert_array_equal(iw.denoise(img, method="real", backend="onnx", strength=0.0), img)  # off
 
 
 def test_tiles_give_the_whole_image_result(tiny):

@@ -70,7 +70,10 @@ def _learned_denoiser(
             if weights == gray and zoo.find(gray) is None and zoo.find(color) is not None:
                 weights = color  # colour-only models take a gray image as three equal planes
         threads = threads or default_threads()
-        model = _onnx_model(name, weights, device, backend, threads, identity=_unwrapped(prepare))
+        on_ort = getattr(wrap, "onnx", False)  # a wrapper that applies to an ONNX Runtime session as well
+        model = _onnx_model(name, weights, device, backend, threads, identity=on_ort or _unwrapped(prepare))
+        if model is not None and on_ort:
+            model = prepare(model)
         if model is None:
             dev = resolve_device(device)  # an unusable device is refused before the weights load
             model, card = zoo.load(weights)
@@ -230,9 +233,14 @@ _learned_denoiser(
 def _strength_wrap(model, *, strength: float = 1.0):
     if strength == 1.0:
         return model
+    if isinstance(model, onnx_backend.OrtNet):  # the graph takes the map scale as an input
+        return model.with_strength(strength)
     from imagewizard.models.archs.unet_blind import WithStrength
 
     return WithStrength(model, strength)
+
+
+_strength_wrap.onnx = True  # runs on ONNX Runtime too: applied to the session, not only to a torch module
 
 
 _learned_denoiser(

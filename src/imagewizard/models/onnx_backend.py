@@ -14,6 +14,7 @@ does) and crops, which gives the PyTorch output to float rounding (tested).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
@@ -28,7 +29,7 @@ import numpy as np
 from imagewizard.core.errors import ParameterError
 
 #: Bump when the export changes: old graphs are then ignored (and re-made).
-FORMAT = "imagewizard-onnx-1"
+FORMAT = "imagewizard-onnx-2"  # 2: blind U-Nets take their map scale (strength) as an input
 #: Architectures whose graphs export and run identically (tested); the rest stay on PyTorch.
 ARCHS = frozenset({"unet", "unet-blind", "dncnn", "rednet"})
 BACKENDS = ("onnx", "torch")  # and auto (None)
@@ -114,13 +115,17 @@ def export(weights: str | Path) -> bytes:
 
     net, _card = zoo.load(weights)
 
-    class Plain(torch.nn.Module):  # exactly (x, sigma): defaults such as BlindUNet's strength stay constants
+    # a blind U-Net (the real-photo denoiser) ignores sigma; its second input is the scale of its
+    # estimated noise map, so ``strength`` runs here too
+    scaled = hasattr(net, "estimate")
+
+    class Plain(torch.nn.Module):  # exactly (x, sigma) or (x, strength)
         def __init__(self):
             super().__init__()
             self.net = net
 
-        def forward(self, x, sigma):
-            return self.net(x, sigma)
+        def forward(self, x, second):
+            return self.net(x, None, strength=second) if scaled else self.net(x, second)
 
     model = Plain().eval()
     model.in_channels = net.in_channels
@@ -130,7 +135,8 @@ def export(weights: str | Path) -> bytes:
     multiple = int(getattr(model, "multiple", 1))
     side = max(64, multiple * 4)  # a multiple of `multiple`: the traced graph holds no padding branch
     x = torch.rand(1, int(model.in_channels), side, side)
-    s = torch.full((1,), 25 / 255.0)
+    s = torch.full((1,), 0.5) if scaled else torch.full((1,), 25 / 255.0)
+    second = "strength" if scaled else "sigma"
     buf = io.BytesIO()
     with warnings.catch_warnings():  # the legacy exporter's deprecation and tracer notes are not the user's
         warnings.simplefilter("ignore")
@@ -138,9 +144,13 @@ def export(weights: str | Path) -> bytes:
             model,
             (x, s),
             buf,
-            input_names=["x", "sigma"],
+            input_names=["x", second],
             output_names=["y"],
-            dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}, "y": {0: "n", 2: "h", 3: "w"}, "sigma": {0: "n"}},
+            dynamic_axes={
+                "x": {0: "n", 2: "h", 3: "w"},
+                "y": {0: "n", 2: "h", 3: "w"},
+                **({} if scaled else {"sigma": {0: "n"}}),
+            },
             dynamo=False,
             opset_version=17,
         )
@@ -184,6 +194,15 @@ class OrtNet:
         self.receptive_margin = int(facts["receptive_margin"])
         self.in_channels = int(facts["in_channels"])
         self.inputs = {i.name for i in session.get_inputs()}  # blind networks' graphs drop the unused sigma
+        self.strength = 1.0  # the noise-map scale of a graph with a ``strength`` input (blind U-Nets)
+
+    def with_strength(self, strength: float) -> "OrtNet":
+        """The same session run with its estimated noise map scaled by ``strength`` (0: the input back)."""
+        if "strength" not in self.inputs:
+            raise ValueError("this graph has no strength input")
+        other = copy.copy(self)
+        other.strength = float(strength)
+        return other
 
     def run_numpy(self, x: np.ndarray, sigma: float, *, tiled: bool = False) -> np.ndarray:
         """Denoise ``x`` (N, C, H, W) float32; ``sigma`` on the 0..255 scale.
@@ -192,6 +211,8 @@ class OrtNet:
         allocated, which over the tiles of a 12 MP photo grew to 1.7 GB; tiles therefore run on a
         session without it (1.25 GB), and a single whole-image pass on the arena (10 % faster)."""
         h, w = x.shape[-2:]
+        if self.strength == 0.0 and "strength" in self.inputs:  # off means the input back
+            return np.asarray(x, dtype=np.float32)
         m = self.multiple
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
@@ -199,6 +220,8 @@ class OrtNet:
         feed = {"x": np.ascontiguousarray(x, dtype=np.float32)}
         if "sigma" in self.inputs:
             feed["sigma"] = np.full((x.shape[0],), sigma / 255.0, dtype=np.float32)
+        if "strength" in self.inputs:
+            feed["strength"] = np.full((1,), self.strength, dtype=np.float32)
         session = self.session
         if tiled and self._tiles is not None:
             session = self._tiles()
