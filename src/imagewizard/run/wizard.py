@@ -139,18 +139,18 @@ def _real_step(colour: np.ndarray, a: dict[str, Any]) -> tuple[dict[str, Any], s
     from imagewizard.analysis.estimate import residual
 
     step: dict[str, Any] = {"task": "denoise", "method": "real"}
-    removed = a.get("noise_rms")  # with JPEG's own loss: the map answers for the whole error
-    if removed is None:
+    measured = a.get("noise_rms")  # what it removes plus JPEG's loss: the map answers for the whole error
+    if measured is None:
         return step, ""
     if "real_map_rms" not in a:
         a["real_map_rms"] = residual.map_rms(colour)
     level = a["real_map_rms"]
-    strength = residual.calibrated_strength(float(removed), level)
+    strength = residual.calibrated_strength(float(measured), level)
     if strength >= 0.995:
         return step, ""
     step["params"] = {"strength": round(strength, 2)}
     return step, (
-        f"; its own noise map reads {level:.1f} where it removes {float(removed):.1f}, so the map is scaled "
+        f"; its own noise map reads {level:.1f} where it removes {float(measured):.1f}, so the map is scaled "
         f"by {strength:.2f} (on nearly clean photos the map reads high and would smooth detail away)"
     )
 

@@ -73,8 +73,8 @@ def jpeg_quality(img) -> tuple[int | None, bool]:
     """Estimate the JPEG quality an image was last saved at, from its pixels alone (the "JPEG ghost").
 
     The image (a centre crop aligned to the strongest 8x8 grid; a colour image's luma first, then
-    its colours) is re-encoded at every quality 1..100 with the standard libjpeg tables; at the quality it was saved with, re-encoding is
-    (nearly) idempotent. Returns ``(quality, exact)``: ``exact`` is True when some quality
+    its colours) is re-encoded at every quality 1..100 with the standard libjpeg tables; at the
+    quality it was saved with, re-encoding is (nearly) idempotent. Returns ``(quality, exact)``: ``exact`` is True when some quality
     reproduces the image to within rounding (an image saved by libjpeg with its standard tables,
     as almost every library does), False when only the deepest dip of the curve could be taken
     (camera JPEGs with their own tables). ``(None, False)`` when there is no dip (not a JPEG, or

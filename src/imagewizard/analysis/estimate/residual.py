@@ -124,9 +124,9 @@ STRENGTH_POWER = 2.0
 STRENGTH_MIN = 0.25
 
 
-def calibrated_strength(removed: float, map_level: float | None) -> float:
-    """Strength for the real-photo denoiser from what it removes and its own map's level (1 when the
-    map is no higher than what it removes, or unknown).
+def calibrated_strength(measured: float, map_level: float | None) -> float:
+    """Strength for the real-photo denoiser from the noise measured on the image (:func:`noise_rms`)
+    and its own map's level (:func:`map_rms`): 1 when the map is no higher, or unknown.
 
     Examples
     --------
@@ -135,6 +135,6 @@ def calibrated_strength(removed: float, map_level: float | None) -> float:
     >>> calibrated_strength(12.0, 10.0)
     1.0
     """
-    if not map_level or map_level <= 0 or removed >= map_level:
+    if not map_level or map_level <= 0 or measured >= map_level:
         return 1.0
-    return float(max(STRENGTH_MIN, (removed / map_level) ** STRENGTH_POWER))
+    return float(max(STRENGTH_MIN, (measured / map_level) ** STRENGTH_POWER))
