@@ -1,4 +1,4 @@
-"""Users' own ESRGAN / Real-ESRGAN weights (``upscale --method model``): tiny random networks saved
+"""Users' own ESRGAN / Real-ESRGAN / SwinIR weights (``upscale --method model``): tiny random networks saved
 in the upstream layouts load, are recognised, compute what the directly built network computes,
 tile exactly, and every bad file gives one readable line."""
 
@@ -261,7 +261,7 @@ def test_a_container_without_tensors(tmp_path):
 def test_an_unknown_architecture_and_a_damaged_safetensors(tmp_path):
     path = tmp_path / "unet.pth"
     torch.save({"enc.0.weight": torch.zeros(4, 3, 3, 3)}, path)
-    _one_line_error(r"unet\.pth: not an RRDBNet .* or SRVGGNetCompact", scale=4, weights=str(path))
+    _one_line_error(r"unet\.pth: not an RRDBNet .*, SRVGGNetCompact or SwinIR", scale=4, weights=str(path))
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
     _one_line_error(r"bad\.safetensors: not a valid safetensors file", scale=4, weights=str(bad))
@@ -277,3 +277,137 @@ def test_a_truncated_rrdbnet_names_what_does_not_fit(tmp_path):
         scale=4,
         weights=str(path),
     )
+
+
+# --------------------------------------------------------------------------- SwinIR
+
+from imagewizard.models.archs import swinir as sw  # noqa: E402
+
+TINY_SWIN = {"embed_dim": 12, "depths": (2, 2), "num_heads": (2, 3), "window_size": 4, "mlp_ratio": 2.0}
+
+
+def _swin(upscale=2, upsampler="pixelshuffle", resi="1conv", in_chans=3):
+    return _randomised(
+        sw.SwinIR(in_chans=in_chans, upscale=upscale, upsampler=upsampler, resi_connection=resi, **TINY_SWIN)
+    )
+
+
+def _index_by_loops(ws):
+    """Upstream's relative position index, pair by pair: (dy + ws - 1) * (2 ws - 1) + (dx + ws - 1)."""
+    cells = [(y, x) for y in range(ws) for x in range(ws)]
+    return torch.tensor(
+        [[(yi - yj + ws - 1) * (2 * ws - 1) + (xi - xj + ws - 1) for yj, xj in cells] for yi, xi in cells]
+    )
+
+
+def _upstream_layout(net, train_size=16):
+    """The state dict as JingyunLiang/SwinIR saves it: with the derived buffers (the relative
+    position index of every block, the shifted blocks' attention mask at the training size)."""
+    sd = {k: v.clone() for k, v in net.state_dict().items()}
+    for name, blk in net.named_modules():
+        if isinstance(blk, sw.SwinTransformerBlock):
+            sd[f"{name}.attn.relative_position_index"] = _index_by_loops(blk.ws)
+            if blk.shift:
+                sd[f"{name}.attn_mask"] = sw.shift_mask(train_size, train_size, blk.ws, blk.shift)
+    return sd
+
+
+#: the upstream network (network_swinir.py, JingyunLiang/SwinIR at 33f6166) run on the weights of
+#: ``_swin()`` and the input of the test below; the values were computed with upstream's own code
+#: outside this repository (its code is not part of the project)
+UPSTREAM_X2 = {"mean": -0.0963249, "at": [((0, 0, 0), -4.820130), ((1, 5, 7), 13.141462), ((2, 15, 23), -5.792194)]}
+
+
+def test_swinir_matches_the_upstream_network_on_known_weights():
+    net = _swin()
+    x = torch.rand(1, 3, 8, 12, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        y = net(x)[0]
+    assert y.shape == (3, 16, 24)
+    # random weights give large values (up to ~13): float32 rounding differs by ~3e-5 between the two
+    assert float(y.mean()) == pytest.approx(UPSTREAM_X2["mean"], abs=2e-4)
+    for (c, i, j), want in UPSTREAM_X2["at"]:
+        assert float(y[c, i, j]) == pytest.approx(want, abs=2e-4)
+
+
+def test_swinir_window_attention_is_softmax_attention_with_the_relative_bias():
+    attn = _randomised(sw.WindowAttention(dim=6, window_size=3, num_heads=2)).eval()
+    assert torch.equal(sw.relative_position_index(3), _index_by_loops(3))
+    x = torch.rand(2, 9, 6, generator=torch.Generator().manual_seed(3))
+    q, k, v = attn.qkv(x).reshape(2, 9, 3, 2, 3).permute(2, 0, 3, 1, 4)
+    table, idx = attn.relative_position_bias_table, _index_by_loops(3)
+    bias = torch.stack([table[idx, h] for h in range(2)])  # heads, 9, 9
+    w = torch.softmax(q @ k.transpose(-1, -2) / 3**0.5 + bias, dim=-1)
+    want = attn.proj((w @ v).transpose(1, 2).reshape(2, 9, 6))
+    with torch.no_grad():
+        np.testing.assert_allclose(attn(x).numpy(), want.detach().numpy(), atol=1e-5)
+
+
+def test_swinir_shift_mask_separates_the_regions_the_roll_brought_together():
+    m = sw.shift_mask(8, 8, 4, 2)  # 2 x 2 windows of 16 tokens
+    assert m.shape == (4, 16, 16) and set(m.unique().tolist()) == {-100.0, 0.0}
+    assert (m[0] == 0).all()  # the top-left window holds one region only
+    # the bottom-right window holds four regions (rows/cols 4-5 vs the wrapped 6-7): token (0,0)
+    # attends only to the tokens of its own 2 x 2 corner
+    own = torch.zeros(4, 4, dtype=torch.bool)
+    own[:2, :2] = True
+    assert torch.equal(m[3, 0] == 0, own.flatten())
+
+
+SWIN_CASES = [
+    ("classical-x2", lambda: _swin(2), "params", 2),
+    ("classical-x3-3conv", lambda: _swin(3, resi="3conv"), "params", 3),
+    ("classical-x4-st", lambda: _swin(4), "safetensors", 4),
+    ("lightweight-x4", lambda: _swin(4, "pixelshuffledirect"), "params", 4),
+    ("real-x4", lambda: _swin(4, "nearest+conv", "3conv"), "params_ema", 4),
+    ("real-x2", lambda: _swin(2, "nearest+conv"), "bare", 2),
+]
+
+
+@pytest.mark.parametrize("name,make,layout,scale", SWIN_CASES, ids=[c[0] for c in SWIN_CASES])
+def test_swinir_files_in_the_upstream_layout_load_and_compute_the_same(tmp_path, name, make, layout, scale):
+    net = make()
+    sd = _upstream_layout(net)
+    path = tmp_path / f"{name}{'.safetensors' if layout == 'safetensors' else '.pth'}"
+    if layout == "safetensors":
+        from safetensors.torch import save_file
+
+        save_file(sd, str(path))
+    else:
+        torch.save(sd if layout == "bare" else {layout: sd}, path)
+    module, info = fsr.load_sr_model(path)
+    cfg = info["config"]
+    assert info["arch"] == "SwinIR" and info["scale"] == scale and info["layout"] == "swinir"
+    assert (cfg["embed_dim"], cfg["depths"], cfg["num_heads"], cfg["window_size"]) == (12, [2, 2], [2, 3], 4)
+    assert cfg["mlp_ratio"] == 2.0 and cfg["upsampler"] == net.upsampler
+    assert cfg["resi_connection"] == net.resi_connection
+    assert info["params"] == sum(p.numel() for p in net.parameters())
+    img = _image(13, 18)  # not a multiple of the window: padded and cropped back
+    got = imagewizard.upscale(img, "model", scale=scale, weights=str(path))
+    assert got.shape == (13 * scale, 18 * scale, 3)
+    np.testing.assert_allclose(got, np.clip(_direct(net, img), 0, 1), atol=1e-5)
+
+
+def test_a_gray_swinir_runs_on_each_channel_and_once_on_gray_images(tmp_path):
+    net = _swin(2, "pixelshuffledirect", in_chans=1)
+    path = tmp_path / "gray.pth"
+    torch.save({"params": _upstream_layout(net)}, path)
+    rgb = _image(9, 10)
+    got = imagewizard.upscale(rgb, "model", scale=2, weights=str(path))
+    want = np.stack([_direct(net, rgb[..., c : c + 1].copy())[..., 0] for c in range(3)], axis=-1)
+    np.testing.assert_allclose(got, np.clip(want, 0, 1), atol=1e-5)
+    gray = _image(9, 10, gray=True)
+    out = imagewizard.upscale(gray, "model", scale=2, weights=str(path))
+    np.testing.assert_allclose(out, np.clip(_direct(net, gray[..., None].copy())[..., 0], 0, 1), atol=1e-5)
+
+
+def test_swinir_denoisers_and_fixed_size_models_are_refused_in_one_line(tmp_path):
+    sd = _upstream_layout(_swin(2))
+    for k in [k for k in sd if k.startswith(("conv_before_upsample.", "upsample."))]:
+        del sd[k]  # what a denoising / JPEG SwinIR holds: conv_last straight after the body
+    torch.save({"params": sd}, tmp_path / "dn.pth")
+    _one_line_error(r"dn\.pth: a SwinIR without an upsampler: a denoising", scale=2, weights=str(tmp_path / "dn.pth"))
+    sd = _upstream_layout(_swin(2))
+    sd["absolute_pos_embed"] = torch.zeros(1, 256, 12)
+    torch.save({"params": sd}, tmp_path / "ape.pth")
+    _one_line_error(r"ape\.pth: .*absolute position embedding", scale=2, weights=str(tmp_path / "ape.pth"))

@@ -1,10 +1,11 @@
-"""Users' own pretrained upscalers (``upscale --method model``): ESRGAN / Real-ESRGAN files.
+"""Users' own pretrained upscalers (``upscale --method model``): ESRGAN / Real-ESRGAN / SwinIR files.
 
 :func:`load_sr_model` reads a ``.pth`` / ``.pt`` (tensors only: ``torch.load(weights_only=True)``,
 never an arbitrary pickle) or ``.safetensors`` file, unwraps the usual containers (``params_ema``,
 ``params``, ``state_dict``, ``model``), recognises the architecture from the keys and the tensor
-shapes, builds the network with :mod:`imagewizard.models.archs.rrdbnet` or
-:mod:`imagewizard.models.archs.srvgg` and loads it strictly. What it recognises:
+shapes, builds the network with :mod:`imagewizard.models.archs.rrdbnet`,
+:mod:`imagewizard.models.archs.srvgg` or :mod:`imagewizard.models.archs.swinir` and loads it
+strictly. What it recognises:
 
 * **RRDBNet** (BasicSR / Real-ESRGAN layout): ``conv_first.weight`` and ``body.0.rdb1.conv1.weight``.
   ``num_feat`` is ``conv_first``'s output channels, ``num_grow_ch`` ``body.0.rdb1.conv1``'s,
@@ -18,6 +19,11 @@ shapes, builds the network with :mod:`imagewizard.models.archs.rrdbnet` or
   entries hold 1-D weights (PReLU slopes), ``relu`` when they hold none (a ``leakyrelu`` model
   has no weights either and cannot be told apart: it is loaded as ``relu``). The factor is
   ``sqrt(last conv's output channels / input channels)``.
+* **SwinIR** (JingyunLiang/SwinIR layout: ``conv_first.weight`` and
+  ``layers.0.residual_group.blocks.0...``): classical (``pixelshuffle``, x2/x3/x4/x8), lightweight
+  (``pixelshuffledirect``) and real-world (``nearest+conv``, x2/x4) models, ``1conv`` or ``3conv``;
+  groups, blocks, heads, window and MLP ratio are read from the keys and shapes
+  (:func:`_swinir_config`). Denoising / JPEG SwinIRs (no upsampler) are refused.
 
 The loaded network is wrapped in :class:`ForeignUpscaler`, which has the interface of the
 project's own ``srnet`` (``forward(x, sigma=None, scale=None)``, ``scales``) so the tiled runner
@@ -171,6 +177,8 @@ def detect(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
             "num_grow_ch": int(state["body.0.rdb1.conv1.weight"].shape[0]),
         }
         return "RRDBNet", layout, config
+    if "conv_first.weight" in state and any(k.startswith("layers.0.residual_group.blocks.0.") for k in state):
+        return "SwinIR", "swinir", _swinir_config(state)
     w0 = state.get("body.0.weight")
     if w0 is not None and w0.ndim == 4 and "conv_first.weight" not in state:
         index = {int(m.group(1)) for k in state if (m := _BODY_INDEX.match(k))}
@@ -193,10 +201,94 @@ def detect(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         }
         return "SRVGGNetCompact", "realesrgan", config
     keys = ", ".join(list(state)[:3])
-    raise ValueError(f"not an RRDBNet (ESRGAN / Real-ESRGAN) or SRVGGNetCompact state dict (keys: {keys}, ...)")
+    raise ValueError(f"not an RRDBNet (ESRGAN / Real-ESRGAN), SRVGGNetCompact or SwinIR state dict (keys: {keys}, ...)")
+
+
+_SWIN_BLOCK = re.compile(r"^layers\.(\d+)\.residual_group\.blocks\.(\d+)\.")
+
+
+def _swinir_config(state: dict[str, Any]) -> dict[str, Any]:
+    """The :class:`~imagewizard.models.archs.swinir.SwinIR` arguments a state dict implies.
+
+    Groups and blocks from the ``layers.I.residual_group.blocks.J`` names; heads and window from
+    each group's relative-position bias table (``(2 ws - 1)^2`` rows, one column per head); the
+    MLP ratio from ``fc1``; the head from its layers (``conv_up1``: real-world, ``conv_before_upsample``
+    with ``upsample``: classical, ``upsample`` alone: lightweight). ``img_range`` is not in the
+    weights: 1.0, as in every released SR model.
+    """
+    first = state["conv_first.weight"]
+    embed, in_ch = int(first.shape[0]), int(first.shape[1])
+    if "absolute_pos_embed" in state:
+        raise ValueError("a SwinIR with an absolute position embedding (ape) only runs at its training size")
+    blocks: dict[int, set[int]] = {}
+    for k in state:
+        if m := _SWIN_BLOCK.match(k):
+            blocks.setdefault(int(m.group(1)), set()).add(int(m.group(2)))
+    groups = sorted(blocks)
+    if groups != list(range(len(groups))) or any(sorted(b) != list(range(len(b))) for b in blocks.values()):
+        raise ValueError("a SwinIR whose layers / blocks are not numbered 0, 1, 2, ...")
+    heads, window = [], None
+    for i in groups:
+        table = state.get(f"layers.{i}.residual_group.blocks.0.attn.relative_position_bias_table")
+        if table is None or table.ndim != 2:
+            raise ValueError(f"a SwinIR without a relative position bias table in layer {i}")
+        side = math.isqrt(int(table.shape[0]))
+        ws = (side + 1) // 2
+        if side * side != table.shape[0] or side % 2 == 0 or (window is not None and ws != window):
+            raise ValueError(f"a SwinIR whose bias table in layer {i} has {table.shape[0]} rows: no square window")
+        window = ws
+        heads.append(int(table.shape[1]))
+    fc1 = state.get("layers.0.residual_group.blocks.0.mlp.fc1.weight")
+    if fc1 is None:
+        raise ValueError("a SwinIR without an MLP in its first block")
+    if "layers.0.conv.weight" in state:
+        resi = "1conv"
+    elif "layers.0.conv.0.weight" in state:
+        resi = "3conv"
+    else:
+        raise ValueError("a SwinIR without the convolution that closes each residual group")
+    if "conv_up3.weight" in state:
+        raise ValueError("an x8 real-world SwinIR (conv_up3) is not supported: only x2 and x4")
+    if "conv_up1.weight" in state:
+        upsampler, upscale = "nearest+conv", 4 if "conv_up2.weight" in state else 2
+    elif "conv_before_upsample.0.weight" in state and "upsample.0.weight" in state:
+        upsampler = "pixelshuffle"
+        convs = [state[k] for k in sorted(state) if re.fullmatch(r"upsample\.\d+\.weight", k)]
+        feat = int(state["conv_before_upsample.0.weight"].shape[0])
+        if len(convs) == 1 and convs[0].shape[0] == 9 * feat:
+            upscale = 3
+        elif all(c.shape[0] == 4 * feat for c in convs):
+            upscale = 2 ** len(convs)
+        else:
+            raise ValueError("a SwinIR whose pixel-shuffle upsampler matches no x2 / x3 / x4 / x8 layout")
+    elif "upsample.0.weight" in state:
+        upsampler = "pixelshuffledirect"
+        maps = int(state["upsample.0.weight"].shape[0])
+        upscale = math.isqrt(maps // in_ch)
+        if upscale < 2 or upscale * upscale * in_ch != maps:
+            raise ValueError(f"a lightweight SwinIR whose last conv has {maps} maps for {in_ch} channels")
+    else:
+        raise ValueError("a SwinIR without an upsampler: a denoising / JPEG model, not an upscaler")
+    return {
+        "in_chans": in_ch,
+        "embed_dim": embed,
+        "depths": [len(blocks[i]) for i in groups],
+        "num_heads": heads,
+        "window_size": window,
+        "mlp_ratio": int(fc1.shape[0]) / embed,
+        "qkv_bias": "layers.0.residual_group.blocks.0.attn.qkv.bias" in state,
+        "patch_norm": "patch_embed.norm.weight" in state,
+        "upscale": upscale,
+        "upsampler": upsampler,
+        "resi_connection": resi,
+    }
 
 
 def _build(arch: str, config: dict[str, Any]):
+    if arch == "SwinIR":
+        from imagewizard.models.archs.swinir import SwinIR
+
+        return SwinIR(**config)
     if arch == "RRDBNet":
         from imagewizard.models.archs.rrdbnet import RRDBNet
 
@@ -216,6 +308,10 @@ def _load_cached(resolved: str, mtime_ns: int, size: int):
     except ValueError as exc:
         _fail(path, str(exc))
     net = _build(arch, config)
+    if arch == "SwinIR":  # upstream files also hold buffers that are recomputed here
+        from imagewizard.models.archs.swinir import strip_derived
+
+        state = strip_derived(state)
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -247,13 +343,13 @@ def _load_cached(resolved: str, mtime_ns: int, size: int):
 
 
 def load_sr_model(path: str | os.PathLike):
-    """Load a user's ESRGAN / Real-ESRGAN weights file; cached per process.
+    """Load a user's ESRGAN / Real-ESRGAN / SwinIR weights file; cached per process.
 
     Parameters
     ----------
     path : str or path-like
         A ``.pth`` / ``.pt`` (tensors only) or ``.safetensors`` file of an RRDBNet (new or old
-        ESRGAN layout) or an SRVGGNetCompact.
+        ESRGAN layout), an SRVGGNetCompact or a SwinIR upscaler.
 
     Returns
     -------
@@ -261,7 +357,7 @@ def load_sr_model(path: str | os.PathLike):
         The network in eval mode, wrapped with the interface of the project's upscalers
         (``module.net`` is the bare network).
     info : dict
-        ``arch`` (``'RRDBNet'`` / ``'SRVGGNetCompact'``), ``scale``, ``params`` (count), ``path``
+        ``arch`` (``'RRDBNet'`` / ``'SRVGGNetCompact'`` / ``'SwinIR'``), ``scale``, ``params`` (count), ``path``
         (the file name), ``layout`` (``'basicsr'``, ``'old-esrgan'`` or ``'realesrgan'``) and
         ``config`` (the constructor's arguments).
 
@@ -289,13 +385,13 @@ def _weights_missing(weights: str | None) -> str | None:
     unset (so ``--methods all`` and listings skip it rather than fail on every image)."""
     if weights or os.environ.get(ENV, "").strip():
         return None
-    return f"needs weights=PATH (a .pth or .safetensors file of RRDBNet or SRVGGNetCompact) or ${ENV}"
+    return f"needs weights=PATH (a .pth or .safetensors file of RRDBNet, SRVGGNetCompact or SwinIR) or ${ENV}"
 
 
 @register(
     "upscale",
     "model",
-    "Your own pretrained upscaler (ESRGAN/Real-ESRGAN RRDBNet or SRVGGNetCompact) from a .pth or .safetensors file.",
+    "Your own pretrained upscaler (ESRGAN/Real-ESRGAN RRDBNet, SRVGGNetCompact or SwinIR) from a .pth or .safetensors file.",
     params=(
         Param("weights", str, None, f"path of the .pth/.safetensors file; auto: ${ENV}"),
         Param("tile", int, TILE, "low-resolution tile side (memory bound)", low=32, high=4096),
