@@ -262,3 +262,11 @@ def test_wizard_lifts_an_underexposed_photo_after_denoising_but_not_a_dark_scene
     night[:20, :20] = 0.95
     decided = plan(night)
     assert decided.pipeline is None or all(s.method != "exposure" for s in decided.pipeline.steps)
+
+
+def test_stretch_with_max_range_only_touches_images_spanning_less():
+    narrow = np.linspace(0.4, 0.6, 101, dtype=np.float32).reshape(1, -1)
+    wide = np.linspace(0.1, 0.9, 101, dtype=np.float32).reshape(1, -1)
+    np.testing.assert_array_equal(stretch(wide, low=1, high=99, max_range=0.5), wide)
+    np.testing.assert_allclose(stretch(narrow, low=1, high=99, max_range=0.5), stretch(narrow, low=1, high=99))
+    assert float(stretch(narrow, low=0, high=100, max_range=0.5).max()) == 1.0

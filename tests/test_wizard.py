@@ -54,6 +54,34 @@ def test_low_contrast_is_stretched(clean):
     assert iw.metrics.psnr(clean, out) > iw.metrics.psnr(clean, dull) + 10
 
 
+def _dull_with_thin_lines(clean):
+    """Tones squeezed to 0.3-0.65, but 2-pixel dark and bright lines on 12 % of the rows: the values'
+    1st-99th percentiles span 0.7 (not low contrast), the smoothed tones (lines blurred) under 0.5."""
+    img = (0.3 + 0.35 * clean).astype(np.float32)
+    for k in range(2):
+        img[k::32] = 0.15
+        img[16 + k :: 32] = 0.85
+    return img
+
+
+def test_under_noise_the_stretch_is_decided_on_the_denoised_image(clean):
+    lined = _dull_with_thin_lines(clean)
+    assert not plan(lined).pipeline  # clean, its tones are measured as they are: nothing to stretch
+    noisy = iw.degrade.degrade(lined, noise="gaussian:20", seed=0, protocol="uint8").image
+    decided = plan(noisy)
+    steps = decided.pipeline.steps
+    assert [s.task for s in steps] == ["denoise", "enhance"] and steps[1].method == "stretch"
+    assert steps[1].params["max_range"] == 0.5 and "after denoising" in decided.reasons[1]
+    out, _, _ = auto(noisy)
+    only_denoised, _ = Pipeline.from_dict({"name": "d", "steps": [decided.pipeline.to_dict()["steps"][0]]}).run(noisy)
+    np.testing.assert_array_equal(out, only_denoised)  # the lines survive denoising: no stretch
+    # a photo that is dull under the noise and after it is still stretched
+    dull = iw.degrade.degrade((0.3 + 0.3 * clean).astype(np.float32), noise="gaussian:20", seed=0, protocol="uint8")
+    out, decided, _ = auto(dull.image)
+    assert [s.method for s in decided.pipeline.steps][-1] == "stretch"
+    assert np.subtract(*np.percentile(out, [99, 1])) > 0.8
+
+
 def test_cli_dry_run_explain_and_saved_plan_replays(clean, tmp_path, capsys):
     noisy = iw.degrade.degrade(clean, noise="salt-pepper:0.05", seed=0, protocol="uint8").image
     iw.write(tmp_path / "in.png", noisy)

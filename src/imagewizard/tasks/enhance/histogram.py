@@ -156,6 +156,15 @@ def clahe(img: np.ndarray, *, clip_limit: float = 2.0, tiles: int = 8) -> np.nda
         ),
         Param("black", float, 0.0, "output level (0-1) the low percentile maps to", low=0.0, high=1.0),
         Param("white", float, 1.0, "output level (0-1) the high percentile maps to", low=0.0, high=1.0),
+        Param(
+            "max_range",
+            float,
+            1.0,
+            "stretch only when the low-high percentiles span less than this, measured on the image the step "
+            "receives (e.g. after a denoiser); 1 = always",
+            low=0.0,
+            high=1.0,
+        ),
     ],
     tags=("global", "fast"),
 )
@@ -167,6 +176,7 @@ def stretch(
     per_channel: bool = False,
     black: float = 0.0,
     white: float = 1.0,
+    max_range: float = 1.0,
 ) -> np.ndarray:
     """Linear contrast stretch mapping ``p_low`` to ``black`` and ``p_high`` to ``white``, clipped to [0, 1].
 
@@ -179,6 +189,10 @@ def stretch(
     channels together unless ``per_channel``; one affine map for the three
     channels keeps hues). As :func:`skimage.exposure.rescale_intensity`
     with ``in_range=(p_low, p_high)``. A flat image is returned unchanged.
+
+    ``max_range`` below 1 makes the stretch conditional: an image whose ``p_high - p_low`` (all
+    values together) is already ``max_range`` or more comes back unchanged. The wizard uses it after
+    a denoiser, where the tonal range can only be judged once the noise is gone.
 
     Examples
     --------
@@ -193,6 +207,10 @@ def stretch(
     if not black < white:
         raise ParameterError(f"parameter 'black' ({black:g}) must be below 'white' ({white:g})")
     x = np.asarray(img, dtype=np.float32)
+    if max_range < 1.0:
+        lo, hi = np.percentile(x, [low, high])
+        if hi - lo >= max_range:
+            return x.copy()
 
     def run(v: np.ndarray) -> np.ndarray:
         lo, hi = np.percentile(v, [low, high])
