@@ -150,3 +150,27 @@ def test_cli_denoise_runs_on_onnx_by_default(tiny, tmp_path):
     assert r1.exit_code == 0 and r2.exit_code == 0, r1.output + r2.output
     a, b = (read(p)[0] for p in (out_a, out_b))
     assert np.abs(a.astype(float) - b.astype(float)).max() <= 1 / 255 + 1e-6  # 8-bit rounding at most
+
+
+def test_the_noise_map_level_runs_on_onnx_as_on_torch_and_a_cache_hit_skips_torch(tiny):
+    from imagewizard.analysis.estimate import residual
+    from imagewizard.models import zoo
+
+    net = zoo.load("real-color")[0]
+    for shape in ((37, 45, 3), (20, 22)):  # odd sides: edge-padded to the multiple, cropped back
+        img = _noisy(shape)
+        x = img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2)
+        with torch.no_grad():
+            ref = net.noise_map(torch.from_numpy(x.copy()).permute(2, 0, 1)[None]).double()
+        want = float(ref.pow(2).mean().sqrt())
+        assert residual.map_rms(img) == pytest.approx(want, rel=1e-5)
+    assert any(p.name.endswith("-map.onnx") for p in (onnx_backend.cache_dir() / "onnx").iterdir())
+    code = (
+        "import sys, numpy as np\n"
+        "from imagewizard.analysis.estimate import residual\n"
+        "v = residual.map_rms(np.full((24, 24, 3), 0.5, np.float32))\n"
+        "print(v > 0, 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False"]

@@ -166,6 +166,89 @@ def export(weights: str | Path) -> bytes:
     return graph.SerializeToString()
 
 
+def export_map(weights: str | Path) -> bytes:
+    """The ONNX graph (bytes) of a blind U-Net's noise estimator alone: ``x`` (N, C, H, W), sides a
+    multiple of the network's, to ``map`` (N, C, H/shuffle, W/shuffle) on the 0..255 sigma scale, the
+    map of :meth:`~imagewizard.models.archs.unet_blind.BlindUNet.noise_map` before its nearest-
+    neighbour enlargement (a few small convolutions: the wizard reads its level without torch)."""
+    import onnx
+    import torch
+
+    from imagewizard.models import zoo
+
+    net, _card = zoo.load(weights)
+    if not hasattr(net, "estimate"):
+        raise ValueError("not a blind network: it has no noise estimator")
+    den = net.denoiser
+
+    class Estimator(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            y = torch.nn.functional.pixel_unshuffle(x, den.shuffle) if den.shuffle > 1 else x
+            return 255.0 * self.net.estimate(y)
+
+    side = max(64, int(den.multiple) * 4)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Estimator().eval(),
+            (torch.rand(1, int(net.in_channels), side, side),),
+            buf,
+            input_names=["x"],
+            output_names=["map"],
+            dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}, "map": {0: "n", 2: "h", 3: "w"}},
+            dynamo=False,
+            opset_version=17,
+        )
+    graph = onnx.load_from_string(buf.getvalue())
+    facts = {
+        "format": FORMAT,
+        "multiple": int(den.multiple),
+        "receptive_margin": 0,
+        "in_channels": int(net.in_channels),
+        "shuffle": int(den.shuffle),
+    }
+    for k, v in facts.items():
+        graph.metadata_props.add(key=f"imagewizard.{k}", value=str(v))
+    return graph.SerializeToString()
+
+
+def load_map(weights: str | Path, threads: int = 1):
+    """``f(x) -> map``: the noise estimator of the blind network in ``weights`` on ONNX Runtime, for
+    one HxWxC float32 image in [0, 1], giving the HxWxC map on the 0..255 scale (as
+    ``BlindUNet.noise_map``: edge-padded to the network's multiple, enlarged by nearest neighbour,
+    cropped). Exported once and cached beside the denoiser's graph."""
+    weights = Path(weights)
+    path = graph_path(weights)
+    path = path.with_name(path.stem + "-map.onnx")
+    net = None
+    if path.is_file():
+        try:
+            net = _session(str(path), path.stat().st_mtime, threads)
+        except Exception:  # damaged: export again
+            net = None
+    if net is None:
+        data = export_map(weights)
+        _save_quietly(path, data)
+        net = _session(str(path), path.stat().st_mtime, threads) if path.is_file() else _open(data, threads, False)
+    m = net.multiple
+    shuffle = int(net.session.get_modelmeta().custom_metadata_map.get("imagewizard.shuffle", "1"))
+
+    def run(img: np.ndarray) -> np.ndarray:
+        h, w = img.shape[:2]
+        x = np.pad(img, ((0, (-h) % m), (0, (-w) % m), (0, 0)), mode="edge").transpose(2, 0, 1)[None]
+        out = net.session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0][0]
+        if shuffle > 1:
+            out = out.repeat(shuffle, axis=1).repeat(shuffle, axis=2)
+        return out[:, :h, :w].transpose(1, 2, 0)
+
+    return run
+
+
 def _save_quietly(path: Path, data: bytes) -> None:
     """Write the graph atomically (temp file + rename, so that concurrent processes never read half a
     graph); a cache that cannot be written only costs the next process another export."""

@@ -87,28 +87,50 @@ def levels(img, *, side: int = 256, crops: int = 4) -> dict[str, float] | None:
 
 def map_rms(img, *, side: int = 256, crops: int = 4) -> float | None:
     """RMS (0..255 scale) of the real-photo denoiser's own estimated noise map on the crops of
-    :func:`levels`; None without torch or the weights (the map is not an output of its ONNX graph)."""
+    :func:`levels`; None without the weights or any backend. Its estimator runs on ONNX Runtime
+    when installed (a small graph cached beside the denoiser's: no torch import), else on torch."""
     if not available():
         return None
-    try:
-        import torch
+    from imagewizard.core.arrays import as_float_image
 
-        from imagewizard.core.arrays import as_float_image
-        from imagewizard.models import zoo
-
-        net = zoo.load("real-color")[0]
-    except Exception:  # noqa: BLE001 - no torch, or no weights: no map
-        return None
     x = as_float_image(img)
     if x.ndim == 2:  # gray runs through the colour weights as three equal channels, as the method does
         x = np.repeat(x[..., None], 3, axis=2)
+    estimate = _map_estimator()
+    if estimate is None:
+        return None
     total, count = 0.0, 0
     for c in crops_of(x, side, crops):
-        t = torch.from_numpy(np.ascontiguousarray(c)).permute(2, 0, 1)[None]
-        with torch.no_grad():
-            total += float(net.noise_map(t.float()).double().pow(2).sum())
+        total += float(np.sum(estimate(np.ascontiguousarray(c, dtype=np.float32)).astype(np.float64) ** 2))
         count += c.size
     return float(np.sqrt(total / max(count, 1)))
+
+
+def _map_estimator():
+    """HxWx3 image -> HxWx3 map (0..255) of the shipped real-photo denoiser: ONNX Runtime first."""
+    from imagewizard.models import onnx_backend, zoo
+
+    path = zoo.find("real-color")
+    if path is None:
+        return None
+    if onnx_backend.available():
+        try:
+            return onnx_backend.load_map(path)
+        except Exception:  # noqa: BLE001 - a graph that cannot be made here: torch below
+            pass
+    try:
+        import torch
+
+        net = zoo.load("real-color")[0]
+    except Exception:  # noqa: BLE001 - no torch: no map
+        return None
+
+    def run(c: np.ndarray) -> np.ndarray:
+        t = torch.from_numpy(c).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            return net.noise_map(t.float())[0].permute(1, 2, 0).numpy()
+
+    return run
 
 
 #: The real-photo denoiser's map reads about 8 (0..255) even on nearly clean photos, where it then
