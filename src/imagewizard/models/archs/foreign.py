@@ -43,8 +43,10 @@ class ForeignUpscaler(nn.Module):
         self.scales = (self.scale,)
         self.multiple = 4 // self.scale if arch == "RRDBNet" else 1
         self.radius = int(net.receptive_radius())
-        first = {"RRDBNet": net.conv_last.weight.shape[0]} if arch == "RRDBNet" else {}  # its input is unshuffled
-        self.channels = int(first.get(arch) or (net.conv_first if arch == "SwinIR" else net.body[0]).weight.shape[1])
+        if arch == "RRDBNet":  # its first conv sees the unshuffled input: count the output channels
+            self.channels = int(net.conv_last.weight.shape[0])
+        else:
+            self.channels = int((net.conv_first if arch == "SwinIR" else net.body[0]).weight.shape[1])
         self.margin = _round_up(min(max(self.radius, MIN_MARGIN), MAX_MARGIN), self.multiple)
 
     def forward(self, x, sigma=None, scale=None):
